@@ -1,0 +1,77 @@
+# hotel-ops: `make demo` runs the suite, `make test` runs every test.
+# Both install what they need on a fresh Debian machine: apt packages when
+# missing, Go tools at pinned versions into ./bin (kept out of go.mod).
+
+SHELL := /bin/bash
+GO    ?= go
+BIN   := $(CURDIR)/bin
+SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+PROMETHEUS_VERSION  := v0.316.0
+STATICCHECK_VERSION := v0.8.2
+BENCHSTAT_VERSION   := v0.0.0-20260908200009-22c9c6c9d4da
+
+# Debian packages the tests and the demo talk to, and a file each installs.
+APT_PACKAGES := postgresql:/usr/lib/postgresql/15/bin/initdb redis-server:/usr/bin/redis-server
+
+.PHONY: all build test lint unit fuzz bench demo tools apt-deps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./exporters/...
+
+## tools: everything the tests need, installed only when missing.
+tools: apt-deps $(BIN)/promtool $(BIN)/staticcheck $(BIN)/benchstat
+
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  pkg=$${p%%:*}; file=$${p#*:}; [ -e "$$file" ] || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(BIN)/promtool:
+	GOBIN=$(BIN) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
+
+$(BIN)/staticcheck:
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(BIN)/benchstat:
+	GOBIN=$(BIN) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
+
+## lint: formatting, vet and staticcheck.
+lint: $(BIN)/staticcheck
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
+
+## unit: every Go test, against real servers on loopback (fuzz seeds included).
+unit: tools
+	PATH=$(BIN):$$PATH $(GO) test -count=1 -timeout 20m ./...
+
+## test: what CI runs (.ci/run): lint, then every test.
+test: tools lint unit
+
+## fuzz: run each fuzz target for FUZZTIME (the seeds alone run in `make test`).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./exporters/pgha_exporter/config -run '^$$' -fuzz '^FuzzParseTargets$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./exporters/pgha_exporter/config -run '^$$' -fuzz '^FuzzDSNNeverLeaksPassword$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./exporters/pgha_exporter/collector -run '^$$' -fuzz '^FuzzParseTable$$' -fuzztime $(FUZZTIME)
+
+## bench: the scrape benchmark of pgha_exporter (see README, "Performance").
+BENCHTIME ?= 2000x
+bench: tools
+	$(GO) test ./exporters/pgha_exporter/collector -run '^$$' -bench 'BenchmarkScrape' -benchtime $(BENCHTIME) -count 5 -timeout 30m | tee bench.txt
+	$(BIN)/benchstat bench.txt
+
+## demo: a primary, a standby and pgha_exporter, until Ctrl-C.
+demo: apt-deps
+	$(GO) run ./demo
+
+clean:
+	rm -rf $(BIN) bench.txt

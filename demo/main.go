@@ -1,0 +1,108 @@
+// Command demo runs the suite on this machine: a PostgreSQL primary and a
+// streaming standby on loopback, and pgha_exporter watching both. It stays
+// in the foreground until interrupted, then removes everything it started.
+//
+//	make demo   (or: go run ./demo)
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/hotel-ops/hotel-ops/internal/testenv"
+)
+
+// env adapts the test environment to a program: cleanups run on exit.
+type env struct{ cleanups []func() }
+
+func (*env) Helper()                         {}
+func (e *env) Cleanup(f func())              { e.cleanups = append(e.cleanups, f) }
+func (*env) Logf(format string, args ...any) { fmt.Printf(format+"\n", args...) }
+func (e *env) Fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "demo: "+format+"\n", args...)
+	e.teardown()
+	os.Exit(1)
+}
+func (e *env) Skipf(format string, args ...any) { e.Fatalf(format, args...) }
+
+func (e *env) teardown() {
+	for i := len(e.cleanups) - 1; i >= 0; i-- {
+		e.cleanups[i]()
+	}
+	e.cleanups = nil
+}
+
+func main() {
+	pghaAddr := flag.String("pgha.listen", "127.0.0.1:9187", "where pgha_exporter listens")
+	flag.Parse()
+	e := &env{}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	work, err := os.MkdirTemp("", "hotelops-demo-")
+	if err != nil {
+		e.Fatalf("%v", err)
+	}
+	e.Cleanup(func() { os.RemoveAll(work) })
+
+	fmt.Println("Starting a PostgreSQL primary and a streaming standby...")
+	primary := testenv.StartPrimary(e, "primary", testenv.PrimaryOptions{})
+	standby := testenv.StartStandby(e, primary, "standby1")
+
+	fmt.Println("Building pgha_exporter...")
+	bin := filepath.Join(work, "pgha_exporter")
+	if out, err := exec.Command("go", "build", "-o", bin, "./exporters/pgha_exporter").CombinedOutput(); err != nil {
+		e.Fatalf("go build: %v\n%s", err, out)
+	}
+	targets := filepath.Join(work, "targets.yml")
+	cfg := fmt.Sprintf("targets:\n  primary:\n    dsn: %q\n  standby1:\n    dsn: %q\n", primary.DSN("postgres"), standby.DSN("postgres"))
+	if err := os.WriteFile(targets, []byte(cfg), 0o600); err != nil {
+		e.Fatalf("%v", err)
+	}
+	exporter := start(e, bin, "--pg.dsn", primary.DSN("postgres"), "--config.file", targets,
+		"--heartbeat.table", "pgha_heartbeat", "--heartbeat.create", "--web.listen-address", *pghaAddr)
+
+	fmt.Printf(`
+hotel-ops demo is running. Scrape:
+  pgha_exporter, primary:  http://%[1]s/metrics
+  pgha_exporter, standby:  http://%[1]s/probe?target=standby1
+  PostgreSQL primary:      %[2]s
+  PostgreSQL standby:      %[3]s
+Press Ctrl-C to stop and remove everything.
+`, *pghaAddr, primary.DSN("postgres"), standby.DSN("postgres"))
+
+	select {
+	case <-ctx.Done():
+	case err := <-exporter:
+		fmt.Fprintf(os.Stderr, "pgha_exporter exited: %v\n", err)
+	}
+	fmt.Println("\nStopping...")
+	e.teardown()
+}
+
+// start runs a command whose output goes to ours; it is killed on teardown.
+func start(e *env, bin string, args ...string) <-chan error {
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		e.Fatalf("starting %s: %v", bin, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	e.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	})
+	return done
+}

@@ -1,0 +1,218 @@
+// Package collector turns one PostgreSQL instance into pgha_* metrics.
+//
+// A scrape runs a fixed, small set of SQL statements on a pooled connection
+// (five, six with the heartbeat), each concern in its own file: status.go
+// (role, settings, WAL positions, WAL receiver, archiver), replication.go
+// (standbys seen by a primary), standby.go (honest lag seen by a standby),
+// slots.go, archiver.go, activity.go (connections, long queries and
+// transactions), database.go (deadlocks) and heartbeat.go.
+package collector
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const namespace = "pgha"
+
+// Options tune a Collector.
+type Options struct {
+	// Timeout bounds a whole scrape: connecting, every statement, reading.
+	Timeout time.Duration
+	// QueryThresholds are the durations for pgha_queries_running_longer_than
+	// and pgha_transactions_running_longer_than (the spec's 1s and 5s).
+	QueryThresholds []float64
+	// HeartbeatTable, when set, is read on every scrape (and written by
+	// StartHeartbeat on a primary) for end-to-end lag.
+	HeartbeatTable string
+}
+
+// DefaultQueryThresholds are SPEC-2025-016's slow query levels: warning at
+// 1 second, critical at 5 seconds.
+var DefaultQueryThresholds = []float64{1, 5}
+
+// scrape is what the concerns share during one collection.
+type scrape struct {
+	ctx    context.Context
+	conn   *pgxpool.Conn
+	status *status
+	ch     chan<- prometheus.Metric
+}
+
+// concern is one part of the instance's metrics.
+type concern interface {
+	name() string
+	collect(s *scrape) error
+}
+
+// Collector exports the metrics of one PostgreSQL instance. It keeps a small
+// pool of connections open across scrapes so that a scrape opens no new
+// database session.
+type Collector struct {
+	pool     *pgxpool.Pool
+	opts     Options
+	logger   *slog.Logger
+	concerns []concern
+	standby  *standbyConcern
+
+	mu     sync.Mutex         // one scrape at a time: the standby lag keeps state
+	errors map[string]float64 // pgha_scrape_errors_total by collector
+}
+
+// New builds a Collector on pool. The pool is owned by the caller.
+func New(pool *pgxpool.Pool, opts Options, logger *slog.Logger) *Collector {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	if len(opts.QueryThresholds) == 0 {
+		opts.QueryThresholds = DefaultQueryThresholds
+	}
+	c := &Collector{
+		pool:   pool,
+		opts:   opts,
+		logger: logger,
+		errors: map[string]float64{},
+	}
+	c.standby = &standbyConcern{}
+	c.concerns = []concern{
+		c.standby,
+		archiverConcern{},
+		newActivityConcern(opts.QueryThresholds),
+		replicationConcern{},
+		slotsConcern{},
+		databaseConcern{},
+	}
+	if opts.HeartbeatTable != "" {
+		c.concerns = append(c.concerns, newHeartbeatReader(opts.HeartbeatTable))
+	}
+	for _, k := range append([]string{"status"}, c.names()...) {
+		c.errors[k] = 0 // export zero before the first error
+	}
+	return c
+}
+
+func (c *Collector) names() []string {
+	out := make([]string, len(c.concerns))
+	for i, k := range c.concerns {
+		out[i] = k.name()
+	}
+	return out
+}
+
+var (
+	upDesc               = newDesc("up", "Whether the last scrape could connect to PostgreSQL and read its status (1) or not (0).")
+	scrapeDurationDesc   = newDesc("scrape_duration_seconds", "Time the last scrape of PostgreSQL took.")
+	collectorSuccessDesc = newDesc("scrape_collector_success", "Whether a collector succeeded in the last scrape.", "collector")
+	scrapeErrorsDesc     = newDesc("scrape_errors_total", "Errors while collecting, by collector.", "collector")
+)
+
+// Describe sends every descriptor the collector may produce.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+// Collect runs one scrape under the deadline.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.Timeout)
+	defer cancel()
+
+	up := 0.0
+	if err := c.collect(ctx, ch); err != nil {
+		c.errors["status"]++
+		c.logger.Error("Scrape failed", "err", err)
+	} else {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, time.Since(start).Seconds())
+	for k, v := range c.errors {
+		counter(ch, scrapeErrorsDesc, v, k)
+	}
+}
+
+func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) error {
+	conn, err := c.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connecting: %w", err)
+	}
+	defer conn.Release()
+	st, err := readStatus(ctx, conn)
+	if err != nil {
+		// A failed statement may leave the connection unusable (a deadline
+		// closes it); the pool drops closed connections on release.
+		return fmt.Errorf("reading status: %w", err)
+	}
+	emitStatus(st, ch)
+	s := &scrape{ctx: ctx, conn: conn, status: st, ch: ch}
+	for _, k := range c.concerns {
+		ok := 1.0
+		if err := k.collect(s); err != nil {
+			ok = 0
+			c.errors[k.name()]++
+			c.logger.Error("Collector failed", "collector", k.name(), "err", err)
+			if ctx.Err() != nil || conn.Conn().IsClosed() {
+				// Past the deadline or without a connection, the rest would
+				// fail the same way: report them failed at once.
+				ch <- prometheus.MustNewConstMetric(collectorSuccessDesc, prometheus.GaugeValue, 0, k.name())
+				c.failRest(k, ch)
+				return nil
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(collectorSuccessDesc, prometheus.GaugeValue, ok, k.name())
+	}
+	return nil
+}
+
+func (c *Collector) failRest(after concern, ch chan<- prometheus.Metric) {
+	seen := false
+	for _, k := range c.concerns {
+		if seen {
+			c.errors[k.name()]++
+			ch <- prometheus.MustNewConstMetric(collectorSuccessDesc, prometheus.GaugeValue, 0, k.name())
+		}
+		if k == after {
+			seen = true
+		}
+	}
+}
+
+// allDescs lists every descriptor, for Describe and for the mixin's check
+// that each metric a rule uses is produced by an exporter.
+var allDescs []*prometheus.Desc
+
+func newDesc(name, help string, labels ...string) *prometheus.Desc {
+	d := prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
+	allDescs = append(allDescs, d)
+	return d
+}
+
+// Descriptors returns the descriptors of every pgha_* metric.
+func Descriptors() []*prometheus.Desc {
+	return append([]*prometheus.Desc(nil), allDescs...)
+}
+
+func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+}
+
+func boolf(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,86 @@
+package config
+
+import (
+	"errors"
+	"regexp"
+	"sort"
+
+	"github.com/hotel-ops/hotel-ops/internal/yamlconf"
+)
+
+// Targets is the file given with --config.file. /probe?target=NAME connects
+// only to a name listed here, so the exporter cannot be used to reach
+// arbitrary hosts or to try passwords.
+//
+//	targets:
+//	  primary:
+//	    dsn_file: /etc/pgha_exporter/primary.dsn
+//	  standby1:
+//	    dsn_env: STANDBY1_DSN
+type Targets struct {
+	Targets map[string]Source `yaml:"targets"`
+}
+
+var targetName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
+// Validate checks every target: a usable name and exactly one DSN source.
+// The DSNs themselves are resolved when the target is first probed, so a
+// rotated secret file is picked up without a restart.
+func (t *Targets) Validate() error {
+	if len(t.Targets) == 0 {
+		return yamlconf.Fieldf("targets", "at least one target is required")
+	}
+	var errs []error
+	for _, name := range t.Names() {
+		src := t.Targets[name]
+		path := "targets." + name
+		if !targetName.MatchString(name) {
+			errs = append(errs, yamlconf.Fieldf(path, "target name must be 1-63 characters of letters, digits, '_', '.', '-'"))
+		}
+		n := 0
+		for _, v := range []string{src.DSN, src.File, src.Env} {
+			if v != "" {
+				n++
+			}
+		}
+		switch {
+		case n == 0:
+			errs = append(errs, yamlconf.Fieldf(path, "one of dsn, dsn_file or dsn_env is required"))
+		case n > 1:
+			errs = append(errs, yamlconf.Fieldf(path, "only one of dsn, dsn_file or dsn_env may be set"))
+		case src.DSN != "":
+			if _, err := ParseDSN(src.DSN); err != nil {
+				errs = append(errs, yamlconf.Fieldf(path+".dsn", "%v", err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Names lists the targets in a stable order.
+func (t *Targets) Names() []string {
+	names := make([]string, 0, len(t.Targets))
+	for n := range t.Targets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// LoadTargets reads and validates a targets file.
+func LoadTargets(path string) (*Targets, error) {
+	var t Targets
+	if err := yamlconf.Load(path, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// ParseTargets is LoadTargets on bytes already read (name is used in errors).
+func ParseTargets(name string, data []byte) (*Targets, error) {
+	var t Targets
+	if err := yamlconf.Parse(name, data, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}

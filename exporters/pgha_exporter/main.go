@@ -1,0 +1,248 @@
+// Command pgha_exporter exports PostgreSQL replication, replication slot,
+// WAL archiver, connection and slow query metrics for Prometheus.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hotel-ops/hotel-ops/exporters/pgha_exporter/collector"
+	"github.com/hotel-ops/hotel-ops/exporters/pgha_exporter/config"
+	"github.com/hotel-ops/hotel-ops/internal/service"
+)
+
+type flags struct {
+	dsn, dsnFile    string
+	configFile      string
+	timeout         time.Duration
+	thresholds      []time.Duration
+	heartbeatTable  string
+	heartbeatEvery  time.Duration
+	heartbeatCreate bool
+	maxConns        int32
+	metricsPath     string
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	svc := service.New("pgha_exporter", "Prometheus exporter for PostgreSQL streaming replication, slots, WAL archiving, connections and slow queries.", ":9187")
+	var f flags
+	a := svc.App
+	a.Flag("pg.dsn", "DSN of the PostgreSQL instance served on /metrics (libpq keyword/value or postgres:// URL). Prefer --pg.dsn-file or PGPASSWORD for secrets.").Envar("PGHA_DSN").StringVar(&f.dsn)
+	a.Flag("pg.dsn-file", "File holding the DSN of the instance served on /metrics.").Envar("PGHA_DSN_FILE").StringVar(&f.dsnFile)
+	a.Flag("config.file", "YAML file naming the targets /probe?target=NAME may connect to.").StringVar(&f.configFile)
+	a.Flag("scrape.timeout", "Deadline of one scrape of PostgreSQL (connect and every statement); keep it below Prometheus' scrape_timeout.").Default("5s").DurationVar(&f.timeout)
+	a.Flag("slow-query.threshold", "Report queries and transactions running longer than this (repeatable). Defaults: the spec's 1s and 5s.").DurationListVar(&f.thresholds)
+	a.Flag("heartbeat.table", "Table (table or schema.table) the exporter writes a heartbeat into on a primary and reads on every scrape for true end-to-end lag. Empty disables.").StringVar(&f.heartbeatTable)
+	a.Flag("heartbeat.interval", "How often the heartbeat is written on a primary.").Default("1s").DurationVar(&f.heartbeatEvery)
+	a.Flag("heartbeat.create", "Create the heartbeat table if it does not exist (needs CREATE on its schema).").BoolVar(&f.heartbeatCreate)
+	a.Flag("pg.max-connections", "Connections kept open per target (scrapes reuse them; the heartbeat shares them).").Default("2").Int32Var(&f.maxConns)
+	a.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
+	if _, err := svc.Parse(args); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	logger := svc.Logger
+	if err := f.validate(); err != nil {
+		logger.Error("Invalid flags", "err", err)
+		return 2
+	}
+	var targets *config.Targets
+	if f.configFile != "" {
+		var err error
+		if targets, err = config.LoadTargets(f.configFile); err != nil {
+			logger.Error("Invalid configuration", "err", err)
+			return 2
+		}
+	}
+	ctx, stop := service.SignalContext()
+	defer stop()
+
+	tm := &targetManager{ctx: ctx, flags: f, logger: logger, targets: targets, live: map[string]*target{}}
+	defer tm.close()
+
+	mux := http.NewServeMux()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(svc.BuildInfoCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	src := config.Source{DSN: f.dsn, File: f.dsnFile}
+	if f.dsn != "" || f.dsnFile != "" {
+		t, err := tm.get("default", src)
+		if err != nil {
+			logger.Error("Invalid DSN", "err", err)
+			return 2
+		}
+		reg.MustRegister(t.collector)
+	} else if targets == nil {
+		logger.Error("Nothing to scrape: give --pg.dsn, --pg.dsn-file (or PGHA_DSN), or --config.file with targets for /probe")
+		return 2
+	}
+	mux.Handle(f.metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}))
+	mux.HandleFunc("/probe", tm.probe)
+	landing, err := svc.LandingPage(map[string]string{f.metricsPath: "Metrics", "/probe?target=": "Probe a target named in --config.file"}, f.metricsPath, "/probe?target=")
+	if err != nil {
+		logger.Error("Landing page", "err", err)
+		return 1
+	}
+	mux.Handle("/", landing)
+
+	if err := svc.Serve(ctx, mux); err != nil {
+		logger.Error("Exiting", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func (f *flags) validate() error {
+	if f.timeout <= 0 {
+		return fmt.Errorf("--scrape.timeout must be positive")
+	}
+	for _, t := range f.thresholds {
+		if t <= 0 {
+			return fmt.Errorf("--slow-query.threshold %s must be positive", t)
+		}
+	}
+	if f.heartbeatTable != "" {
+		if _, err := collector.ParseTable(f.heartbeatTable); err != nil {
+			return fmt.Errorf("--heartbeat.table: %w", err)
+		}
+		if f.heartbeatEvery <= 0 {
+			return fmt.Errorf("--heartbeat.interval must be positive")
+		}
+	}
+	if f.maxConns < 1 {
+		return fmt.Errorf("--pg.max-connections must be at least 1")
+	}
+	if f.dsn != "" && f.dsnFile != "" {
+		return fmt.Errorf("give either --pg.dsn or --pg.dsn-file, not both")
+	}
+	return nil
+}
+
+// target is one PostgreSQL instance with its pool, collector and heartbeat.
+type target struct {
+	pool      *pgxpool.Pool
+	collector *collector.Collector
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+// targetManager opens each target once and keeps it: its pool keeps the
+// connections open and its collector remembers state between scrapes.
+type targetManager struct {
+	ctx     context.Context
+	flags   flags
+	logger  *slog.Logger
+	targets *config.Targets
+
+	mu   sync.Mutex
+	live map[string]*target
+}
+
+// open builds a target; the caller holds tm.mu.
+func (tm *targetManager) open(name string, src config.Source) (*target, error) {
+	dsn, err := src.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	f := tm.flags
+	cfg.MaxConns = f.maxConns
+	cfg.MinConns = 0
+	cfg.MaxConnIdleTime = time.Hour
+	cfg.ConnConfig.ConnectTimeout = f.timeout
+	rp := cfg.ConnConfig.RuntimeParams
+	if rp["application_name"] == "" {
+		rp["application_name"] = "pgha_exporter"
+	}
+	// A server-side guard as well, should the client deadline be lost.
+	rp["statement_timeout"] = strconv.FormatInt(f.timeout.Milliseconds(), 10)
+	pool, err := pgxpool.NewWithConfig(tm.ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", name, err)
+	}
+	logger := tm.logger.With("target", name)
+	var thresholds []float64
+	for _, d := range f.thresholds {
+		thresholds = append(thresholds, d.Seconds())
+	}
+	t := &target{
+		pool: pool,
+		collector: collector.New(pool, collector.Options{
+			Timeout: f.timeout, QueryThresholds: thresholds, HeartbeatTable: f.heartbeatTable,
+		}, logger),
+		done: make(chan struct{}),
+	}
+	var hctx context.Context
+	hctx, t.cancel = context.WithCancel(tm.ctx)
+	if f.heartbeatTable != "" {
+		w := &collector.HeartbeatWriter{Pool: pool, Table: f.heartbeatTable, Interval: f.heartbeatEvery, Create: f.heartbeatCreate, Logger: logger}
+		go func() { defer close(t.done); _ = w.Run(hctx) }()
+	} else {
+		close(t.done)
+	}
+	logger.Info("Watching PostgreSQL", "dsn", config.Describe(&cfg.ConnConfig.Config))
+	tm.live[name] = t
+	return t, nil
+}
+
+// get returns the open target, opening it on first use. Opening does not
+// connect (the pool connects on the first scrape), so holding the lock
+// across it is cheap and keeps two first probes from opening twice.
+func (tm *targetManager) get(name string, src config.Source) (*target, error) {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	if t := tm.live[name]; t != nil {
+		return t, nil
+	}
+	return tm.open(name, src)
+}
+
+// probe serves /probe?target=NAME for targets named in the config file.
+func (tm *targetManager) probe(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("target")
+	if tm.targets == nil {
+		http.Error(w, "no --config.file given: /probe is disabled", http.StatusNotFound)
+		return
+	}
+	src, ok := tm.targets.Targets[name]
+	if name == "" || !ok {
+		http.Error(w, fmt.Sprintf("unknown target %q: /probe only connects to targets named in the config file", name), http.StatusBadRequest)
+		return
+	}
+	t, err := tm.get(name, src)
+	if err != nil {
+		tm.logger.Error("Opening probe target", "target", name, "err", err)
+		http.Error(w, fmt.Sprintf("target %q: %v", name, err), http.StatusInternalServerError)
+		return
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(t.collector)
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+func (tm *targetManager) close() {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	for _, t := range tm.live {
+		t.cancel()
+		<-t.done
+		t.pool.Close()
+	}
+}

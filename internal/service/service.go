@@ -1,0 +1,119 @@
+// Package service is the wiring every hotel-ops binary shares: kingpin flags,
+// promslog logging, version information, the exporter-toolkit web server
+// (TLS, basic auth, systemd sockets), a landing page and graceful shutdown.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+)
+
+// ShutdownGrace is how long in-flight requests get to finish after SIGTERM.
+const ShutdownGrace = 10 * time.Second
+
+// Service holds the flags and logger of one binary.
+type Service struct {
+	Name        string // binary name, also the prefix of <name>_build_info
+	Description string
+	App         *kingpin.Application
+	Web         *web.FlagConfig
+	Logger      *slog.Logger
+
+	logConfig *promslog.Config
+}
+
+// New declares the standard flags (web, log, version) on a new kingpin
+// application. The caller adds its own flags to App before Parse.
+func New(name, description, defaultAddress string) *Service {
+	app := kingpin.New(name, description)
+	s := &Service{
+		Name:        name,
+		Description: description,
+		App:         app,
+		Web:         kingpinflag.AddFlags(app, defaultAddress),
+		logConfig:   &promslog.Config{},
+	}
+	promslogflag.AddFlags(app, s.logConfig)
+	app.Version(version.Print(name))
+	app.HelpFlag.Short('h')
+	return s
+}
+
+// Parse reads the command line and sets up the logger.
+func (s *Service) Parse(args []string) (string, error) {
+	cmd, err := s.App.Parse(args)
+	if err != nil {
+		return "", err
+	}
+	s.Logger = promslog.New(s.logConfig)
+	return cmd, nil
+}
+
+// BuildInfoCollector exports <name>_build_info with version labels.
+func (s *Service) BuildInfoCollector() prometheus.Collector {
+	return versioncollector.NewCollector(s.Name)
+}
+
+// LandingPage returns the "/" handler linking to the given paths.
+func (s *Service) LandingPage(links map[string]string, order ...string) (http.Handler, error) {
+	cfg := web.LandingConfig{
+		Name:        s.Name,
+		Description: s.Description,
+		Version:     version.Info(),
+	}
+	for _, path := range order {
+		cfg.Links = append(cfg.Links, web.LandingLinks{Address: path, Text: links[path]})
+	}
+	h, err := web.NewLandingPage(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("landing page: %w", err)
+	}
+	return h, nil
+}
+
+// SignalContext is cancelled on SIGINT or SIGTERM.
+func SignalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// Serve runs the web server until ctx is cancelled, then shuts it down
+// gracefully. It returns nil on a clean shutdown.
+func (s *Service) Serve(ctx context.Context, handler http.Handler) error {
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- web.ListenAndServe(srv, s.Web, s.Logger) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("web server: %w", err)
+	case <-ctx.Done():
+	}
+	s.Logger.Info("Shutting down", "grace", ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("web server: %w", err)
+	}
+	return nil
+}
