@@ -271,8 +271,11 @@ func childrenOf(ppid int) []int {
 }
 
 // DSN is a libpq URL for database db as user postgres over TCP.
-func (p *Postgres) DSN(db string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.Port, db)
+func (p *Postgres) DSN(db string) string { return p.DSNAs("postgres", db) }
+
+// DSNAs is a libpq URL for database db as the given role (trust auth).
+func (p *Postgres) DSNAs(role, db string) string {
+	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", role, p.Port, db)
 }
 
 // Connect opens a pgx connection closed by the test's Cleanup.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 var (
@@ -62,16 +64,15 @@ func stateLabel(s string) string {
 	return strings.Trim(s, "_")
 }
 
-func (k *activityConcern) collect(s *scrape) error {
+func (k *activityConcern) statement() (string, []any) {
 	args := make([]any, len(k.thresholds))
 	for i, t := range k.thresholds {
 		args[i] = t
 	}
-	rows, err := s.conn.Query(s.ctx, k.query, args...)
-	if err != nil {
-		return fmt.Errorf("pg_stat_activity: %w", err)
-	}
-	defer rows.Close()
+	return k.query, args
+}
+
+func (k *activityConcern) collect(s *scrape, rows pgx.Rows) error {
 	byState := map[string]float64{}
 	var longestQuery, longestXact float64
 	queries := make([]float64, len(k.thresholds))

@@ -1,5 +1,7 @@
 package collector
 
+import "github.com/jackc/pgx/v5"
+
 var (
 	archiverEnabledDesc      = newDesc("archiver_enabled", "Whether archive_mode is on or always.")
 	archiverArchivedDesc     = newDesc("archiver_archived_total", "WAL files archived successfully (pg_stat_archiver.archived_count).")
@@ -14,7 +16,9 @@ type archiverConcern struct{}
 
 func (archiverConcern) name() string { return "archiver" }
 
-func (archiverConcern) collect(s *scrape) error {
+func (archiverConcern) statement() (string, []any) { return "", nil }
+
+func (archiverConcern) collect(s *scrape, _ pgx.Rows) error {
 	st := s.status
 	gauge(s.ch, archiverEnabledDesc, boolf(st.archiveMode == "on" || st.archiveMode == "always"))
 	counter(s.ch, archiverArchivedDesc, st.archivedCount)

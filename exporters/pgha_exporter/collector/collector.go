@@ -1,7 +1,9 @@
 // Package collector turns one PostgreSQL instance into pgha_* metrics.
 //
-// A scrape runs a fixed, small set of SQL statements on a pooled connection
-// (five, six with the heartbeat), each concern in its own file: status.go
+// A scrape sends a fixed, small set of SQL statements (five, six with the
+// heartbeat) in one pipelined batch on a connection kept open in a pool: one
+// network round trip and no new session per scrape. Each concern has its
+// own file: status.go
 // (role, settings, WAL positions, WAL receiver, archiver), replication.go
 // (standbys seen by a primary), standby.go (honest lag seen by a standby),
 // slots.go, archiver.go, activity.go (connections, long queries and
@@ -15,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -39,8 +42,6 @@ var DefaultQueryThresholds = []float64{1, 5}
 
 // scrape is what the concerns share during one collection.
 type scrape struct {
-	ctx    context.Context
-	conn   *pgxpool.Conn
 	status *status
 	ch     chan<- prometheus.Metric
 }
@@ -48,7 +49,10 @@ type scrape struct {
 // concern is one part of the instance's metrics.
 type concern interface {
 	name() string
-	collect(s *scrape) error
+	// statement is the concern's SQL, or "" when it reads only the status row.
+	statement() (sql string, args []any)
+	// collect emits the metrics from the statement's rows (nil without one).
+	collect(s *scrape, rows pgx.Rows) error
 }
 
 // Collector exports the metrics of one PostgreSQL instance. It keeps a small
@@ -141,50 +145,56 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// collect sends the status query and every concern's statement in one
+// batch. The batch runs as one implicit transaction: should a statement
+// fail, the ones after it fail too and are reported failed, which is why
+// the only statement that can fail on a healthy server (the heartbeat,
+// when its table is missing) is queued last.
 func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) error {
 	conn, err := c.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("connecting: %w", err)
 	}
+	// A connection cut by the deadline is closed; the pool drops closed
+	// connections on release, so none leaks.
 	defer conn.Release()
-	st, err := readStatus(ctx, conn)
+
+	b := &pgx.Batch{}
+	b.Queue(statusQuery)
+	for _, k := range c.concerns {
+		if sql, args := k.statement(); sql != "" {
+			b.Queue(sql, args...)
+		}
+	}
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	st, err := readStatus(br.QueryRow())
 	if err != nil {
-		// A failed statement may leave the connection unusable (a deadline
-		// closes it); the pool drops closed connections on release.
 		return fmt.Errorf("reading status: %w", err)
 	}
 	emitStatus(st, ch)
-	s := &scrape{ctx: ctx, conn: conn, status: st, ch: ch}
+	s := &scrape{status: st, ch: ch}
 	for _, k := range c.concerns {
-		ok := 1.0
-		if err := k.collect(s); err != nil {
-			ok = 0
+		err := c.collectOne(s, k, br)
+		if err != nil {
 			c.errors[k.name()]++
 			c.logger.Error("Collector failed", "collector", k.name(), "err", err)
-			if ctx.Err() != nil || conn.Conn().IsClosed() {
-				// Past the deadline or without a connection, the rest would
-				// fail the same way: report them failed at once.
-				ch <- prometheus.MustNewConstMetric(collectorSuccessDesc, prometheus.GaugeValue, 0, k.name())
-				c.failRest(k, ch)
-				return nil
-			}
 		}
-		ch <- prometheus.MustNewConstMetric(collectorSuccessDesc, prometheus.GaugeValue, ok, k.name())
+		gauge(ch, collectorSuccessDesc, boolf(err == nil), k.name())
 	}
 	return nil
 }
 
-func (c *Collector) failRest(after concern, ch chan<- prometheus.Metric) {
-	seen := false
-	for _, k := range c.concerns {
-		if seen {
-			c.errors[k.name()]++
-			ch <- prometheus.MustNewConstMetric(collectorSuccessDesc, prometheus.GaugeValue, 0, k.name())
-		}
-		if k == after {
-			seen = true
-		}
+func (c *Collector) collectOne(s *scrape, k concern, br pgx.BatchResults) error {
+	if sql, _ := k.statement(); sql == "" {
+		return k.collect(s, nil)
 	}
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return k.collect(s, rows)
 }
 
 // allDescs lists every descriptor, for Describe and for the mixin's check

@@ -29,11 +29,17 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 	primary.Exec("CREATE TABLE t (id int PRIMARY KEY, v int)")
 	primary.Exec("INSERT INTO t VALUES (1, 0), (2, 0)")
 
-	p := newTarget(t, primary.DSN("postgres"), Options{Timeout: scrapeTimeout, HeartbeatTable: "pgha_heartbeat"})
-	s := newTarget(t, standby.DSN("postgres"), Options{Timeout: scrapeTimeout, HeartbeatTable: "pgha_heartbeat"})
+	// The exporter's role has nothing but pg_monitor, as the README sets it up.
+	primary.Exec("CREATE ROLE pgha_monitor LOGIN")
+	primary.Exec("GRANT pg_monitor TO pgha_monitor")
+	primary.Exec("CREATE TABLE pgha_heartbeat (id int PRIMARY KEY, ts timestamptz NOT NULL)")
+	primary.Exec("GRANT SELECT, INSERT, UPDATE ON pgha_heartbeat TO pgha_monitor")
+
+	p := newTarget(t, primary.DSNAs("pgha_monitor", "postgres"), Options{Timeout: scrapeTimeout, HeartbeatTable: "pgha_heartbeat"})
+	s := newTarget(t, standby.DSNAs("pgha_monitor", "postgres"), Options{Timeout: scrapeTimeout, HeartbeatTable: "pgha_heartbeat"})
 	hbCtx, stopHB := context.WithCancel(context.Background())
 	defer stopHB()
-	go (&HeartbeatWriter{Pool: p.pool, Table: "pgha_heartbeat", Interval: 200 * time.Millisecond, Create: true, Logger: p.c.logger}).Run(hbCtx)
+	go (&HeartbeatWriter{Pool: p.pool, Table: "pgha_heartbeat", Interval: 200 * time.Millisecond, Logger: p.c.logger}).Run(hbCtx)
 
 	t.Run("primary sees the streaming standby", func(t *testing.T) {
 		m := p.eventually(t, 15*time.Second, "standby1 streaming", func(m sample) bool {
@@ -59,6 +65,21 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 		})
 		if lag := sm.get(t, "pgha_heartbeat_lag_seconds"); lag > 2 {
 			t.Errorf("standby heartbeat lag %vs with a 200ms heartbeat", lag)
+		}
+	})
+
+	t.Run("a missing heartbeat table fails only the heartbeat", func(t *testing.T) {
+		m := newTarget(t, primary.DSNAs("pgha_monitor", "postgres"), Options{Timeout: scrapeTimeout, HeartbeatTable: "no_such_table"}).scrape(t)
+		if m.get(t, "pgha_up") != 1 || m.get(t, `pgha_scrape_collector_success{collector="heartbeat"}`) != 0 {
+			t.Fatalf("up=%v heartbeat success=%v", m["pgha_up"], m[`pgha_scrape_collector_success{collector="heartbeat"}`])
+		}
+		for _, c := range []string{"standby", "archiver", "activity", "replication", "slots", "database"} {
+			if m.get(t, fmt.Sprintf(`pgha_scrape_collector_success{collector="%s"}`, c)) != 1 {
+				t.Errorf("collector %s failed along with the heartbeat", c)
+			}
+		}
+		if m.get(t, `pgha_scrape_errors_total{collector="heartbeat"}`) != 1 {
+			t.Errorf("heartbeat error not counted")
 		}
 	})
 

@@ -1,6 +1,10 @@
 package collector
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
 
 var deadlocksDesc = newDesc("deadlocks_total", "Deadlocks detected in the database (pg_stat_database.deadlocks).", "datname")
 
@@ -11,12 +15,9 @@ type databaseConcern struct{}
 
 func (databaseConcern) name() string { return "database" }
 
-func (databaseConcern) collect(s *scrape) error {
-	rows, err := s.conn.Query(s.ctx, databaseQuery)
-	if err != nil {
-		return fmt.Errorf("pg_stat_database: %w", err)
-	}
-	defer rows.Close()
+func (databaseConcern) statement() (string, []any) { return databaseQuery, nil }
+
+func (databaseConcern) collect(s *scrape, rows pgx.Rows) error {
 	for rows.Next() {
 		var name string
 		var deadlocks float64

@@ -50,14 +50,22 @@ func newHeartbeatReader(table string) *heartbeatReader {
 
 func (*heartbeatReader) name() string { return "heartbeat" }
 
-func (k *heartbeatReader) collect(s *scrape) error {
+func (k *heartbeatReader) statement() (string, []any) { return k.query, nil }
+
+func (k *heartbeatReader) collect(s *scrape, rows pgx.Rows) error {
 	var ts, now float64
-	err := s.conn.QueryRow(s.ctx, k.query).Scan(&ts, &now)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("heartbeat: no row yet (is a pgha_exporter with --heartbeat.table watching the primary?)")
+	found := false
+	for rows.Next() {
+		if err := rows.Scan(&ts, &now); err != nil {
+			return fmt.Errorf("heartbeat: %w", err)
+		}
+		found = true
 	}
-	if err != nil {
+	if err := rows.Err(); err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
+	}
+	if !found {
+		return fmt.Errorf("heartbeat: no row yet (is a pgha_exporter with --heartbeat.table watching the primary?)")
 	}
 	gauge(s.ch, heartbeatLastDesc, ts)
 	gauge(s.ch, heartbeatLagDesc, max(0, now-ts))

@@ -47,7 +47,10 @@ func newTarget(t *testing.T, dsn string, opts Options) *target {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // sample is one scrape: series keyed as name{k="v",...} with sorted labels.
 type sample map[string]float64

@@ -3,6 +3,7 @@ package collector
 import (
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -19,18 +20,23 @@ var (
 // PostgreSQL sets the *_lag columns to NULL once a standby has been idle
 // and caught up for a while, so NULL with nothing left to replay is 0. NULL
 // while WAL is still pending gives no sample rather than a false 0.
+//
+// pg_stat_replication joins every backend's pg_stat_activity row to the WAL
+// senders; asking pg_stat_get_activity for the senders' pids alone keeps
+// this query cheap on a server with hundreds of connections.
 const replicationQuery = `
 SELECT
-  coalesce(application_name, ''),
-  coalesce(host(client_addr), 'local'),
-  coalesce(state, ''),
-  coalesce(sync_state, ''),
-  extract(epoch FROM write_lag)::float8,
-  extract(epoch FROM flush_lag)::float8,
-  extract(epoch FROM replay_lag)::float8,
-  ((CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END) - replay_lsn)::float8,
-  extract(epoch FROM reply_time)::float8
-FROM pg_stat_replication`
+  coalesce(a.application_name, ''),
+  coalesce(host(a.client_addr), 'local'),
+  coalesce(w.state, ''),
+  coalesce(w.sync_state, ''),
+  extract(epoch FROM w.write_lag)::float8,
+  extract(epoch FROM w.flush_lag)::float8,
+  extract(epoch FROM w.replay_lag)::float8,
+  ((CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END) - w.replay_lsn)::float8,
+  extract(epoch FROM w.reply_time)::float8
+FROM pg_stat_get_wal_senders() w
+CROSS JOIN LATERAL pg_stat_get_activity(w.pid) a`
 
 // replicationConcern reports the standbys a primary (or cascading standby)
 // sends WAL to.
@@ -38,12 +44,9 @@ type replicationConcern struct{}
 
 func (replicationConcern) name() string { return "replication" }
 
-func (replicationConcern) collect(s *scrape) error {
-	rows, err := s.conn.Query(s.ctx, replicationQuery)
-	if err != nil {
-		return fmt.Errorf("pg_stat_replication: %w", err)
-	}
-	defer rows.Close()
+func (replicationConcern) statement() (string, []any) { return replicationQuery, nil }
+
+func (replicationConcern) collect(s *scrape, rows pgx.Rows) error {
 	streaming := 0
 	seen := map[[2]string]int{}
 	for rows.Next() {

@@ -1,6 +1,10 @@
 package collector
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
 
 var (
 	slotActiveDesc   = newDesc("replication_slot_active", "Whether a consumer is connected to the replication slot.", "slot_name", "slot_type")
@@ -24,12 +28,9 @@ type slotsConcern struct{}
 
 func (slotsConcern) name() string { return "slots" }
 
-func (slotsConcern) collect(s *scrape) error {
-	rows, err := s.conn.Query(s.ctx, slotsQuery)
-	if err != nil {
-		return fmt.Errorf("pg_replication_slots: %w", err)
-	}
-	defer rows.Close()
+func (slotsConcern) statement() (string, []any) { return slotsQuery, nil }
+
+func (slotsConcern) collect(s *scrape, rows pgx.Rows) error {
 	for rows.Next() {
 		var name, typ, walStatus string
 		var active bool

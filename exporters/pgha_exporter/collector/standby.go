@@ -1,5 +1,7 @@
 package collector
 
+import "github.com/jackc/pgx/v5"
+
 var (
 	walReceiverUpDesc   = newDesc("standby_wal_receiver_up", "On a standby: whether the WAL receiver is streaming and has heard from its upstream within wal_receiver_timeout.")
 	replayPausedDesc    = newDesc("standby_replay_paused", "On a standby: whether WAL replay is paused (pg_wal_replay_pause).")
@@ -28,7 +30,9 @@ type standbyConcern struct {
 
 func (*standbyConcern) name() string { return "standby" }
 
-func (k *standbyConcern) collect(s *scrape) error {
+func (*standbyConcern) statement() (string, []any) { return "", nil }
+
+func (k *standbyConcern) collect(s *scrape, _ pgx.Rows) error {
 	st := s.status
 	if !st.inRecovery {
 		k.caughtUpAsOf = 0

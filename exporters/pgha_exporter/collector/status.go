@@ -1,11 +1,9 @@
 package collector
 
 import (
-	"context"
 	"fmt"
-	"math"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -63,9 +61,9 @@ SELECT
 FROM pg_stat_archiver a
 LEFT JOIN pg_stat_wal_receiver r ON true`
 
-func readStatus(ctx context.Context, conn *pgxpool.Conn) (*status, error) {
+func readStatus(row pgx.Row) (*status, error) {
 	var s status
-	err := conn.QueryRow(ctx, statusQuery).Scan(
+	err := row.Scan(
 		&s.inRecovery, &s.maxConnections, &s.superuserReserved, &s.reserved, &s.archiveMode,
 		&s.walPositionBytes, &s.now, &s.walReceiverTimeout,
 		&s.receiveLSN, &s.replayLSN, &s.lastReplayTimestamp, &s.replayPaused,
@@ -92,11 +90,4 @@ func emitStatus(s *status, ch chan<- prometheus.Metric) {
 	gauge(ch, superuserReservedDesc, s.superuserReserved)
 	gauge(ch, reservedDesc, s.reserved)
 	gauge(ch, walPositionDesc, s.walPositionBytes)
-}
-
-func val(p *float64) float64 {
-	if p == nil {
-		return math.NaN()
-	}
-	return *p
 }
