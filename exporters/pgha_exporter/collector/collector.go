@@ -62,7 +62,8 @@ type Collector struct {
 	pool     *pgxpool.Pool
 	opts     Options
 	logger   *slog.Logger
-	concerns []concern
+	concerns []concern // batched together
+	separate []concern // each on its own, after the batch
 	standby  *standbyConcern
 
 	mu     sync.Mutex         // one scrape at a time: the standby lag keeps state
@@ -93,7 +94,9 @@ func New(pool *pgxpool.Pool, opts Options, logger *slog.Logger) *Collector {
 		databaseConcern{},
 	}
 	if opts.HeartbeatTable != "" {
-		c.concerns = append(c.concerns, newHeartbeatReader(opts.HeartbeatTable))
+		// A missing heartbeat table fails when the batch is prepared, which
+		// would fail the whole batch: the heartbeat runs on its own.
+		c.separate = append(c.separate, newHeartbeatReader(opts.HeartbeatTable))
 	}
 	for _, k := range append([]string{"status"}, c.names()...) {
 		c.errors[k] = 0 // export zero before the first error
@@ -102,9 +105,9 @@ func New(pool *pgxpool.Pool, opts Options, logger *slog.Logger) *Collector {
 }
 
 func (c *Collector) names() []string {
-	out := make([]string, len(c.concerns))
-	for i, k := range c.concerns {
-		out[i] = k.name()
+	var out []string
+	for _, k := range append(c.concerns, c.separate...) {
+		out = append(out, k.name())
 	}
 	return out
 }
@@ -146,10 +149,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // collect sends the status query and every concern's statement in one
-// batch. The batch runs as one implicit transaction: should a statement
-// fail, the ones after it fail too and are reported failed, which is why
-// the only statement that can fail on a healthy server (the heartbeat,
-// when its table is missing) is queued last.
+// batch. The batch is prepared and run as one implicit transaction: should
+// a statement fail, the ones after it fail too and are reported failed.
+// These statements read only system views and functions present since
+// PostgreSQL 13, so on a healthy server they do not fail; the heartbeat,
+// whose table may be missing, runs separately after the batch.
 func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) error {
 	conn, err := c.pool.Acquire(ctx)
 	if err != nil {
@@ -167,29 +171,48 @@ func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 		}
 	}
 	br := conn.SendBatch(ctx, b)
-	defer br.Close()
 	st, err := readStatus(br.QueryRow())
 	if err != nil {
+		br.Close()
 		return fmt.Errorf("reading status: %w", err)
 	}
 	emitStatus(st, ch)
 	s := &scrape{status: st, ch: ch}
 	for _, k := range c.concerns {
-		err := c.collectOne(s, k, br)
-		if err != nil {
-			c.errors[k.name()]++
-			c.logger.Error("Collector failed", "collector", k.name(), "err", err)
-		}
-		gauge(ch, collectorSuccessDesc, boolf(err == nil), k.name())
+		c.report(k, c.collectBatched(s, k, br), ch)
+	}
+	if err := br.Close(); err != nil && ctx.Err() != nil {
+		return fmt.Errorf("batch: %w", err)
+	}
+	for _, k := range c.separate {
+		c.report(k, c.collectAlone(ctx, s, k, conn), ch)
 	}
 	return nil
 }
 
-func (c *Collector) collectOne(s *scrape, k concern, br pgx.BatchResults) error {
+func (c *Collector) report(k concern, err error, ch chan<- prometheus.Metric) {
+	if err != nil {
+		c.errors[k.name()]++
+		c.logger.Error("Collector failed", "collector", k.name(), "err", err)
+	}
+	gauge(ch, collectorSuccessDesc, boolf(err == nil), k.name())
+}
+
+func (c *Collector) collectBatched(s *scrape, k concern, br pgx.BatchResults) error {
 	if sql, _ := k.statement(); sql == "" {
 		return k.collect(s, nil)
 	}
 	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return k.collect(s, rows)
+}
+
+func (c *Collector) collectAlone(ctx context.Context, s *scrape, k concern, conn *pgxpool.Conn) error {
+	sql, args := k.statement()
+	rows, err := conn.Query(ctx, sql, args...)
 	if err != nil {
 		return err
 	}
