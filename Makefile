@@ -64,9 +64,9 @@ fuzz:
 	$(GO) test ./exporters/pgha_exporter/collector -run '^$$' -fuzz '^FuzzParseTable$$' -fuzztime $(FUZZTIME)
 
 ## bench: the scrape benchmark of pgha_exporter (see README, "Performance").
-BENCHTIME ?= 2000x
+BENCHTIME ?= 10000x
 bench: tools
-	$(GO) test ./exporters/pgha_exporter/collector -run '^$$' -bench 'BenchmarkScrape' -benchtime $(BENCHTIME) -count 5 -timeout 30m | tee bench.txt
+	$(GO) test ./exporters/pgha_exporter/collector -run '^$$' -bench 'BenchmarkScrape' -benchtime $(BENCHTIME) -count 6 -timeout 30m | tee bench.txt
 	$(BIN)/benchstat bench.txt
 
 ## demo: a primary, a standby and pgha_exporter, until Ctrl-C.

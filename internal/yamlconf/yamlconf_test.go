@@ -1,0 +1,45 @@
+package yamlconf
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+type conf struct {
+	Name  string         `yaml:"name"`
+	Items map[string]int `yaml:"items"`
+}
+
+func (c *conf) Validate() error {
+	var errs []error
+	if c.Name == "" {
+		errs = append(errs, Fieldf("name", "is required"))
+	}
+	for k, v := range c.Items {
+		if v < 0 {
+			errs = append(errs, Fieldf("items."+k, "must not be negative, got %d", v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func TestParseReportsFileLineField(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"name: x\nitems:\n  a: 1\n  b: -2\n", "c.yml:4: items.b: must not be negative, got -2"},
+		{"items:\n  a: 1\n", "c.yml:1: name: is required"},
+		{"name: x\nnmae: y\n", "c.yml: yaml: unmarshal errors: line 2: field nmae not found"},
+		{"name: [\n", "c.yml: yaml: line 1"},
+		{"", "c.yml: empty configuration file"},
+	} {
+		var v conf
+		err := Parse("c.yml", []byte(c.in), &v)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want %q", c.in, err, c.want)
+		}
+	}
+	var v conf
+	if err := Parse("c.yml", []byte("name: ok\nitems: {a: 1}\n"), &v); err != nil || v.Items["a"] != 1 {
+		t.Errorf("valid config: %v %+v", err, v)
+	}
+}
