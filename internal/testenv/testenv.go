@@ -38,6 +38,7 @@ func Missing(t TB, what, install string) {
 	t.Helper()
 	if InCI() {
 		t.Fatalf("%s is not installed (CI=true, so this fails): install it with `%s` or run `make test`", what, install)
+		return
 	}
 	t.Skipf("%s is not installed: install it with `%s` or run `make test`", what, install)
 }
