@@ -81,3 +81,15 @@ func TestPrimaryAndStandbyReplicate(t *testing.T) {
 		t.Errorf("standby application_name %q, %v", app, err)
 	}
 }
+
+func TestPgBackRestArchivesIntoS3(t *testing.T) {
+	s3 := StartS3(t)
+	conf := NewPgBackRestConfigPath(t)
+	p := StartPrimary(t, "p", PrimaryOptions{ArchiveCommand: PgBackRestArchiveCommand(conf, "main")})
+	b := StartPgBackRest(t, conf, p, s3, PgBackRestOptions{})
+	b.Backup("full")
+	out := b.Run("info", "--output=json")
+	if !strings.Contains(out, `"type":"full"`) {
+		t.Errorf("pgbackrest info: %s", out)
+	}
+}
