@@ -10,9 +10,10 @@ SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PROMETHEUS_VERSION  := v0.316.0
 STATICCHECK_VERSION := v0.8.2
 BENCHSTAT_VERSION   := v0.0.0-20260908200009-22c9c6c9d4da
+VERSITYGW_VERSION   := v1.8.0
 
 # Debian packages the tests and the demo talk to, and a file each installs.
-APT_PACKAGES := postgresql:/usr/lib/postgresql/15/bin/initdb redis-server:/usr/bin/redis-server
+APT_PACKAGES := postgresql:/usr/lib/postgresql/15/bin/initdb redis-server:/usr/bin/redis-server pgbackrest:/usr/bin/pgbackrest
 
 .PHONY: all build test lint unit fuzz bench demo tools apt-deps clean
 
@@ -22,7 +23,7 @@ build:
 	$(GO) build -o $(BIN)/ ./exporters/...
 
 ## tools: everything the tests need, installed only when missing.
-tools: apt-deps $(BIN)/promtool $(BIN)/staticcheck $(BIN)/benchstat
+tools: apt-deps $(BIN)/promtool $(BIN)/staticcheck $(BIN)/benchstat $(BIN)/versitygw
 
 apt-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -38,6 +39,10 @@ $(BIN)/promtool:
 
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# versitygw: the S3 server (Apache-2.0) the tests and the demo store backups in.
+$(BIN)/versitygw:
+	GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
 $(BIN)/benchstat:
 	GOBIN=$(BIN) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
@@ -59,9 +64,11 @@ test: tools lint unit
 ## fuzz: run each fuzz target for FUZZTIME (the seeds alone run in `make test`).
 FUZZTIME ?= 30s
 fuzz:
-	$(GO) test ./exporters/pgha_exporter/config -run '^$$' -fuzz '^FuzzParseTargets$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./exporters/pgha_exporter/config -run '^$$' -fuzz '^FuzzDSNNeverLeaksPassword$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./exporters/pgha_exporter/collector -run '^$$' -fuzz '^FuzzParseTable$$' -fuzztime $(FUZZTIME)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME); \
+	  done; \
+	done
 
 ## bench: the scrape benchmark of pgha_exporter (see README, "Performance").
 BENCHTIME ?= 10000x
@@ -69,9 +76,9 @@ bench: tools
 	$(GO) test ./exporters/pgha_exporter/collector -run '^$$' -bench 'BenchmarkScrape' -benchtime $(BENCHTIME) -count 6 -timeout 30m | tee bench.txt
 	$(BIN)/benchstat bench.txt
 
-## demo: a primary, a standby and pgha_exporter, until Ctrl-C.
-demo: apt-deps
-	$(GO) run ./demo
+## demo: a primary, a standby, S3, pgBackRest and the exporters, until Ctrl-C.
+demo: apt-deps $(BIN)/versitygw
+	PATH=$(BIN):$$PATH $(GO) run ./demo
 
 clean:
 	rm -rf $(BIN) bench.txt

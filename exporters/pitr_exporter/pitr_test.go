@@ -376,3 +376,7 @@ func TestEncryptedRepository(t *testing.T) {
 		t.Errorf("encrypted archive: missing %v window start %v", m[`pitr_wal_missing_segments{timeline="1"}`], m["pitr_window_start_timestamp_seconds"])
 	}
 }
+
+type monitorSnapshot = monitor.Snapshot
+
+func discard() *slog.Logger { return promslog.NewNopLogger() }

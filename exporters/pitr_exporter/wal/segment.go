@@ -40,6 +40,13 @@ func (g Geometry) Parse(name string) (Segment, error) {
 	if len(name) != 24 {
 		return Segment{}, fmt.Errorf("WAL segment name %q: want 24 hex digits", name)
 	}
+	// PostgreSQL writes upper case; a lower-case name is not its file, and
+	// would sort apart from the real ones in a listing.
+	for i := 0; i < 24; i++ {
+		if c := name[i]; !('0' <= c && c <= '9' || 'A' <= c && c <= 'F') {
+			return Segment{}, fmt.Errorf("WAL segment name %q: want upper-case hex digits", name)
+		}
+	}
 	tl, err1 := strconv.ParseUint(name[0:8], 16, 32)
 	log, err2 := strconv.ParseUint(name[8:16], 16, 32)
 	seg, err3 := strconv.ParseUint(name[16:24], 16, 32)
