@@ -35,8 +35,23 @@ type rig struct {
 	cfgYAML string
 }
 
-func newRig(t *testing.T, cipherPass, replica string) *rig {
+// rigOptions vary the repository and the exporter's configuration.
+type rigOptions struct {
+	CipherPass    string
+	Replica       string // a replica bucket to watch
+	FullListEvery string // default 1ms: every refresh lists everything
+	BucketChecks  string // default 1ms: every refresh reads the bucket's settings
+}
+
+func newRig(t testing.TB, o rigOptions) *rig {
 	extra := ""
+	cipherPass, replica := o.CipherPass, o.Replica
+	if o.FullListEvery == "" {
+		o.FullListEvery = "1ms"
+	}
+	if o.BucketChecks == "" {
+		o.BucketChecks = "1ms"
+	}
 	t.Helper()
 	s3 := testenv.StartS3(t)
 	conf := testenv.NewPgBackRestConfigPath(t)
@@ -72,9 +87,9 @@ s3:%s
 refresh:
   interval: 1h
   timeout: 20s
-  full_list_interval: 1ms
-  bucket_check_interval: 1ms
-%s`, br.RepoPath, cipher, s3block("  ", br.Bucket), extra)
+  full_list_interval: %s
+  bucket_check_interval: %s
+%s`, br.RepoPath, cipher, s3block("  ", br.Bucket), o.FullListEvery, o.BucketChecks, extra)
 	cfgPath := write("pitr.yml", yaml)
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
@@ -95,7 +110,7 @@ refresh:
 
 type sample map[string]float64
 
-func (r *rig) refresh(t *testing.T) sample {
+func (r *rig) refresh(t testing.TB) sample {
 	t.Helper()
 	r.mon.RefreshOnce(context.Background())
 	mfs, err := r.reg.Gather()
@@ -183,7 +198,7 @@ func (r *rig) segmentFiles(t *testing.T) []string {
 }
 
 func TestPgBackRestRepository(t *testing.T) {
-	r := newRig(t, "", "replica")
+	r := newRig(t, rigOptions{Replica: "replica"})
 	r.s3.MakeBucket("replica")
 	r.br.Backup("full")
 	r.pg.Exec("CREATE TABLE booking AS SELECT g AS id FROM generate_series(1, 10000) g")
@@ -366,7 +381,7 @@ func (r *rig) client(t *testing.T) *minio.Client {
 }
 
 func TestEncryptedRepository(t *testing.T) {
-	r := newRig(t, "correct horse battery", "")
+	r := newRig(t, rigOptions{CipherPass: "correct horse battery"})
 	r.br.Backup("full")
 	m := r.refresh(t)
 	if m.get(t, "pitr_up") != 1 || m.get(t, "pitr_repository_encrypted") != 1 || m.get(t, `pitr_backups{type="full"}`) != 1 {

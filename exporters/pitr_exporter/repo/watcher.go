@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/hotel-ops/hotel-ops/exporters/pitr_exporter/s3store"
 	"github.com/hotel-ops/hotel-ops/exporters/pitr_exporter/wal"
 )
@@ -61,6 +63,7 @@ type Watcher struct {
 }
 
 type walState struct {
+	folders   []string // sorted folder keys under the prefix; none for a flat layout
 	segments  int64
 	sets      map[uint32]*wal.Runs
 	histories map[uint32][]wal.Switch
@@ -94,12 +97,12 @@ func (w *Watcher) Refresh(ctx context.Context, now time.Time) (*State, error) {
 	}
 	full := prefix != w.prefix || w.opt.FullListEvery <= 0 || now.Sub(w.lastFull) >= w.opt.FullListEvery
 	if full {
-		fresh := newWALState()
-		if err := w.list(ctx, prefix, "", &fresh); err != nil {
+		fresh, err := w.listAll(ctx, prefix)
+		if err != nil {
 			return nil, err
 		}
 		w.wal, w.prefix, w.lastFull = fresh, prefix, now
-	} else if err := w.list(ctx, prefix, w.after, &w.wal); err != nil {
+	} else if err := w.listNew(ctx, prefix, w.after, &w.wal); err != nil {
 		return nil, err // what was listed before the error is kept: keys only add up
 	}
 	w.after = w.wal.lastKey
@@ -111,56 +114,162 @@ func (w *Watcher) Refresh(ctx context.Context, now time.Time) (*State, error) {
 	return w.state(now, backups, encrypted, full), nil
 }
 
-func (w *Watcher) list(ctx context.Context, prefix, after string, st *walState) error {
-	return w.store.List(ctx, prefix, after, func(o s3store.Object) error {
-		if o.Key > st.lastKey {
-			st.lastKey = o.Key
-		}
-		rel := strings.TrimPrefix(o.Key, prefix)
-		kind, seg, err := w.layout.ParseKey(rel)
-		if err != nil {
-			w.logger.Warn("Ignoring an object that is not what its name says", "key", o.Key, "err", err)
+// listAll lists the whole archive: one level first, then every folder in
+// parallel (pgBackRest files WAL in a folder per timeline and 4 GiB; on S3
+// a listing is one request per 1,000 keys, so folders listed side by side
+// finish sooner).
+func (w *Watcher) listAll(ctx context.Context, prefix string) (walState, error) {
+	st := newWALState()
+	err := w.store.ListFolders(ctx, prefix, "", func(o s3store.Object, folder bool) error {
+		if folder {
+			st.folders = append(st.folders, o.Key)
 			return nil
 		}
-		switch kind {
-		case KeySegment:
-			r := st.sets[seg.Timeline]
-			if r == nil {
-				r = &wal.Runs{}
-				st.sets[seg.Timeline] = r
-			}
-			if !r.Contains(seg.Number) {
-				r.Add(seg.Number)
-				st.segments++
-			}
-			if seg.Timeline > st.newestTL || seg.Timeline == st.newestTL && seg.Number >= st.newestSeg {
-				st.newestTL, st.newestSeg = seg.Timeline, seg.Number
-			}
-			if o.LastModified.After(st.newestAt) {
-				st.newestAt = o.LastModified
-			}
-		case KeyHistory:
-			if _, ok := st.histories[seg.Timeline]; ok {
-				return nil
-			}
-			data, err := w.store.Get(ctx, o.Key, 1<<20)
-			if err != nil {
-				return err
-			}
-			h, err := w.layout.History(rel, data)
-			if err != nil {
-				return fmt.Errorf("history file %s: %w", o.Key, err)
-			}
-			st.histories[seg.Timeline] = h
-			if seg.Timeline > st.newestTL { // a promotion with no segment yet
-				st.newestTL, st.newestSeg = seg.Timeline, 0
-				if len(h) > 0 {
-					st.newestSeg = w.opt.Geometry.SegmentOf(h[len(h)-1].LSN)
-				}
-			}
-		}
-		return nil
+		return w.add(ctx, prefix, o, &st)
 	})
+	if err != nil {
+		return st, err
+	}
+	parts := make([]walState, len(st.folders))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(listWorkers)
+	for i, f := range st.folders {
+		parts[i] = newWALState()
+		g.Go(func() error { return w.listKeys(gctx, prefix, f, "", &parts[i]) })
+	}
+	if err := g.Wait(); err != nil {
+		return st, err
+	}
+	for i := range parts {
+		st.merge(&parts[i])
+	}
+	return st, nil
+}
+
+// listWorkers bounds parallel folder listings.
+const listWorkers = 8
+
+// listNew lists what sorts after the key after. In a foldered archive that
+// is the folder holding after, from there, and any folder or top-level
+// object newer than it (one level listing); in a flat one, the prefix.
+func (w *Watcher) listNew(ctx context.Context, prefix, after string, st *walState) error {
+	if len(st.folders) == 0 {
+		return w.listKeys(ctx, prefix, prefix, after, st)
+	}
+	from := sort.SearchStrings(st.folders, after) // first folder >= after
+	if from > 0 && strings.HasPrefix(after, st.folders[from-1]) {
+		from-- // after is inside that folder
+	}
+	for _, f := range st.folders[min(from, len(st.folders)-1):] {
+		if err := w.listKeys(ctx, prefix, f, max(after, f), st); err != nil {
+			return err
+		}
+	}
+	last := st.folders[len(st.folders)-1]
+	var fresh []string
+	err := w.store.ListFolders(ctx, prefix, last, func(o s3store.Object, folder bool) error {
+		if folder {
+			if o.Key != last {
+				fresh = append(fresh, o.Key)
+			}
+			return nil
+		}
+		return w.add(ctx, prefix, o, st)
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range fresh {
+		st.folders = append(st.folders, f)
+		if err := w.listKeys(ctx, prefix, f, "", st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listKeys lists every key under sub (a folder, or the prefix) after after.
+func (w *Watcher) listKeys(ctx context.Context, prefix, sub, after string, st *walState) error {
+	return w.store.List(ctx, sub, after, func(o s3store.Object) error { return w.add(ctx, prefix, o, st) })
+}
+
+// add records one listed object.
+func (w *Watcher) add(ctx context.Context, prefix string, o s3store.Object, st *walState) error {
+	if o.Key > st.lastKey {
+		st.lastKey = o.Key
+	}
+	rel := strings.TrimPrefix(o.Key, prefix)
+	kind, seg, err := w.layout.ParseKey(rel)
+	if err != nil {
+		w.logger.Warn("Ignoring an object that is not what its name says", "key", o.Key, "err", err)
+		return nil
+	}
+	switch kind {
+	case KeySegment:
+		r := st.sets[seg.Timeline]
+		if r == nil {
+			r = &wal.Runs{}
+			st.sets[seg.Timeline] = r
+		}
+		if !r.Contains(seg.Number) {
+			r.Add(seg.Number)
+			st.segments++
+		}
+		st.noteNewest(seg.Timeline, seg.Number)
+		if o.LastModified.After(st.newestAt) {
+			st.newestAt = o.LastModified
+		}
+	case KeyHistory:
+		if _, ok := st.histories[seg.Timeline]; ok {
+			return nil
+		}
+		data, err := w.store.Get(ctx, o.Key, 1<<20)
+		if err != nil {
+			return err
+		}
+		h, err := w.layout.History(rel, data)
+		if err != nil {
+			return fmt.Errorf("history file %s: %w", o.Key, err)
+		}
+		st.histories[seg.Timeline] = h
+		if seg.Timeline > st.newestTL { // a promotion with no segment yet
+			n := uint64(0)
+			if len(h) > 0 {
+				n = w.opt.Geometry.SegmentOf(h[len(h)-1].LSN)
+			}
+			st.newestTL, st.newestSeg = seg.Timeline, n
+		}
+	}
+	return nil
+}
+
+func (st *walState) noteNewest(tl uint32, n uint64) {
+	if tl > st.newestTL || tl == st.newestTL && n >= st.newestSeg {
+		st.newestTL, st.newestSeg = tl, n
+	}
+}
+
+// merge adds what another listing of disjoint keys found.
+func (st *walState) merge(o *walState) {
+	for tl, r := range o.sets {
+		if st.sets[tl] == nil {
+			st.sets[tl] = &wal.Runs{}
+		}
+		st.sets[tl].Merge(r)
+	}
+	for tl, h := range o.histories {
+		st.histories[tl] = h
+	}
+	st.segments += o.segments
+	if o.newestTL > 0 {
+		st.noteNewest(o.newestTL, o.newestSeg)
+	}
+	if o.newestAt.After(st.newestAt) {
+		st.newestAt = o.newestAt
+	}
+	if o.lastKey > st.lastKey {
+		st.lastKey = o.lastKey
+	}
 }
 
 // recentGap finds the oldest segment missing among the newest RelistWindow

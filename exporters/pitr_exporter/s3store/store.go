@@ -169,6 +169,25 @@ func (s *Store) List(ctx context.Context, prefix, startAfter string, fn func(Obj
 	return ctx.Err()
 }
 
+// ListFolders lists one level under prefix after startAfter: objects
+// directly under it, and each sub-folder once (its key ends in "/"). It is
+// how a layout with WAL in folders is listed in parallel, folder by folder.
+func (s *Store) ListFolders(ctx context.Context, prefix, startAfter string, fn func(o Object, folder bool) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for o := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{
+		Prefix: prefix, Recursive: false, StartAfter: startAfter, MaxKeys: 1000,
+	}) {
+		if o.Err != nil {
+			return fmt.Errorf("listing s3://%s/%s after %q: %w", s.bucket, prefix, startAfter, o.Err)
+		}
+		if err := fn(Object{Key: o.Key, LastModified: o.LastModified, Size: o.Size}, strings.HasSuffix(o.Key, "/")); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
 // Get reads a whole object of at most limit bytes.
 func (s *Store) Get(ctx context.Context, key string, limit int64) ([]byte, error) {
 	o, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})

@@ -88,3 +88,16 @@ func (r *Runs) Len() int { return len(r.runs) }
 
 // Clone returns an independent copy.
 func (r *Runs) Clone() *Runs { return &Runs{runs: append([]Run(nil), r.runs...)} }
+
+// Merge adds every number of o.
+func (r *Runs) Merge(o *Runs) {
+	for _, run := range o.runs {
+		if k := len(r.runs); k == 0 || run.First > r.runs[k-1].Last+1 {
+			r.runs = append(r.runs, run) // disjoint and after: the common case
+			continue
+		}
+		for n := run.First; n <= run.Last; n++ {
+			r.Add(n)
+		}
+	}
+}

@@ -59,6 +59,20 @@ func TestRunsMatchesAMap(t *testing.T) {
 	if got := r.Missing(100, 4000); got != missing {
 		t.Errorf("Missing = %d, want %d", got, missing)
 	}
+	var lo, hi, merged Runs
+	for n := uint64(0); n < 6000; n++ {
+		if ref[n] && n < 1500 {
+			lo.Add(n)
+		} else if ref[n] {
+			hi.Add(n)
+		}
+	}
+	merged.Merge(&lo)
+	merged.Merge(&hi)
+	merged.Merge(&lo) // again: nothing new
+	if len(merged.runs) != len(r.runs) || merged.Missing(0, 6000) != r.Missing(0, 6000) {
+		t.Errorf("merged halves differ: %d runs, want %d", len(merged.runs), len(r.runs))
+	}
 	for i := 1; i < len(r.runs); i++ {
 		if r.runs[i].First <= r.runs[i-1].Last+1 {
 			t.Fatalf("runs %v and %v overlap or touch", r.runs[i-1], r.runs[i])

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hotel-ops/hotel-ops/exporters/pitr_exporter/config"
+	"github.com/hotel-ops/hotel-ops/exporters/pitr_exporter/monitor"
+)
+
+// BenchmarkRefresh measures pitr_exporter on a real pgBackRest repository
+// (a stanza with one full backup, made by pgBackRest into the loopback S3)
+// whose archive holds PITR_BENCH_SEGMENTS synthetic WAL objects (default
+// 1,000,000): the first full refresh (time, peak heap, requests), a refresh
+// when nothing changed, and one after 100 new segments; then, for
+// comparison, `pgbackrest info --output=json` on the same repository.
+// Run with -benchtime 1x: each step is one measured operation.
+func BenchmarkRefresh(b *testing.B) {
+	n := uint64(1_000_000)
+	if v := os.Getenv("PITR_BENCH_SEGMENTS"); v != "" {
+		n, _ = strconv.ParseUint(v, 10, 64)
+	}
+	r := newRig(b, rigOptions{FullListEvery: "24h", BucketChecks: "24h"})
+	r.br.Backup("full")
+	r.pg.Exec("SELECT pg_switch_wal()")
+	r.pg.SetArchiveCommand("true") // from here on the synthetic segments are the archive
+	syn := newSynthetic(b, r.s3, r.br.Bucket)
+	r.mon.RefreshOnce(context.Background())
+	st := r.mon.Snapshot().State
+	if st == nil || st.Missing[1] != 0 {
+		b.Fatalf("the real archive is not complete: %+v", st)
+	}
+	start := st.NewestSegment + 1
+	r.mon = mustBuild(b, r.cfgYAML) // a fresh exporter: its first refresh lists everything
+	r.reg = nil
+	t0 := time.Now()
+	syn.writeSegmentFiles(b, start, start+n)
+	b.Logf("wrote %d segment objects in %s", n, time.Since(t0).Round(time.Second))
+
+	step := func(name string) {
+		runtime.GC()
+		var peak atomic.Uint64
+		done := make(chan struct{})
+		go func() { // sample the heap while the refresh runs
+			var ms runtime.MemStats
+			for {
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse > peak.Load() {
+					peak.Store(ms.HeapInuse)
+				}
+				select {
+				case <-done:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		}()
+		reqs := r.mon.Stats.Total()
+		t := time.Now()
+		r.mon.RefreshOnce(context.Background())
+		took := time.Since(t)
+		close(done)
+		snap := r.mon.Snapshot()
+		if !snap.Healthy {
+			b.Fatalf("%s: refresh failed", name)
+		}
+		b.Logf("%-12s %8.3fs  %6.0f requests  peak heap %5.1f MB  segments %d  missing %v",
+			name, took.Seconds(), r.mon.Stats.Total()-reqs, float64(peak.Load())/1e6, snap.State.Segments, snap.State.Missing)
+		b.ReportMetric(took.Seconds(), name+"-s")
+		b.ReportMetric(r.mon.Stats.Total()-reqs, name+"-requests")
+		if name == "first" {
+			b.ReportMetric(float64(peak.Load())/1e6, "first-peak-heap-MB")
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		step("first")
+		step("unchanged")
+		syn.writeSegmentFiles(b, start+n, start+n+100)
+		step("plus100")
+		n += 100
+	}
+	b.StopTimer()
+	t := time.Now()
+	cmd := exec.Command("runuser", "-u", "postgres", "--", "pgbackrest", "--config="+r.br.ConfigFile, "--stanza=main", "info", "--output=json")
+	if os.Getuid() != 0 {
+		cmd = exec.Command("pgbackrest", "--config="+r.br.ConfigFile, "--stanza=main", "info", "--output=json")
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("pgbackrest info: %v\n%s", err, out)
+	}
+	b.ReportMetric(time.Since(t).Seconds(), "pgbackrest-info-s")
+	b.Logf("pgbackrest info: %.3fs", time.Since(t).Seconds())
+}
+
+func mustBuild(b testing.TB, yaml string) *monitor.Monitor {
+	cfg, err := config.Parse("bench.yml", []byte(yaml))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := build(cfg, discard())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
