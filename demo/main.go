@@ -1,6 +1,8 @@
 // Command demo runs the suite on this machine: a PostgreSQL primary and a
-// streaming standby on loopback, and pgha_exporter watching both. It stays
-// in the foreground until interrupted, then removes everything it started.
+// streaming standby on loopback, an S3 server with pgBackRest archiving the
+// primary's WAL into it (and a first full backup), pgha_exporter watching
+// both databases and pitr_exporter watching the repository. It stays in
+// the foreground until interrupted, then removes everything it started.
 //
 //	make demo   (or: go run ./demo)
 package main
@@ -41,6 +43,7 @@ func (e *env) teardown() {
 
 func main() {
 	pghaAddr := flag.String("pgha.listen", "127.0.0.1:9187", "where pgha_exporter listens")
+	pitrAddr := flag.String("pitr.listen", "127.0.0.1:9188", "where pitr_exporter listens")
 	flag.Parse()
 	e := &env{}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -52,15 +55,20 @@ func main() {
 	}
 	e.Cleanup(func() { os.RemoveAll(work) })
 
-	fmt.Println("Starting a PostgreSQL primary and a streaming standby...")
-	primary := testenv.StartPrimary(e, "primary", testenv.PrimaryOptions{})
+	fmt.Println("Starting an S3 server, a PostgreSQL primary archiving through pgBackRest, and a streaming standby...")
+	s3 := testenv.StartS3(e)
+	brConf := testenv.NewPgBackRestConfigPath(e)
+	primary := testenv.StartPrimary(e, "primary", testenv.PrimaryOptions{ArchiveCommand: testenv.PgBackRestArchiveCommand(brConf, "main")})
 	standby := testenv.StartStandby(e, primary, "standby1")
+	br := testenv.StartPgBackRest(e, brConf, primary, s3, testenv.PgBackRestOptions{})
+	fmt.Println("Taking a first full backup...")
+	br.Backup("full")
 
-	fmt.Println("Building pgha_exporter...")
-	bin := filepath.Join(work, "pgha_exporter")
-	if out, err := exec.Command("go", "build", "-o", bin, "./exporters/pgha_exporter").CombinedOutput(); err != nil {
+	fmt.Println("Building the exporters...")
+	if out, err := exec.Command("go", "build", "-o", work+"/", "./exporters/pgha_exporter", "./exporters/pitr_exporter").CombinedOutput(); err != nil {
 		e.Fatalf("go build: %v\n%s", err, out)
 	}
+	bin := filepath.Join(work, "pgha_exporter")
 	targets := filepath.Join(work, "targets.yml")
 	cfg := fmt.Sprintf("targets:\n  primary:\n    dsn: %q\n  standby1:\n    dsn: %q\n", primary.DSN("postgres"), standby.DSN("postgres"))
 	if err := os.WriteFile(targets, []byte(cfg), 0o600); err != nil {
@@ -69,19 +77,36 @@ func main() {
 	exporter := start(e, bin, "--pg.dsn", primary.DSN("postgres"), "--config.file", targets,
 		"--heartbeat.table", "pgha_heartbeat", "--heartbeat.create", "--web.listen-address", *pghaAddr)
 
+	pitrConf := filepath.Join(work, "pitr.yml")
+	ak, sk := filepath.Join(work, "s3-access-key"), filepath.Join(work, "s3-secret-key")
+	_ = os.WriteFile(ak, []byte(s3.AccessKey), 0o600)
+	_ = os.WriteFile(sk, []byte(s3.SecretKey), 0o600)
+	pitrYAML := fmt.Sprintf(`repository: {type: pgbackrest, stanza: %s, path: %s}
+s3: {endpoint: "%s", bucket: %s, path_style: true, ca_file: %s, access_key_file: %s, secret_key_file: %s}
+refresh: {interval: 15s, timeout: 10s}
+`, br.Stanza, br.RepoPath, s3.Endpoint, br.Bucket, s3.CAFile, ak, sk)
+	if err := os.WriteFile(pitrConf, []byte(pitrYAML), 0o600); err != nil {
+		e.Fatalf("%v", err)
+	}
+	pitr := start(e, filepath.Join(work, "pitr_exporter"), "--config.file", pitrConf, "--web.listen-address", *pitrAddr)
+
 	fmt.Printf(`
 hotel-ops demo is running. Scrape:
   pgha_exporter, primary:  http://%[1]s/metrics
   pgha_exporter, standby:  http://%[1]s/probe?target=standby1
+  pitr_exporter:           http://%[4]s/metrics
   PostgreSQL primary:      %[2]s
   PostgreSQL standby:      %[3]s
+  S3 (versitygw, TLS):     https://%[5]s  bucket %[6]s (CA %[7]s)
 Press Ctrl-C to stop and remove everything.
-`, *pghaAddr, primary.DSN("postgres"), standby.DSN("postgres"))
+`, *pghaAddr, primary.DSN("postgres"), standby.DSN("postgres"), *pitrAddr, s3.Endpoint, br.Bucket, s3.CAFile)
 
 	select {
 	case <-ctx.Done():
 	case err := <-exporter:
 		fmt.Fprintf(os.Stderr, "pgha_exporter exited: %v\n", err)
+	case err := <-pitr:
+		fmt.Fprintf(os.Stderr, "pitr_exporter exited: %v\n", err)
 	}
 	fmt.Println("\nStopping...")
 	e.teardown()

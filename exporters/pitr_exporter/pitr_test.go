@@ -41,6 +41,7 @@ type rigOptions struct {
 	Replica       string // a replica bucket to watch
 	FullListEvery string // default 1ms: every refresh lists everything
 	BucketChecks  string // default 1ms: every refresh reads the bucket's settings
+	Timeout       string // default 20s
 }
 
 func newRig(t testing.TB, o rigOptions) *rig {
@@ -48,6 +49,9 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	cipherPass, replica := o.CipherPass, o.Replica
 	if o.FullListEvery == "" {
 		o.FullListEvery = "1ms"
+	}
+	if o.Timeout == "" {
+		o.Timeout = "20s"
 	}
 	if o.BucketChecks == "" {
 		o.BucketChecks = "1ms"
@@ -86,10 +90,10 @@ func newRig(t testing.TB, o rigOptions) *rig {
 s3:%s
 refresh:
   interval: 1h
-  timeout: 20s
+  timeout: %s
   full_list_interval: %s
   bucket_check_interval: %s
-%s`, br.RepoPath, cipher, s3block("  ", br.Bucket), o.FullListEvery, o.BucketChecks, extra)
+%s`, br.RepoPath, cipher, s3block("  ", br.Bucket), o.Timeout, o.FullListEvery, o.BucketChecks, extra)
 	cfgPath := write("pitr.yml", yaml)
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
