@@ -70,15 +70,18 @@ fuzz:
 	  done; \
 	done
 
-## bench: the scrape benchmark of pgha_exporter (see README, "Performance").
+## bench: the scrape benchmark of pgha_exporter and the refresh benchmark of
+## pitr_exporter (PITR_BENCH_SEGMENTS synthetic WAL objects, default 1,000,000;
+## see README, "Performance").
 BENCHTIME ?= 10000x
 bench: tools
-	$(GO) test ./exporters/pgha_exporter/collector -run '^$$' -bench 'BenchmarkScrape' -benchtime $(BENCHTIME) -count 6 -timeout 30m | tee bench.txt
+	set -o pipefail; $(GO) test ./exporters/pgha_exporter/collector -run '^$$' -bench 'BenchmarkScrape' -benchtime $(BENCHTIME) -count 6 -timeout 30m | tee bench.txt
 	$(BIN)/benchstat bench.txt
+	set -o pipefail; PATH=$(BIN):$$PATH $(GO) test ./exporters/pitr_exporter -run '^$$' -bench 'BenchmarkRefresh' -benchtime 1x -timeout 60m -v | tee bench-pitr.txt
 
 ## demo: a primary, a standby, S3, pgBackRest and the exporters, until Ctrl-C.
 demo: apt-deps $(BIN)/versitygw
 	PATH=$(BIN):$$PATH $(GO) run ./demo
 
 clean:
-	rm -rf $(BIN) bench.txt
+	rm -rf $(BIN) bench.txt bench-pitr.txt

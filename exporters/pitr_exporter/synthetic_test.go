@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,5 +147,44 @@ func TestIncrementalRefreshCost(t *testing.T) {
 	}
 	if !strings.HasPrefix(s3.Endpoint, "localhost:") {
 		t.Fatal("S3 must be on loopback")
+	}
+}
+
+// TestCorruptInfoKeepsLastGoodFigures: a corrupt backup.info falls back to
+// backup.info.copy; when both are corrupt the refresh fails with an error
+// naming the object, and the last good figures stay.
+func TestCorruptInfoKeepsLastGoodFigures(t *testing.T) {
+	s3 := testenv.StartS3(t)
+	syn := newSynthetic(t, s3, "repo")
+	syn.pgbackrestInfo(t, 2, time.Now().Add(-time.Hour))
+	syn.writeSegmentFiles(t, 2, 10)
+	var logs bytes.Buffer
+	mon, err := build(syn.config(t, "pgbackrest", "/repo"), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mon.RefreshOnce(context.Background())
+	good := mon.Snapshot()
+	if !good.Healthy || len(good.State.Backups) != 1 {
+		t.Fatalf("first refresh: %+v", good)
+	}
+	info, err := os.ReadFile(filepath.Join(s3.Dir, "repo/repo/backup/main/backup.info"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	syn.put(t, "repo/backup/main/backup.info.copy", info)
+	syn.put(t, "repo/backup/main/backup.info", []byte("[backrest]\nbackrest-format=5\n[backup:current]\nx={not json\n"))
+	mon.RefreshOnce(context.Background())
+	if s := mon.Snapshot(); !s.Healthy || len(s.State.Backups) != 1 {
+		t.Errorf("the .copy fallback was not used")
+	}
+	syn.put(t, "repo/backup/main/backup.info.copy", []byte("garbage"))
+	mon.RefreshOnce(context.Background())
+	s := mon.Snapshot()
+	if s.Healthy || s.State != good.State && len(s.State.Backups) != 1 || s.Failures["repository"] != 1 {
+		t.Errorf("both corrupt: healthy %v, backups kept %v, failures %v", s.Healthy, s.State != nil, s.Failures)
+	}
+	if !strings.Contains(logs.String(), "repo/backup/main/backup.info") {
+		t.Errorf("the log does not name the object:\n%s", logs.String())
 	}
 }

@@ -42,9 +42,13 @@ type Object struct {
 
 // Store is one bucket.
 type Store struct {
-	client *minio.Client
-	bucket string
-	stats  *Stats
+	client    *minio.Client
+	bucket    string
+	stats     *Stats
+	http      *http.Client // the same counting transport, for listings
+	creds     *credentials.Credentials
+	region    string
+	pathStyle bool
 }
 
 // Stats counts HTTP requests to S3 by operation, and the failed ones.
@@ -112,18 +116,20 @@ func New(cfg Config, stats *Stats) (*Store, error) {
 	if region == "" {
 		region = "us-east-1" // a region skips minio-go's GetBucketLocation request
 	}
+	transport := &counting{next: base, stats: stats}
 	c, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds:        creds,
 		Secure:       !cfg.Insecure,
 		Region:       region,
 		BucketLookup: lookup,
-		Transport:    &counting{next: base, stats: stats},
+		Transport:    transport,
 		MaxRetries:   1, // the next refresh is the retry; keep one refresh bounded
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
 	}
-	return &Store{client: c, bucket: cfg.Bucket, stats: stats}, nil
+	return &Store{client: c, bucket: cfg.Bucket, stats: stats, http: &http.Client{Transport: transport},
+		creds: creds, region: region, pathStyle: cfg.PathStyle}, nil
 }
 
 func (cfg Config) credentials() (*credentials.Credentials, error) {
@@ -154,38 +160,35 @@ func (s *Store) Bucket() string { return s.bucket }
 // List calls fn for every key under prefix that sorts after startAfter, in
 // key order (ListObjectsV2, 1,000 keys a request).
 func (s *Store) List(ctx context.Context, prefix, startAfter string, fn func(Object) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // stops minio-go's listing goroutine if fn returns early
-	for o := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{
-		Prefix: prefix, Recursive: true, StartAfter: startAfter, MaxKeys: 1000,
-	}) {
-		if o.Err != nil {
-			return fmt.Errorf("listing s3://%s/%s after %q: %w", s.bucket, prefix, startAfter, o.Err)
+	return s.listPages(ctx, prefix, startAfter, "", func(p *Page) error {
+		for _, o := range p.Objects {
+			if err := fn(o); err != nil {
+				return err
+			}
 		}
-		if err := fn(Object{Key: o.Key, LastModified: o.LastModified, Size: o.Size}); err != nil {
-			return err
-		}
-	}
-	return ctx.Err()
+		return nil
+	})
 }
 
 // ListFolders lists one level under prefix after startAfter: objects
 // directly under it, and each sub-folder once (its key ends in "/"). It is
 // how a layout with WAL in folders is listed in parallel, folder by folder.
 func (s *Store) ListFolders(ctx context.Context, prefix, startAfter string, fn func(o Object, folder bool) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for o := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{
-		Prefix: prefix, Recursive: false, StartAfter: startAfter, MaxKeys: 1000,
-	}) {
-		if o.Err != nil {
-			return fmt.Errorf("listing s3://%s/%s after %q: %w", s.bucket, prefix, startAfter, o.Err)
+	return s.listPages(ctx, prefix, startAfter, "/", func(p *Page) error {
+		// S3 interleaves both in key order; folders after objects here is
+		// fine: callers collect folders and list them afterwards.
+		for _, o := range p.Objects {
+			if err := fn(o, false); err != nil {
+				return err
+			}
 		}
-		if err := fn(Object{Key: o.Key, LastModified: o.LastModified, Size: o.Size}, strings.HasSuffix(o.Key, "/")); err != nil {
-			return err
+		for _, f := range p.Prefixes {
+			if err := fn(Object{Key: f}, true); err != nil {
+				return err
+			}
 		}
-	}
-	return ctx.Err()
+		return nil
+	})
 }
 
 // Get reads a whole object of at most limit bytes.
