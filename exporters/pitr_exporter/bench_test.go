@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -63,6 +64,16 @@ func BenchmarkRefresh(b *testing.B) {
 			}
 		}()
 		reqs := r.mon.Stats.Total()
+		if f := os.Getenv("PITR_BENCH_CPUPROFILE"); f != "" && name == "first" {
+			out, err := os.Create(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(out); err != nil {
+				b.Fatal(err)
+			}
+			defer pprof.StopCPUProfile()
+		}
 		cpu0 := cpuTime()
 		t := time.Now()
 		r.mon.RefreshOnce(context.Background())
