@@ -75,7 +75,6 @@ func run(args []string) int {
 	tm := &targetManager{ctx: ctx, flags: f, logger: logger, targets: targets, live: map[string]*target{}}
 	defer tm.close()
 
-	mux := http.NewServeMux()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(svc.BuildInfoCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	src := config.Source{DSN: f.dsn, File: f.dsnFile}
@@ -90,14 +89,12 @@ func run(args []string) int {
 		logger.Error("Nothing to scrape: give --pg.dsn, --pg.dsn-file (or PGHA_DSN), or --config.file with targets for /probe")
 		return 2
 	}
-	mux.Handle(f.metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}))
-	mux.HandleFunc("/probe", tm.probe)
-	landing, err := svc.LandingPage(map[string]string{f.metricsPath: "Metrics", "/probe?target=": "Probe a target named in --config.file"}, f.metricsPath, "/probe?target=")
+	mux, err := svc.Mux(reg, f.metricsPath, service.Link{Path: "/probe?target=", Text: "Probe a target named in --config.file"})
 	if err != nil {
-		logger.Error("Landing page", "err", err)
+		logger.Error("Web handlers", "err", err)
 		return 1
 	}
-	mux.Handle("/", landing)
+	mux.HandleFunc("/probe", tm.probe)
 
 	if err := svc.Serve(ctx, mux); err != nil {
 		logger.Error("Exiting", "err", err)

@@ -7,13 +7,11 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hotel-ops/hotel-ops/exporters/pitr_exporter/config"
 	"github.com/hotel-ops/hotel-ops/exporters/pitr_exporter/monitor"
@@ -53,14 +51,11 @@ func run(args []string) int {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(svc.BuildInfoCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), mon)
-	mux := http.NewServeMux()
-	mux.Handle(metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}))
-	landing, err := svc.LandingPage(map[string]string{metricsPath: "Metrics"}, metricsPath)
+	mux, err := svc.Mux(reg, metricsPath)
 	if err != nil {
-		logger.Error("Landing page", "err", err)
+		logger.Error("Web handlers", "err", err)
 		return 1
 	}
-	mux.Handle("/", landing)
 	if err := svc.Serve(ctx, mux); err != nil {
 		logger.Error("Exiting", "err", err)
 		return 1

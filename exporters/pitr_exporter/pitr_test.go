@@ -15,11 +15,11 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/promslog"
 
 	"github.com/hotel-ops/hotel-ops/exporters/pitr_exporter/config"
 	"github.com/hotel-ops/hotel-ops/exporters/pitr_exporter/monitor"
+	"github.com/hotel-ops/hotel-ops/internal/metrictest"
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
 )
 
@@ -112,54 +112,12 @@ refresh:
 	return &rig{s3: s3, pg: pg, br: br, mon: mon, reg: reg, dir: dir, cfgYAML: yaml}
 }
 
-type sample map[string]float64
+type sample = metrictest.Sample
 
 func (r *rig) refresh(t testing.TB) sample {
 	t.Helper()
 	r.mon.RefreshOnce(context.Background())
-	mfs, err := r.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := sample{}
-	for _, mf := range mfs {
-		for _, m := range mf.Metric {
-			v := m.GetGauge().GetValue()
-			if m.Counter != nil {
-				v = m.GetCounter().GetValue()
-			}
-			out[key(mf.GetName(), m.Label)] = v
-		}
-	}
-	return out
-}
-
-func key(name string, labels []*dto.LabelPair) string {
-	var parts []string
-	for _, l := range labels {
-		parts = append(parts, fmt.Sprintf(`%s="%s"`, l.GetName(), l.GetValue()))
-	}
-	sort.Strings(parts)
-	if len(parts) == 0 {
-		return name
-	}
-	return name + "{" + strings.Join(parts, ",") + "}"
-}
-
-func (s sample) get(t *testing.T, k string) float64 {
-	t.Helper()
-	v, ok := s[k]
-	if !ok {
-		var have []string
-		for n := range s {
-			if strings.HasPrefix(n, "pitr_") {
-				have = append(have, n)
-			}
-		}
-		sort.Strings(have)
-		t.Fatalf("%s absent; have %v", k, have)
-	}
-	return v
+	return metrictest.Gather(t, r.reg)
 }
 
 // infoBackups reads pgBackRest's own view, to check ours against it.
@@ -213,7 +171,7 @@ func TestPgBackRestRepository(t *testing.T) {
 
 	m := r.refresh(t)
 	t.Run("backups appear with pgBackRest's own times", func(t *testing.T) {
-		if m.get(t, "pitr_up") != 1 {
+		if m.Get(t, "pitr_up") != 1 {
 			t.Fatalf("pitr_up 0")
 		}
 		info := r.infoBackups(t)
@@ -221,35 +179,35 @@ func TestPgBackRestRepository(t *testing.T) {
 			t.Fatalf("pgbackrest info: %+v", info)
 		}
 		for _, b := range info {
-			if got := m.get(t, fmt.Sprintf(`pitr_backup_last_completion_timestamp_seconds{type="%s"}`, b.Type)); got != float64(b.Timestamp.Stop) {
+			if got := m.Get(t, fmt.Sprintf(`pitr_backup_last_completion_timestamp_seconds{type="%s"}`, b.Type)); got != float64(b.Timestamp.Stop) {
 				t.Errorf("%s completion %v, pgbackrest says %d", b.Type, got, b.Timestamp.Stop)
 			}
-			if got := m.get(t, fmt.Sprintf(`pitr_backup_last_duration_seconds{type="%s"}`, b.Type)); got != float64(b.Timestamp.Stop-b.Timestamp.Start) {
+			if got := m.Get(t, fmt.Sprintf(`pitr_backup_last_duration_seconds{type="%s"}`, b.Type)); got != float64(b.Timestamp.Stop-b.Timestamp.Start) {
 				t.Errorf("%s duration %v", b.Type, got)
 			}
-			if m.get(t, fmt.Sprintf(`pitr_backups{type="%s"}`, b.Type)) != 1 {
+			if m.Get(t, fmt.Sprintf(`pitr_backups{type="%s"}`, b.Type)) != 1 {
 				t.Errorf("%s count", b.Type)
 			}
 		}
-		if m.get(t, `pitr_backups{type="diff"}`) != 0 {
+		if m.Get(t, `pitr_backups{type="diff"}`) != 0 {
 			t.Error("diff backups counted")
 		}
-		if due := m.get(t, `pitr_backup_next_due_timestamp_seconds{type="incr"}`); due != float64(info[1].Timestamp.Start+6*3600) {
+		if due := m.Get(t, `pitr_backup_next_due_timestamp_seconds{type="incr"}`); due != float64(info[1].Timestamp.Start+6*3600) {
 			t.Errorf("incr next due %v, want start + 6h", due)
 		}
-		if m.get(t, `pitr_wal_missing_segments{timeline="1"}`) != 0 {
+		if m.Get(t, `pitr_wal_missing_segments{timeline="1"}`) != 0 {
 			t.Errorf("gaps in a fresh archive")
 		}
-		if m.get(t, "pitr_window_start_timestamp_seconds") != float64(info[0].Timestamp.Stop) {
+		if m.Get(t, "pitr_window_start_timestamp_seconds") != float64(info[0].Timestamp.Stop) {
 			t.Errorf("window starts at %v, not at the full backup's end %d", m["pitr_window_start_timestamp_seconds"], info[0].Timestamp.Stop)
 		}
-		if end := m.get(t, "pitr_window_end_timestamp_seconds"); end < float64(info[1].Timestamp.Stop)-5 {
+		if end := m.Get(t, "pitr_window_end_timestamp_seconds"); end < float64(info[1].Timestamp.Stop)-5 {
 			t.Errorf("window ends at %v, before the incr backup", end)
 		}
 	})
 
 	t.Run("an unencrypted, unversioned bucket is reported", func(t *testing.T) {
-		if m.get(t, "pitr_bucket_encryption_enabled") != 0 || m.get(t, "pitr_bucket_versioning_enabled") != 0 || m.get(t, "pitr_repository_encrypted") != 0 {
+		if m.Get(t, "pitr_bucket_encryption_enabled") != 0 || m.Get(t, "pitr_bucket_versioning_enabled") != 0 || m.Get(t, "pitr_repository_encrypted") != 0 {
 			t.Errorf("encryption %v versioning %v repo cipher %v", m["pitr_bucket_encryption_enabled"], m["pitr_bucket_versioning_enabled"], m["pitr_repository_encrypted"])
 		}
 	})
@@ -257,7 +215,7 @@ func TestPgBackRestRepository(t *testing.T) {
 	t.Run("a replica that stops receiving falls behind", func(t *testing.T) {
 		copied := r.replicate(t)
 		m := r.refresh(t)
-		rep, main := m.get(t, "pitr_replica_wal_last_archived_timestamp_seconds"), m.get(t, "pitr_wal_last_archived_timestamp_seconds")
+		rep, main := m.Get(t, "pitr_replica_wal_last_archived_timestamp_seconds"), m.Get(t, "pitr_wal_last_archived_timestamp_seconds")
 		if copied == 0 || rep < main-60 {
 			t.Fatalf("after copying %d objects: replica newest %v, main %v", copied, rep, main)
 		}
@@ -265,22 +223,22 @@ func TestPgBackRestRepository(t *testing.T) {
 		r.pg.Exec("SELECT txid_current()")
 		r.pg.Exec("SELECT pg_switch_wal()")
 		m2 := r.eventually(t, "new WAL archived", func(s sample) bool { return s["pitr_wal_last_archived_timestamp_seconds"] > main })
-		if m2.get(t, "pitr_replica_wal_last_archived_timestamp_seconds") != rep {
+		if m2.Get(t, "pitr_replica_wal_last_archived_timestamp_seconds") != rep {
 			t.Errorf("replica moved without copying")
 		}
 	})
 
 	t.Run("broken archiving makes the RPO grow", func(t *testing.T) {
-		before := r.refresh(t).get(t, "pitr_wal_last_archived_timestamp_seconds")
+		before := r.refresh(t).Get(t, "pitr_wal_last_archived_timestamp_seconds")
 		r.pg.SetArchiveCommand("false")
 		r.pg.Exec("SELECT txid_current()")
 		r.pg.Exec("SELECT pg_switch_wal()")
 		time.Sleep(2 * time.Second)
 		m := r.refresh(t)
-		if got := m.get(t, "pitr_wal_last_archived_timestamp_seconds"); got != before {
+		if got := m.Get(t, "pitr_wal_last_archived_timestamp_seconds"); got != before {
 			t.Errorf("newest WAL moved (%v -> %v) with archiving broken", before, got)
 		}
-		if rpo := float64(time.Now().Unix()) - m.get(t, "pitr_wal_last_archived_timestamp_seconds"); rpo < 2 {
+		if rpo := float64(time.Now().Unix()) - m.Get(t, "pitr_wal_last_archived_timestamp_seconds"); rpo < 2 {
 			t.Errorf("RPO %vs after 2s of broken archiving", rpo)
 		}
 		r.pg.SetArchiveCommand(testenv.PgBackRestArchiveCommand(r.br.ConfigFile, "main"))
@@ -305,10 +263,10 @@ func TestPgBackRestRepository(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := r.refresh(t)
-		if got := m.get(t, `pitr_wal_missing_segments{timeline="1"}`); got != 1 {
+		if got := m.Get(t, `pitr_wal_missing_segments{timeline="1"}`); got != 1 {
 			t.Errorf("missing segments %v, want 1", got)
 		}
-		if got := m.get(t, "pitr_window_start_timestamp_seconds"); got != float64(info[1].Timestamp.Stop) {
+		if got := m.Get(t, "pitr_window_start_timestamp_seconds"); got != float64(info[1].Timestamp.Stop) {
 			t.Errorf("window start %v, want the incr backup's end %d", got, info[1].Timestamp.Stop)
 		}
 	})
@@ -317,19 +275,19 @@ func TestPgBackRestRepository(t *testing.T) {
 		good := r.refresh(t)
 		r.s3.Stop()
 		m := r.refresh(t)
-		if m.get(t, "pitr_up") != 0 {
+		if m.Get(t, "pitr_up") != 0 {
 			t.Error("pitr_up 1 with S3 down")
 		}
-		if m.get(t, `pitr_refresh_errors_total{check="repository"}`) < 1 || m.get(t, `pitr_s3_request_errors_total{operation="GetObject"}`) < 1 {
+		if m.Get(t, `pitr_refresh_errors_total{check="repository"}`) < 1 || m.Get(t, `pitr_s3_request_errors_total{operation="GetObject"}`) < 1 {
 			t.Errorf("errors not counted")
 		}
 		for _, k := range []string{`pitr_backups{type="full"}`, "pitr_window_start_timestamp_seconds", "pitr_refresh_last_success_timestamp_seconds", "pitr_wal_last_archived_timestamp_seconds"} {
-			if m.get(t, k) != good.get(t, k) {
+			if m.Get(t, k) != good.Get(t, k) {
 				t.Errorf("%s changed from %v to %v while S3 was down", k, good[k], m[k])
 			}
 		}
 		r.s3.Start()
-		if r.refresh(t).get(t, "pitr_up") != 1 {
+		if r.refresh(t).Get(t, "pitr_up") != 1 {
 			t.Error("not back up after S3 returned")
 		}
 	})
@@ -388,10 +346,10 @@ func TestEncryptedRepository(t *testing.T) {
 	r := newRig(t, rigOptions{CipherPass: "correct horse battery"})
 	r.br.Backup("full")
 	m := r.refresh(t)
-	if m.get(t, "pitr_up") != 1 || m.get(t, "pitr_repository_encrypted") != 1 || m.get(t, `pitr_backups{type="full"}`) != 1 {
+	if m.Get(t, "pitr_up") != 1 || m.Get(t, "pitr_repository_encrypted") != 1 || m.Get(t, `pitr_backups{type="full"}`) != 1 {
 		t.Fatalf("up %v encrypted %v full %v", m["pitr_up"], m["pitr_repository_encrypted"], m[`pitr_backups{type="full"}`])
 	}
-	if m.get(t, `pitr_wal_missing_segments{timeline="1"}`) != 0 || m.get(t, "pitr_window_start_timestamp_seconds") == 0 {
+	if m.Get(t, `pitr_wal_missing_segments{timeline="1"}`) != 0 || m.Get(t, "pitr_window_start_timestamp_seconds") == 0 {
 		t.Errorf("encrypted archive: missing %v window start %v", m[`pitr_wal_missing_segments{timeline="1"}`], m["pitr_window_start_timestamp_seconds"])
 	}
 }

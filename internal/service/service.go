@@ -17,6 +17,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
@@ -70,21 +71,28 @@ func (s *Service) BuildInfoCollector() prometheus.Collector {
 	return versioncollector.NewCollector(s.Name)
 }
 
-// LandingPage returns the "/" handler linking to the given paths.
-func (s *Service) LandingPage(links map[string]string, order ...string) (http.Handler, error) {
+// Link is an entry of the landing page.
+type Link struct{ Path, Text string }
+
+// Mux serves reg at metricsPath (errors logged, not hidden) and a landing
+// page at "/" linking to it and to links; callers add their own handlers.
+func (s *Service) Mux(reg prometheus.Gatherer, metricsPath string, links ...Link) (*http.ServeMux, error) {
 	cfg := web.LandingConfig{
 		Name:        s.Name,
 		Description: s.Description,
 		Version:     version.Info(),
 	}
-	for _, path := range order {
-		cfg.Links = append(cfg.Links, web.LandingLinks{Address: path, Text: links[path]})
+	for _, l := range append([]Link{{metricsPath, "Metrics"}}, links...) {
+		cfg.Links = append(cfg.Links, web.LandingLinks{Address: l.Path, Text: l.Text})
 	}
-	h, err := web.NewLandingPage(cfg)
+	landing, err := web.NewLandingPage(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("landing page: %w", err)
 	}
-	return h, nil
+	mux := http.NewServeMux()
+	mux.Handle(metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.Logger.Handler(), slog.LevelError)}))
+	mux.Handle("/", landing)
+	return mux, nil
 }
 
 // SignalContext is cancelled on SIGINT or SIGTERM.

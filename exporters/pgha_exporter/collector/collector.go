@@ -20,6 +20,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hotel-ops/hotel-ops/internal/descset"
 )
 
 const namespace = "pgha"
@@ -120,11 +122,7 @@ var (
 )
 
 // Describe sends every descriptor the collector may produce.
-func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range allDescs {
-		ch <- d
-	}
-}
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) { descs.Describe(ch) }
 
 // Collect runs one scrape under the deadline.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
@@ -220,20 +218,16 @@ func (c *Collector) collectAlone(ctx context.Context, s *scrape, k concern, conn
 	return k.collect(s, rows)
 }
 
-// allDescs lists every descriptor, for Describe and for the mixin's check
-// that each metric a rule uses is produced by an exporter.
-var allDescs []*prometheus.Desc
+// descs declares every pgha_* descriptor, for Describe and for the mixin's
+// check that each metric a rule uses is produced by an exporter.
+var descs = descset.New(namespace)
 
 func newDesc(name, help string, labels ...string) *prometheus.Desc {
-	d := prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
-	allDescs = append(allDescs, d)
-	return d
+	return descs.Desc(name, help, labels...)
 }
 
 // Descriptors returns the descriptors of every pgha_* metric.
-func Descriptors() []*prometheus.Desc {
-	return append([]*prometheus.Desc(nil), allDescs...)
-}
+func Descriptors() []*prometheus.Desc { return descs.All() }
 
 func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
 	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)

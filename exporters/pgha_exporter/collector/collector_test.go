@@ -45,14 +45,14 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 		m := p.eventually(t, 15*time.Second, "standby1 streaming", func(m sample) bool {
 			return m["pgha_replication_connected_standbys"] == 1 && m[`pgha_scrape_collector_success{collector="heartbeat"}`] == 1
 		})
-		if m.get(t, "pgha_up") != 1 || m.get(t, "pgha_in_recovery") != 0 {
+		if m.Get(t, "pgha_up") != 1 || m.Get(t, "pgha_in_recovery") != 0 {
 			t.Fatalf("primary: up=%v in_recovery=%v", m["pgha_up"], m["pgha_in_recovery"])
 		}
-		m.get(t, `pgha_replication_standby_info{application_name="standby1",client_addr="127.0.0.1",state="streaming",sync_state="async"}`)
-		m.get(t, `pgha_replication_lag_bytes{application_name="standby1",client_addr="127.0.0.1"}`)
-		m.get(t, `pgha_replication_last_reply_timestamp_seconds{application_name="standby1",client_addr="127.0.0.1"}`)
+		m.Get(t, `pgha_replication_standby_info{application_name="standby1",client_addr="127.0.0.1",state="streaming",sync_state="async"}`)
+		m.Get(t, `pgha_replication_lag_bytes{application_name="standby1",client_addr="127.0.0.1"}`)
+		m.Get(t, `pgha_replication_last_reply_timestamp_seconds{application_name="standby1",client_addr="127.0.0.1"}`)
 		for _, c := range []string{"standby", "archiver", "activity", "replication", "slots", "database", "heartbeat"} {
-			if v := m.get(t, fmt.Sprintf(`pgha_scrape_collector_success{collector="%s"}`, c)); v != 1 {
+			if v := m.Get(t, fmt.Sprintf(`pgha_scrape_collector_success{collector="%s"}`, c)); v != 1 {
 				t.Errorf("collector %s failed on the primary", c)
 			}
 		}
@@ -63,22 +63,22 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 		sm := s.eventually(t, 10*time.Second, "heartbeat replicated", func(m sample) bool {
 			return m[`pgha_scrape_collector_success{collector="heartbeat"}`] == 1
 		})
-		if lag := sm.get(t, "pgha_heartbeat_lag_seconds"); lag > 2 {
+		if lag := sm.Get(t, "pgha_heartbeat_lag_seconds"); lag > 2 {
 			t.Errorf("standby heartbeat lag %vs with a 200ms heartbeat", lag)
 		}
 	})
 
 	t.Run("a missing heartbeat table fails only the heartbeat", func(t *testing.T) {
 		m := newTarget(t, primary.DSNAs("pgha_monitor", "postgres"), Options{Timeout: scrapeTimeout, HeartbeatTable: "no_such_table"}).scrape(t)
-		if m.get(t, "pgha_up") != 1 || m.get(t, `pgha_scrape_collector_success{collector="heartbeat"}`) != 0 {
+		if m.Get(t, "pgha_up") != 1 || m.Get(t, `pgha_scrape_collector_success{collector="heartbeat"}`) != 0 {
 			t.Fatalf("up=%v heartbeat success=%v", m["pgha_up"], m[`pgha_scrape_collector_success{collector="heartbeat"}`])
 		}
 		for _, c := range []string{"standby", "archiver", "activity", "replication", "slots", "database"} {
-			if m.get(t, fmt.Sprintf(`pgha_scrape_collector_success{collector="%s"}`, c)) != 1 {
+			if m.Get(t, fmt.Sprintf(`pgha_scrape_collector_success{collector="%s"}`, c)) != 1 {
 				t.Errorf("collector %s failed along with the heartbeat", c)
 			}
 		}
-		if m.get(t, `pgha_scrape_errors_total{collector="heartbeat"}`) != 1 {
+		if m.Get(t, `pgha_scrape_errors_total{collector="heartbeat"}`) != 1 {
 			t.Errorf("heartbeat error not counted")
 		}
 	})
@@ -91,15 +91,15 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 		})
 		time.Sleep(4 * time.Second) // idle: no commit to replay
 		m := s.scrape(t)
-		if got := m.get(t, "pgha_standby_lag_seconds"); got != 0 {
+		if got := m.Get(t, "pgha_standby_lag_seconds"); got != 0 {
 			t.Errorf("idle primary: lag = %v s, want 0", got)
 		}
 		// The naive measure would already report the idle time as lag.
-		naive := float64(time.Now().Unix()) - m.get(t, "pgha_standby_last_replay_timestamp_seconds")
+		naive := float64(time.Now().Unix()) - m.Get(t, "pgha_standby_last_replay_timestamp_seconds")
 		if naive < 3 {
 			t.Errorf("test precondition: now - last replay = %.1fs, want >= 3s", naive)
 		}
-		if m.get(t, "pgha_in_recovery") != 1 {
+		if m.Get(t, "pgha_in_recovery") != 1 {
 			t.Errorf("standby: in_recovery = 0")
 		}
 	})
@@ -112,12 +112,12 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 		})
 		time.Sleep(1500 * time.Millisecond)
 		second := s.scrape(t)
-		l1, l2 := first.get(t, "pgha_standby_lag_seconds"), second.get(t, "pgha_standby_lag_seconds")
+		l1, l2 := first.Get(t, "pgha_standby_lag_seconds"), second.Get(t, "pgha_standby_lag_seconds")
 		if !(l2 > l1 && l2 >= 1) {
 			t.Errorf("paused replay: lag went %v -> %v, want it to grow past 1s", l1, l2)
 		}
 		pm := p.scrape(t)
-		if pm.get(t, `pgha_replication_lag_bytes{application_name="standby1",client_addr="127.0.0.1"}`) <= 0 {
+		if pm.Get(t, `pgha_replication_lag_bytes{application_name="standby1",client_addr="127.0.0.1"}`) <= 0 {
 			t.Errorf("primary reports no byte lag for the paused standby")
 		}
 		standby.Exec("SELECT pg_wal_replay_resume()")
@@ -129,14 +129,14 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 	t.Run("inactive slot retains growing WAL", func(t *testing.T) {
 		primary.Exec("SELECT pg_create_physical_replication_slot('forgotten', true)")
 		series := `pgha_replication_slot_retained_bytes{slot_name="forgotten",slot_type="physical"}`
-		before := p.scrape(t).get(t, series)
+		before := p.scrape(t).Get(t, series)
 		primary.Exec("INSERT INTO t SELECT g, g FROM generate_series(10, 20000) g")
 		primary.Exec("SELECT pg_switch_wal()")
 		m := p.scrape(t)
-		if after := m.get(t, series); after <= before {
+		if after := m.Get(t, series); after <= before {
 			t.Errorf("retained bytes %v -> %v, want growth", before, after)
 		}
-		if m.get(t, `pgha_replication_slot_active{slot_name="forgotten",slot_type="physical"}`) != 0 {
+		if m.Get(t, `pgha_replication_slot_active{slot_name="forgotten",slot_type="physical"}`) != 0 {
 			t.Errorf("slot reported active")
 		}
 		primary.Exec("SELECT pg_drop_replication_slot('forgotten')")
@@ -145,7 +145,7 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 	t.Run("failing archive_command is counted and segments pile up", func(t *testing.T) {
 		p.eventually(t, 20*time.Second, "archiver idle", func(m sample) bool { return m["pgha_archiver_pending_segments"] == 0 })
 		before := p.scrape(t)
-		if before.get(t, "pgha_archiver_archived_total") < 1 || before.get(t, "pgha_archiver_enabled") != 1 {
+		if before.Get(t, "pgha_archiver_archived_total") < 1 || before.Get(t, "pgha_archiver_enabled") != 1 {
 			t.Fatalf("archiver: archived=%v enabled=%v", before["pgha_archiver_archived_total"], before["pgha_archiver_enabled"])
 		}
 		primary.SetArchiveCommand("false")
@@ -154,7 +154,7 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 		m := p.eventually(t, 20*time.Second, "archive failures counted", func(m sample) bool {
 			return m["pgha_archiver_failed_total"] > before["pgha_archiver_failed_total"] && m["pgha_archiver_pending_segments"] >= 1
 		})
-		if m.get(t, "pgha_archiver_last_failed_timestamp_seconds") < float64(time.Now().Add(-time.Minute).Unix()) {
+		if m.Get(t, "pgha_archiver_last_failed_timestamp_seconds") < float64(time.Now().Add(-time.Minute).Unix()) {
 			t.Errorf("last failed time not recent")
 		}
 		primary.SetArchiveCommand(fmt.Sprintf("test ! -f %s/%%f && cp %%p %s/%%f", primary.ArchiveDir, primary.ArchiveDir))
@@ -168,13 +168,13 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 		m := p.eventually(t, 5*time.Second, "slow query seen", func(m sample) bool {
 			return m[`pgha_queries_running_longer_than{threshold_seconds="1"}`] >= 1
 		})
-		if v := m.get(t, `pgha_queries_running_longer_than{threshold_seconds="5"}`); v != 0 {
+		if v := m.Get(t, `pgha_queries_running_longer_than{threshold_seconds="5"}`); v != 0 {
 			t.Errorf("over 5s: %v, want 0", v)
 		}
-		if v := m.get(t, "pgha_longest_query_seconds"); v < 1 || v > 5 {
+		if v := m.Get(t, "pgha_longest_query_seconds"); v < 1 || v > 5 {
 			t.Errorf("longest query %vs, want between 1 and 5", v)
 		}
-		if v := m.get(t, `pgha_connections{state="active"}`); v < 2 {
+		if v := m.Get(t, `pgha_connections{state="active"}`); v < 2 {
 			t.Errorf("active connections %v, want the sleeper and the exporter", v)
 		}
 		if err := <-done; err != nil {
@@ -184,7 +184,7 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 
 	t.Run("a deadlock moves the counter", func(t *testing.T) {
 		series := `pgha_deadlocks_total{datname="postgres"}`
-		before := p.scrape(t).get(t, series)
+		before := p.scrape(t).Get(t, series)
 		causeDeadlock(t, primary)
 		p.eventually(t, 10*time.Second, "deadlock counted", func(m sample) bool { return m[series] > before })
 	})
@@ -203,7 +203,7 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 		})
 		time.Sleep(time.Second)
 		m2 := s.scrape(t)
-		if l1, l2 := m.get(t, "pgha_standby_lag_seconds"), m2.get(t, "pgha_standby_lag_seconds"); !(l2 > l1 && l1 > 0) {
+		if l1, l2 := m.Get(t, "pgha_standby_lag_seconds"), m2.Get(t, "pgha_standby_lag_seconds"); !(l2 > l1 && l1 > 0) {
 			t.Errorf("lag with a silent upstream went %v -> %v, want positive and growing", l1, l2)
 		}
 		primary.Resume()
@@ -223,7 +223,7 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 				t.Errorf("series of the stopped standby remains: %s", k)
 			}
 		}
-		if m := s.scrape(t); m.get(t, "pgha_up") != 0 {
+		if m := s.scrape(t); m.Get(t, "pgha_up") != 0 {
 			t.Errorf("stopped standby: pgha_up = 1")
 		}
 	})
@@ -231,7 +231,7 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 	t.Run("a stopped primary gives pgha_up 0 within the deadline", func(t *testing.T) {
 		primary.Stop()
 		m := p.downWithinDeadline(t, "stopped primary")
-		if m.get(t, `pgha_scrape_errors_total{collector="status"}`) < 1 {
+		if m.Get(t, `pgha_scrape_errors_total{collector="status"}`) < 1 {
 			t.Errorf("the failure is not counted")
 		}
 	})
@@ -244,7 +244,7 @@ func (tg *target) downWithinDeadline(t *testing.T, what string) sample {
 	t.Helper()
 	start := time.Now()
 	m := tg.scrape(t)
-	if m.get(t, "pgha_up") != 0 {
+	if m.Get(t, "pgha_up") != 0 {
 		t.Errorf("%s: pgha_up = 1", what)
 	}
 	if took := time.Since(start); took > scrapeTimeout+2*time.Second {

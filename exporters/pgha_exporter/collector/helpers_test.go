@@ -3,15 +3,15 @@ package collector
 import (
 	"context"
 	"log/slog"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/promslog"
+
+	"github.com/hotel-ops/hotel-ops/internal/metrictest"
 )
 
 // target is a Collector on its own pool, as the exporter builds it.
@@ -53,66 +53,11 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // sample is one scrape: series keyed as name{k="v",...} with sorted labels.
-type sample map[string]float64
+type sample = metrictest.Sample
 
 func (tg *target) scrape(t *testing.T) sample {
 	t.Helper()
-	mfs, err := tg.reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	return flatten(mfs)
-}
-
-func flatten(mfs []*dto.MetricFamily) sample {
-	out := sample{}
-	for _, mf := range mfs {
-		for _, m := range mf.Metric {
-			var v float64
-			switch {
-			case m.Gauge != nil:
-				v = m.Gauge.GetValue()
-			case m.Counter != nil:
-				v = m.Counter.GetValue()
-			case m.Untyped != nil:
-				v = m.Untyped.GetValue()
-			}
-			out[key(mf.GetName(), m.Label)] = v
-		}
-	}
-	return out
-}
-
-func key(name string, labels []*dto.LabelPair) string {
-	if len(labels) == 0 {
-		return name
-	}
-	parts := make([]string, 0, len(labels))
-	for _, l := range labels {
-		parts = append(parts, l.GetName()+"="+`"`+l.GetValue()+`"`)
-	}
-	sort.Strings(parts)
-	return name + "{" + strings.Join(parts, ",") + "}"
-}
-
-// get returns a series' value, failing the test when it is absent.
-func (s sample) get(t *testing.T, series string) float64 {
-	t.Helper()
-	v, ok := s[series]
-	if !ok {
-		var names []string
-		prefix := series
-		if i := strings.IndexByte(series, '{'); i > 0 {
-			prefix = series[:i]
-		}
-		for k := range s {
-			if strings.HasPrefix(k, prefix) {
-				names = append(names, k)
-			}
-		}
-		t.Fatalf("series %s absent; series of that name: %v", series, names)
-	}
-	return v
+	return metrictest.Gather(t, tg.reg)
 }
 
 // eventually scrapes until ok holds or the timeout passes, and returns the
@@ -126,20 +71,8 @@ func (tg *target) eventually(t *testing.T, timeout time.Duration, what string, o
 			return s
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s never held; last scrape: %v", timeout, what, pick(s, "pgha_up", "pgha_standby", "pgha_replication", "pgha_archiver"))
+			t.Fatalf("after %s: %s never held; last scrape: %v", timeout, what, s.Pick("pgha_up", "pgha_standby", "pgha_replication", "pgha_archiver"))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-func pick(s sample, prefixes ...string) map[string]float64 {
-	out := map[string]float64{}
-	for k, v := range s {
-		for _, p := range prefixes {
-			if strings.HasPrefix(k, p) {
-				out[k] = v
-			}
-		}
-	}
-	return out
 }

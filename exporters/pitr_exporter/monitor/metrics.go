@@ -5,21 +5,21 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hotel-ops/hotel-ops/internal/descset"
 )
 
 const namespace = "pitr"
 
-var allDescs []*prometheus.Desc
+var descs = descset.New(namespace)
 
 func newDesc(name, help string, labels ...string) *prometheus.Desc {
-	d := prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
-	allDescs = append(allDescs, d)
-	return d
+	return descs.Desc(name, help, labels...)
 }
 
 // Descriptors returns every pitr_* descriptor, for the mixin's check that
 // each metric a rule uses is produced.
-func Descriptors() []*prometheus.Desc { return append([]*prometheus.Desc(nil), allDescs...) }
+func Descriptors() []*prometheus.Desc { return descs.All() }
 
 var (
 	upDesc          = newDesc("up", "Whether the last refresh of the repository succeeded (1) or not (0); the other figures are from the last success.")
@@ -56,11 +56,7 @@ var (
 )
 
 // Describe implements prometheus.Collector.
-func (m *Monitor) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range allDescs {
-		ch <- d
-	}
-}
+func (m *Monitor) Describe(ch chan<- *prometheus.Desc) { descs.Describe(ch) }
 
 // Collect serves the latest results; it never touches S3.
 func (m *Monitor) Collect(ch chan<- prometheus.Metric) {
