@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7/pkg/signer"
@@ -48,11 +49,14 @@ func (s *Store) listPages(ctx context.Context, prefix, startAfter, delimiter str
 		} else if startAfter != "" {
 			q.Set("start-after", startAfter)
 		}
-		body, err := s.signedGet(ctx, q)
-		if err != nil {
-			return fmt.Errorf("listing s3://%s/%s after %q: %w", s.bucket, prefix, startAfter, err)
+		buf := bufPool.Get().(*bytes.Buffer)
+		err := s.signedGet(ctx, q, buf)
+		var page *Page
+		if err == nil {
+			page, err = ParsePage(buf.Bytes()) // copies what it keeps
 		}
-		page, err := ParsePage(body)
+		buf.Reset()
+		bufPool.Put(buf)
 		if err != nil {
 			return fmt.Errorf("listing s3://%s/%s after %q: %w", s.bucket, prefix, startAfter, err)
 		}
@@ -72,7 +76,13 @@ func (s *Store) listPages(ctx context.Context, prefix, startAfter, delimiter str
 // emptySHA256 is the SHA-256 of an empty body, signed as the payload.
 const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-func (s *Store) signedGet(ctx context.Context, q url.Values) ([]byte, error) {
+// bufPool recycles page bodies (about 300 kB each, grown by doubling): a
+// first refresh reads a thousand of them, and each fresh one was garbage.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// signedGet sends a signed GET for the bucket with query q and reads the
+// body into buf.
+func (s *Store) signedGet(ctx context.Context, q url.Values, buf *bytes.Buffer) error {
 	u := *s.client.EndpointURL()
 	if s.pathStyle {
 		u.Path = "/" + s.bucket + "/"
@@ -83,11 +93,11 @@ func (s *Store) signedGet(ctx context.Context, q url.Values) ([]byte, error) {
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	v, err := s.creds.GetWithContext(nil)
 	if err != nil {
-		return nil, fmt.Errorf("credentials: %w", err)
+		return fmt.Errorf("credentials: %w", err)
 	}
 	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
 	if !v.SignerType.IsAnonymous() { // anonymous: a public bucket, unsigned
@@ -95,21 +105,21 @@ func (s *Store) signedGet(ctx context.Context, q url.Values) ([]byte, error) {
 	}
 	resp, err := s.http.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, err
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, 64<<20)); err != nil {
+		return err
 	}
 	if resp.StatusCode != http.StatusOK {
+		body := buf.Bytes()
 		code, msg := tagText(body, "Code"), tagText(body, "Message")
 		if code == "" {
 			code = resp.Status
 		}
-		return nil, fmt.Errorf("%s: %s", code, msg)
+		return fmt.Errorf("%s: %s", code, msg)
 	}
-	return body, nil
+	return nil
 }
 
 // ParsePage reads a ListObjectsV2 response body.
