@@ -20,7 +20,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hotel-ops/hotel-ops/exporters/pitr_exporter/config"
 	"github.com/hotel-ops/hotel-ops/internal/metrictest"
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
 )
@@ -56,19 +55,9 @@ func TestS3ThrottlingMidRefresh(t *testing.T) {
 	srv.StartTLS()
 	defer srv.Close()
 
-	dir := t.TempDir()
-	ca := filepath.Join(dir, "proxy-ca.pem")
+	ca := filepath.Join(t.TempDir(), "proxy-ca.pem")
 	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
-	ak, sk := filepath.Join(dir, "ak"), filepath.Join(dir, "sk")
-	os.WriteFile(ak, []byte(s3.AccessKey), 0o600)
-	os.WriteFile(sk, []byte(s3.SecretKey), 0o600)
-	cfg, err := config.Parse("t.yml", fmt.Appendf(nil, `repository: {type: pgbackrest, stanza: main, path: /repo}
-s3: {endpoint: "%s", bucket: repo, path_style: true, ca_file: %s, access_key_file: %s, secret_key_file: %s}
-refresh: {interval: 1h, timeout: 30s, full_list_interval: 1ms, bucket_check_interval: 24h}
-`, strings.TrimPrefix(srv.URL, "https://"), ca, ak, sk))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := syn.configVia(t, "pgbackrest", "/repo", strings.TrimPrefix(srv.URL, "https://"), ca, "full_list_interval: 1ms")
 	var logs bytes.Buffer
 	mon, err := build(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {

@@ -120,32 +120,23 @@ func (r *rig) refresh(t testing.TB) sample {
 	return metrictest.Gather(t, r.reg)
 }
 
-// infoBackups reads pgBackRest's own view, to check ours against it.
-func (r *rig) infoBackups(t *testing.T) []struct {
+// infoBackup is a backup as `pgbackrest info --output=json` reports it.
+type infoBackup struct {
 	Label     string `json:"label"`
 	Type      string `json:"type"`
 	Timestamp struct{ Start, Stop int64 }
-} {
+}
+
+// infoBackups reads pgBackRest's own view, to check ours against it.
+func (r *rig) infoBackups(t *testing.T) []infoBackup {
 	t.Helper()
 	var out []struct {
-		Backup []struct {
-			Label     string `json:"label"`
-			Type      string `json:"type"`
-			Timestamp struct{ Start, Stop int64 }
-		} `json:"backup"`
+		Backup []infoBackup `json:"backup"`
 	}
 	if err := json.Unmarshal([]byte(r.br.Run("info", "--output=json")), &out); err != nil || len(out) != 1 {
 		t.Fatalf("pgbackrest info: %v", err)
 	}
-	res := make([]struct {
-		Label     string `json:"label"`
-		Type      string `json:"type"`
-		Timestamp struct{ Start, Stop int64 }
-	}, len(out[0].Backup))
-	for i, b := range out[0].Backup {
-		res[i].Label, res[i].Type, res[i].Timestamp = b.Label, b.Type, b.Timestamp
-	}
-	return res
+	return out[0].Backup
 }
 
 // segmentFiles lists the archived segment files on the S3 server's disk.

@@ -89,14 +89,20 @@ func (s *synthetic) writeSegmentFiles(t testing.TB, from, to uint64) {
 }
 
 func (s *synthetic) config(t testing.TB, typ, path string) *config.Config {
+	return s.configVia(t, typ, path, s.s3.Endpoint, s.s3.CAFile, "full_list_interval: 24h")
+}
+
+// configVia is config reaching the bucket through endpoint (a proxy, say),
+// trusting caFile, with extra refresh settings.
+func (s *synthetic) configVia(t testing.TB, typ, path, endpoint, caFile, refresh string) *config.Config {
 	dir := t.TempDir()
 	ak, sk := filepath.Join(dir, "ak"), filepath.Join(dir, "sk")
 	os.WriteFile(ak, []byte(s.s3.AccessKey), 0o600)
 	os.WriteFile(sk, []byte(s.s3.SecretKey), 0o600)
 	yaml := fmt.Sprintf(`repository: {type: %s, stanza: main, path: %s}
 s3: {endpoint: "%s", bucket: %s, path_style: true, ca_file: %s, access_key_file: %s, secret_key_file: %s}
-refresh: {interval: 1h, timeout: 5m, full_list_interval: 24h, bucket_check_interval: 24h}
-`, typ, path, s.s3.Endpoint, s.bucket, s.s3.CAFile, ak, sk)
+refresh: {interval: 1h, timeout: 5m, bucket_check_interval: 24h, %s}
+`, typ, path, endpoint, s.bucket, caFile, ak, sk, refresh)
 	cfg, err := config.Parse("synthetic.yml", []byte(yaml))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, yaml)

@@ -51,7 +51,6 @@ type Monitor struct {
 	lastErr    error
 	duration   time.Duration
 	failures   map[string]float64 // by check
-	walPrefix  string
 	repPrefix  string
 	lastBucket time.Time
 }
@@ -94,13 +93,9 @@ func (m *Monitor) RefreshOnce(parent context.Context) {
 	} else {
 		m.state, m.lastOK, m.lastErr = st, m.now(), nil
 	}
-	prefix := m.walPrefix
-	if err == nil {
-		// The replica holds the archive under the same keys (S3 replication
-		// keeps them).
-		prefix = m.watcher.Prefix()
-		m.walPrefix = prefix
-	}
+	// The replica holds the archive under the same keys (S3 replication
+	// keeps them); the watcher keeps the last prefix that listed well.
+	prefix := m.watcher.Prefix()
 	bucketDue := m.now().Sub(m.lastBucket) >= time.Duration(m.cfg.Refresh.BucketChecks)
 	m.mu.Unlock()
 

@@ -46,7 +46,6 @@ type State struct {
 	// of the oldest backup whose WAL chain to the newest segment is
 	// unbroken, to the newest archived segment. Zero when there is none.
 	WindowStart, WindowEnd time.Time
-	FullListing            bool // this refresh listed everything
 }
 
 // Watcher refreshes the State of one repository.
@@ -111,7 +110,7 @@ func (w *Watcher) Refresh(ctx context.Context, now time.Time) (*State, error) {
 			w.after = k
 		}
 	}
-	return w.state(now, backups, encrypted, full), nil
+	return w.state(now, backups, encrypted), nil
 }
 
 // listAll lists the whole archive: one level first, then every folder in
@@ -298,10 +297,10 @@ func (w *Watcher) recentGap() (wal.Segment, bool) {
 	return wal.Segment{}, false
 }
 
-func (w *Watcher) state(now time.Time, backups []Backup, encrypted, full bool) *State {
+func (w *Watcher) state(now time.Time, backups []Backup, encrypted bool) *State {
 	sort.SliceStable(backups, func(i, j int) bool { return backups[i].Stop.Before(backups[j].Stop) })
 	s := &State{
-		Time: now, Backups: backups, Encrypted: encrypted, FullListing: full,
+		Time: now, Backups: backups, Encrypted: encrypted,
 		Segments: w.wal.segments, Timelines: map[uint32]*wal.Runs{}, Histories: map[uint32][]wal.Switch{},
 		NewestTimeline: w.wal.newestTL, NewestSegment: w.wal.newestSeg, NewestWALTime: w.wal.newestAt,
 		Missing: map[uint32]uint64{},
