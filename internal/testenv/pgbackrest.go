@@ -16,7 +16,6 @@ type PgBackRest struct {
 	ConfigFile string
 	Bucket     string
 	RepoPath   string // the repository's path inside the bucket
-	CipherPass string // set for an encrypted repository
 
 	pg *Postgres
 	t  TB
@@ -57,7 +56,7 @@ func StartPgBackRest(t TB, configFile string, primary *Postgres, s3 *S3, opt PgB
 		opt.Bucket = "pgbackrest"
 	}
 	s3.MakeBucket(opt.Bucket)
-	b := &PgBackRest{Stanza: "main", ConfigFile: configFile, Bucket: opt.Bucket, RepoPath: "/repo", CipherPass: opt.CipherPass, pg: primary, t: t}
+	b := &PgBackRest{Stanza: "main", ConfigFile: configFile, Bucket: opt.Bucket, RepoPath: "/repo", pg: primary, t: t}
 	dir := filepath.Dir(configFile)
 	for _, sub := range []string{"log", "lock", "spool"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {

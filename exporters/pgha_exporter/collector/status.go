@@ -27,7 +27,6 @@ type status struct {
 	receiverStatus        *string
 	latestEndLSN          *float64
 	lastMsgReceiptTime    *float64
-	lastMsgSendTime       *float64
 
 	// archiver
 	archivedCount, failedCount       float64
@@ -52,7 +51,6 @@ SELECT
   r.status,
   (r.latest_end_lsn - '0/0'::pg_lsn)::float8,
   extract(epoch FROM r.last_msg_receipt_time)::float8,
-  extract(epoch FROM r.last_msg_send_time)::float8,
   a.archived_count::float8,
   a.failed_count::float8,
   extract(epoch FROM a.last_archived_time)::float8,
@@ -67,7 +65,7 @@ func readStatus(row pgx.Row) (*status, error) {
 		&s.inRecovery, &s.maxConnections, &s.superuserReserved, &s.reserved, &s.archiveMode,
 		&s.walPositionBytes, &s.now, &s.walReceiverTimeout,
 		&s.receiveLSN, &s.replayLSN, &s.lastReplayTimestamp, &s.replayPaused,
-		&s.receiverStatus, &s.latestEndLSN, &s.lastMsgReceiptTime, &s.lastMsgSendTime,
+		&s.receiverStatus, &s.latestEndLSN, &s.lastMsgReceiptTime,
 		&s.archivedCount, &s.failedCount, &s.lastArchivedTime, &s.lastFailedTime, &s.pendingSegments,
 	)
 	if err != nil {
