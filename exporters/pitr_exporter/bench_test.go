@@ -74,19 +74,21 @@ func BenchmarkRefresh(b *testing.B) {
 			}
 			defer pprof.StopCPUProfile()
 		}
-		cpu0 := cpuTime()
+		cpu0, srv0 := cpuTime(), r.s3.CPUTime()
 		t := time.Now()
 		r.mon.RefreshOnce(context.Background())
 		took := time.Since(t)
 		cpu := cpuTime() - cpu0 // this process only: the S3 server is another
+		srv := r.s3.CPUTime() - srv0
 		close(done)
 		snap := r.mon.Snapshot()
 		if !snap.Healthy {
 			b.Fatalf("%s: refresh failed after %s", name, took)
 		}
-		b.Logf("%-12s %8.3fs (exporter CPU %6.3fs)  %6.0f requests  peak heap %5.1f MB  segments %d  missing %v",
-			name, took.Seconds(), cpu.Seconds(), r.mon.Stats.Total()-reqs, float64(peak.Load())/1e6, snap.State.Segments, snap.State.Missing)
+		b.Logf("%-12s %8.3fs (exporter CPU %6.3fs, S3 server CPU %6.3fs)  %6.0f requests  peak heap %5.1f MB  segments %d  missing %v",
+			name, took.Seconds(), cpu.Seconds(), srv.Seconds(), r.mon.Stats.Total()-reqs, float64(peak.Load())/1e6, snap.State.Segments, snap.State.Missing)
 		b.ReportMetric(cpu.Seconds(), name+"-cpu-s")
+		b.ReportMetric(srv.Seconds(), name+"-s3-cpu-s")
 		b.ReportMetric(took.Seconds(), name+"-s")
 		b.ReportMetric(r.mon.Stats.Total()-reqs, name+"-requests")
 		if name == "first" {

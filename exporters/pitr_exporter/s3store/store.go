@@ -94,6 +94,10 @@ func New(cfg Config, stats *Stats) (*Store, error) {
 	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConnsPerHost = 8
+	// S3 gateways that close the connection after each response (versitygw
+	// without --keep-alive, some proxies) cost a full TLS handshake per
+	// listing page; a session cache lets those reconnects resume instead.
+	base.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, ClientSessionCache: tls.NewLRUClientSessionCache(16)}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
@@ -103,7 +107,7 @@ func New(cfg Config, stats *Stats) (*Store, error) {
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("s3: no certificate in CA file %s", cfg.CAFile)
 		}
-		base.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		base.TLSClientConfig.RootCAs = pool
 	}
 	if stats.requests == nil {
 		stats.requests, stats.errors = map[string]float64{}, map[string]float64{}
