@@ -91,6 +91,13 @@ func flatten(err error) []error {
 // in the document (1 when nothing matches), so an error about a missing
 // field points at its parent.
 func Line(root *yaml.Node, path string) int {
+	line, _ := Find(root, path)
+	return line
+}
+
+// Find is Line, and whether the whole path is in the document: a merged
+// configuration reports a field at the file that set it.
+func Find(root *yaml.Node, path string) (int, bool) {
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
@@ -101,7 +108,7 @@ func Line(root *yaml.Node, path string) int {
 	}
 	for _, key := range strings.Split(path, ".") {
 		if n.Kind != yaml.MappingNode {
-			break
+			return line, false
 		}
 		found := false
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -113,8 +120,8 @@ func Line(root *yaml.Node, path string) int {
 			}
 		}
 		if !found {
-			break
+			return line, false
 		}
 	}
-	return line
+	return line, true
 }
