@@ -11,19 +11,35 @@ PROMETHEUS_VERSION  := v0.316.0
 STATICCHECK_VERSION := v0.8.2
 BENCHSTAT_VERSION   := v0.0.0-20260908200009-22c9c6c9d4da
 VERSITYGW_VERSION   := v1.8.0
+AMTOOL_VERSION      ?= v0.35.0
 
 # Debian packages the tests and the demo talk to, and a file each installs.
 APT_PACKAGES := postgresql:/usr/lib/postgresql/15/bin/initdb redis-server:/usr/bin/redis-server pgbackrest:/usr/bin/pgbackrest
 
-.PHONY: all build test lint unit fuzz bench demo tools apt-deps clean
+.PHONY: all build test lint unit fuzz bench demo tools apt-deps clean generate mixin
 
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./exporters/...
+	$(GO) build -o $(BIN)/ ./exporters/... ./mixin/mixgen
+
+## generate: rules/, rules/tests/, dashboards/, alertmanager/ and runbooks/
+## from the threshold spec (mixin/spec/defaults.yaml, plus SPEC_FILES).
+SPEC_FILES ?=
+generate:
+	$(GO) run ./mixin/mixgen $(foreach f,$(SPEC_FILES),--spec.file=$(f))
+
+## mixin: the whole generate-and-test run of the mixin, timed: regenerate
+## and compare, promtool lint and rule tests, amtool, and the cross-checks.
+mixin: $(BIN)/promtool $(BIN)/amtool
+	time ( $(GO) run ./mixin/mixgen --check && \
+	  $(BIN)/promtool check rules --lint=all --lint-fatal rules/*.yml && \
+	  $(BIN)/promtool test rules rules/tests/*_test.yml && \
+	  $(BIN)/amtool check-config alertmanager/alertmanager.yml && \
+	  PATH=$(BIN):$$PATH $(GO) test -count=1 ./mixin/... )
 
 ## tools: everything the tests need, installed only when missing.
-tools: apt-deps $(BIN)/promtool $(BIN)/staticcheck $(BIN)/benchstat $(BIN)/versitygw
+tools: apt-deps $(BIN)/promtool $(BIN)/amtool $(BIN)/staticcheck $(BIN)/benchstat $(BIN)/versitygw
 
 apt-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -36,6 +52,10 @@ apt-deps:
 
 $(BIN)/promtool:
 	GOBIN=$(BIN) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
+
+# amtool: checks the generated alertmanager.yml (mixin/alertmanager).
+$(BIN)/amtool:
+	GOBIN=$(BIN) $(GO) install github.com/prometheus/alertmanager/cmd/amtool@$(AMTOOL_VERSION)
 
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -89,7 +89,7 @@ func Merge(layers ...Layer) (*Spec, error) {
 			for name := range alerts {
 				if !known[name] {
 					line, _ := yamlconf.Find(&src.root, "alerts."+name)
-					return nil, fmt.Errorf("%s:%d: alerts.%s: unknown alert (known: %s)", l.Name, line, name, strings.Join(sortedKeys(known), ", "))
+					return nil, fmt.Errorf("%s:%d: alerts.%s: unknown alert (known: %s)", l.Name, line, name, strings.Join(SortedKeys(known), ", "))
 				}
 			}
 		}
@@ -216,11 +216,23 @@ func unjoin(err error) []error {
 	return []error{err}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
+// SortedKeys returns a map's keys in order: generated files must not
+// depend on map iteration.
+func SortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Encode writes the merged spec as YAML, as mixgen --print-spec shows it.
+func Encode(w io.Writer, s *Spec) error {
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(s); err != nil {
+		return err
+	}
+	return enc.Close()
 }

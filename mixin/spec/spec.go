@@ -4,24 +4,38 @@
 // user's file deep-merged over it.
 package spec
 
+import "math/big"
+
 // Spec is the merged, validated threshold spec.
 type Spec struct {
-	Source      string               `yaml:"source"`
-	Timezone    string               `yaml:"timezone"`
-	Links       Links                `yaml:"links"`
-	Selectors   map[string]string    `yaml:"selectors"`
-	Traffic     Traffic              `yaml:"traffic"`
-	Thresholds  map[string]Threshold `yaml:"thresholds"`
-	SLOs        map[string]SLO       `yaml:"slos"`
-	BurnRates   []BurnRate           `yaml:"burn_rates"`
-	Reliability Reliability          `yaml:"reliability"`
-	Backup      Backup               `yaml:"backup"`
-	Routing     Routing              `yaml:"routing"`
-	Escalations Escalations          `yaml:"escalations"`
-	Channels    map[string]Channel   `yaml:"channels"`
-	Delivery    Delivery             `yaml:"delivery"`
-	Maintenance []Window             `yaml:"maintenance"`
-	Alerts      map[string]Alert     `yaml:"alerts"`
+	Source          string               `yaml:"source"`
+	Timezone        string               `yaml:"timezone"`
+	Links           Links                `yaml:"links"`
+	Selectors       map[string]string    `yaml:"selectors"`
+	Traffic         Traffic              `yaml:"traffic"`
+	Thresholds      map[string]Threshold `yaml:"thresholds"`
+	SLOs            map[string]SLO       `yaml:"slos"`
+	BurnRates       []BurnRate           `yaml:"burn_rates"`
+	Reliability     Reliability          `yaml:"reliability"`
+	Backup          Backup               `yaml:"backup"`
+	Routing         Routing              `yaml:"routing"`
+	Escalations     Escalations          `yaml:"escalations"`
+	Channels        map[string]Channel   `yaml:"channels"`
+	Delivery        Delivery             `yaml:"delivery"`
+	Maintenance     []Window             `yaml:"maintenance"`
+	Alerts          map[string]Alert     `yaml:"alerts"`
+	Troubleshooting map[string]Flow      `yaml:"troubleshooting"`
+}
+
+// Flow is one of the spec's troubleshooting flows (問題分類・対応フロー):
+// runbooks of the alerts in its categories follow it.
+type Flow struct {
+	Section    string   `yaml:"section"`
+	Title      string   `yaml:"title"`
+	Categories []string `yaml:"categories"`
+	Symptoms   []string `yaml:"symptoms"`
+	Diagnosis  []string `yaml:"diagnosis"`
+	Remedies   []string `yaml:"remedies"`
 }
 
 // Links are where generated annotations point.
@@ -44,12 +58,26 @@ type Threshold struct {
 	Interval Dur    `yaml:"interval"`
 }
 
+// Level is the warning or the critical value.
+func (t Threshold) Level(level string) Value {
+	if level == "critical" {
+		return t.Critical
+	}
+	return t.Warning
+}
+
 // SLO is a service level objective over a rolling window.
 type SLO struct {
 	Section   string `yaml:"section"`
 	Objective Value  `yaml:"objective"`
 	Threshold Value  `yaml:"threshold"` // latency SLOs: the good-request bound
 	Window    Dur    `yaml:"window"`
+}
+
+// Budget is the share of bad events the objective allows, 1 − objective,
+// exactly.
+func (o SLO) Budget() *big.Rat {
+	return new(big.Rat).Sub(big.NewRat(1, 1), o.Objective.Rat())
 }
 
 // BurnRate is one multi-window burn-rate condition.

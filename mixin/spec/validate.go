@@ -83,7 +83,7 @@ func (s *Spec) Validate() error {
 		p := "thresholds." + name
 		unit, ok := thresholdUnits[name]
 		if !ok {
-			bad(p, "unknown threshold (known: %s)", strings.Join(sortedKeys(thresholdUnits), ", "))
+			bad(p, "unknown threshold (known: %s)", strings.Join(SortedKeys(thresholdUnits), ", "))
 			continue
 		}
 		if t.Warning.IsZero() && t.Critical.IsZero() {
@@ -255,6 +255,18 @@ func (s *Spec) Validate() error {
 			}
 		}
 	}
+	flowOf := map[string]string{}
+	for name, f := range s.Troubleshooting {
+		if f.Title == "" || len(f.Diagnosis) == 0 {
+			bad("troubleshooting."+name, "needs a title and diagnosis steps")
+		}
+		for _, c := range f.Categories {
+			if prev, ok := flowOf[c]; ok {
+				bad("troubleshooting."+name+".categories", "category %q is already in flow %s", c, prev)
+			}
+			flowOf[c] = name
+		}
+	}
 	sevs := set(Severities...)
 	for name, a := range s.Alerts {
 		p := "alerts." + name
@@ -268,6 +280,8 @@ func (s *Spec) Validate() error {
 		}
 		if a.Team == "" || a.Category == "" {
 			bad(p, "needs a team and a category")
+		} else if _, ok := flowOf[a.Category]; !ok {
+			bad(p+".category", "%q is in no troubleshooting flow, so the alert would have no runbook", a.Category)
 		}
 		if a.Threshold != "" {
 			if _, err := s.Lookup(a.Threshold); err != nil {
@@ -359,7 +373,7 @@ func (s *Spec) Threshold(alert string) Value {
 // AlertNames are the enabled alerts, sorted.
 func (s *Spec) AlertNames() []string {
 	var out []string
-	for _, n := range sortedKeys(s.Alerts) {
+	for _, n := range SortedKeys(s.Alerts) {
 		if s.Alerts[n].On() {
 			out = append(out, n)
 		}
