@@ -14,14 +14,14 @@ VERSITYGW_VERSION   := v1.8.0
 AMTOOL_VERSION      ?= v0.35.0
 
 # Debian packages the tests and the demo talk to, and a file each installs.
-APT_PACKAGES := postgresql:/usr/lib/postgresql/15/bin/initdb redis-server:/usr/bin/redis-server pgbackrest:/usr/bin/pgbackrest
+APT_PACKAGES := postgresql:/usr/lib/postgresql/15/bin/initdb redis-server:/usr/bin/redis-server pgbackrest:/usr/bin/pgbackrest prometheus-alertmanager:/usr/bin/prometheus-alertmanager chromium:/usr/bin/chromium
 
 .PHONY: all build test lint unit fuzz bench demo tools apt-deps clean generate mixin
 
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./exporters/... ./mixin/mixgen
+	$(GO) build -o $(BIN)/ ./exporters/... ./mixin/mixgen ./webhook/escalator
 
 ## generate: rules/, rules/tests/, dashboards/, alertmanager/ and runbooks/
 ## from the threshold spec (mixin/spec/defaults.yaml, plus SPEC_FILES).
@@ -90,18 +90,20 @@ fuzz:
 	  done; \
 	done
 
-## bench: the scrape benchmark of pgha_exporter and the refresh benchmark of
+## bench: the scrape benchmark of pgha_exporter, the refresh benchmark of
 ## pitr_exporter (PITR_BENCH_SEGMENTS synthetic WAL objects, default 1,000,000;
-## see README, "Performance").
+## see README, "Performance") and escalator's store benchmarks (README, escalator).
 BENCHTIME ?= 10000x
 bench: tools
 	set -o pipefail; $(GO) test ./exporters/pgha_exporter/collector -run '^$$' -bench 'BenchmarkScrape' -benchtime $(BENCHTIME) -count 6 -timeout 30m | tee bench.txt
 	$(BIN)/benchstat bench.txt
 	set -o pipefail; PATH=$(BIN):$$PATH $(GO) test ./exporters/pitr_exporter -run '^$$' -bench 'BenchmarkRefresh' -benchtime 1x -timeout 60m -v | tee bench-pitr.txt
+	set -o pipefail; $(GO) test ./webhook/api -run '^$$' -bench 'BenchmarkStores' -benchtime 1x -count 3 -timeout 60m | tee bench-escalator.txt
+	$(BIN)/benchstat bench-escalator.txt
 
 ## demo: a primary, a standby, S3, pgBackRest and the exporters, until Ctrl-C.
 demo: apt-deps $(BIN)/versitygw
 	PATH=$(BIN):$$PATH $(GO) run ./demo
 
 clean:
-	rm -rf $(BIN) bench.txt bench-pitr.txt
+	rm -rf $(BIN) bench.txt bench-pitr.txt bench-escalator.txt

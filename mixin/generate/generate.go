@@ -11,6 +11,7 @@ import (
 
 	"github.com/hotel-ops/hotel-ops/mixin/alertmanager"
 	"github.com/hotel-ops/hotel-ops/mixin/dashboards"
+	"github.com/hotel-ops/hotel-ops/mixin/escalator"
 	"github.com/hotel-ops/hotel-ops/mixin/rules"
 	"github.com/hotel-ops/hotel-ops/mixin/runbooks"
 	"github.com/hotel-ops/hotel-ops/mixin/spec"
@@ -97,6 +98,11 @@ func All(s *spec.Spec, opts Options) (map[string][]byte, Counts, error) {
 		return nil, c, fmt.Errorf("alertmanager: %w", err)
 	}
 	out["alertmanager/alertmanager.yml"] = am
+	esc, err := escalator.Generate(s)
+	if err != nil {
+		return nil, c, fmt.Errorf("escalator: %w", err)
+	}
+	out["alertmanager/escalator.yml"] = esc
 	out["runbooks/README.md"] = runbooks.Generate(s, set)
 	return out, c, nil
 }

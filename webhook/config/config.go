@@ -1,0 +1,93 @@
+// Package config is escalator's configuration file: the store, the
+// channels notifications go to, and the escalation policies.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/hotel-ops/hotel-ops/internal/yamlconf"
+	"github.com/hotel-ops/hotel-ops/webhook/notify"
+	"github.com/hotel-ops/hotel-ops/webhook/policy"
+)
+
+// Config is escalator's configuration.
+type Config struct {
+	// ExternalURL is how people reach escalator: acknowledgement links
+	// and the console are built on it.
+	ExternalURL string                          `yaml:"external_url"`
+	Store       Store                           `yaml:"store"`
+	AckLinks    AckLinks                        `yaml:"ack_links"`
+	Channels    map[string]notify.ChannelConfig `yaml:"channels"`
+	policy.File `yaml:",inline"`
+}
+
+// Store selects the store: the embedded one (a file) or PostgreSQL for
+// several replicas. The DSN holds a password, so it is read from a file or
+// an environment variable, never written in this file.
+type Store struct {
+	Path     string    `yaml:"path,omitempty"` // the embedded store's file
+	Postgres *Postgres `yaml:"postgres,omitempty"`
+}
+
+// Postgres is the PostgreSQL store's connection.
+type Postgres struct {
+	DSNFile string `yaml:"dsn_file"`
+	DSNEnv  string `yaml:"dsn_env"`
+}
+
+// AckLinks configures the signed links in notifications.
+type AckLinks struct {
+	SecretFile string         `yaml:"secret_file"`
+	TTL        model.Duration `yaml:"ttl"`
+}
+
+// Validate implements yamlconf.Validator.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.ExternalURL != "" {
+		if u, err := url.Parse(c.ExternalURL); err != nil || u.Scheme == "" || u.Host == "" {
+			errs = append(errs, yamlconf.Fieldf("external_url", "%q is not an absolute URL", c.ExternalURL))
+		}
+	}
+	switch pg := c.Store.Postgres; {
+	case pg == nil && c.Store.Path == "":
+		errs = append(errs, yamlconf.Fieldf("store", "set path (the embedded store's file) or postgres"))
+	case pg != nil && c.Store.Path != "":
+		errs = append(errs, yamlconf.Fieldf("store", "set path or postgres, not both"))
+	case pg != nil && (pg.DSNFile == "") == (pg.DSNEnv == ""):
+		errs = append(errs, yamlconf.Fieldf("store.postgres", "set one of dsn_file and dsn_env"))
+	}
+	if c.AckLinks.SecretFile != "" && c.ExternalURL == "" {
+		errs = append(errs, yamlconf.Fieldf("external_url", "required for acknowledgement links"))
+	}
+	names := map[string]bool{}
+	keys := make([]string, 0, len(c.Channels))
+	for name := range c.Channels {
+		keys = append(keys, name)
+	}
+	sort.Strings(keys)
+	for _, name := range keys {
+		names[name] = true
+		if err := c.Channels[name].Validate("channels." + name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := c.File.Validate(names); err != nil {
+		errs = append(errs, fmt.Errorf("policies: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Load reads and validates the file.
+func Load(path string) (*Config, error) {
+	var c Config
+	if err := yamlconf.Load(path, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}

@@ -1,0 +1,210 @@
+package escalate
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/hotel-ops/hotel-ops/webhook/notify"
+	"github.com/hotel-ops/hotel-ops/webhook/payload"
+	"github.com/hotel-ops/hotel-ops/webhook/policy"
+	"github.com/hotel-ops/hotel-ops/webhook/store"
+)
+
+var ctx = context.Background()
+
+// channel records what it is sent and fails as told.
+type channel struct {
+	mu   sync.Mutex
+	sent []notify.Message
+	fail []error // one per attempt, then success
+}
+
+func (c *channel) Send(_ context.Context, m notify.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.fail) > 0 {
+		err := c.fail[0]
+		c.fail = c.fail[1:]
+		return err
+	}
+	c.sent = append(c.sent, m)
+	return nil
+}
+
+func (c *channel) events() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, m := range c.sent {
+		out = append(out, string(m.Event))
+	}
+	return out
+}
+
+// clock is the injected time: steps an hour apart take no time.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func engine(t *testing.T, oncall, manager *channel) (*Engine, *clock, *prometheus.Registry) {
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "e.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var pol policy.File
+	yaml.Unmarshal([]byte(`policies:
+  - name: system_down
+    matchers: ['alertname="HotelAppDown"']
+    steps: [{after: 0s, notify: [oncall]}, {after: 15m, notify: [manager]}]
+`), &pol)
+	if err := pol.Validate(map[string]bool{"oncall": true, "manager": true}); err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+	reg := prometheus.NewRegistry()
+	e := &Engine{Store: st, Policies: &pol, Notifiers: map[string]notify.Notifier{"oncall": oncall, "manager": manager},
+		Metrics: NewMetrics(reg), Now: c.now, Backoff: time.Minute, MaxAttempts: 3,
+		Links: &Links{Base: "https://escalator.example", Secret: []byte("k"), TTL: time.Hour}}
+	return e, c, reg
+}
+
+func deliver(t *testing.T, e *Engine, status string) {
+	t.Helper()
+	d, err := payload.Parse(strings.NewReader(`{"version":"4","groupKey":"g","status":"` + status + `","alerts":[{"status":"` + status + `",
+"labels":{"alertname":"HotelAppDown","severity":"critical"},"annotations":{"summary":"5xx over 50%"},"startsAt":"2026-11-28T08:58:00Z","fingerprint":"f1"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Receive(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// run takes due steps and sends what is due at the clock's time.
+func run(t *testing.T, e *Engine) {
+	t.Helper()
+	if _, err := e.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.SendDue(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The spec's system-down escalation: on-call at once, the manager after
+// 15 minutes, not a minute before; the resolve reaches both.
+func TestStepsFireAtTheirDelays(t *testing.T) {
+	oncall, manager := &channel{}, &channel{}
+	e, c, reg := engine(t, oncall, manager)
+	deliver(t, e, "firing")
+	run(t, e)
+	if got := oncall.events(); len(got) != 1 || got[0] != "trigger" {
+		t.Fatalf("on-call at once: %v", got)
+	}
+	m := oncall.sent[0]
+	if m.Summary != "5xx over 50%" || !strings.HasPrefix(m.AckURL, "https://escalator.example/ack?") || m.Key != m.Incident+"/0/oncall" {
+		t.Errorf("message %+v", m)
+	}
+	c.t = c.t.Add(14*time.Minute + 59*time.Second)
+	run(t, e)
+	if len(manager.events()) != 0 {
+		t.Fatal("manager called before 15 minutes")
+	}
+	c.t = c.t.Add(time.Second)
+	run(t, e)
+	if got := manager.events(); len(got) != 1 || got[0] != "trigger" {
+		t.Fatalf("manager at 15 minutes: %v", got)
+	}
+	c.t = c.t.Add(time.Hour)
+	deliver(t, e, "resolved")
+	run(t, e)
+	if o, m := oncall.events(), manager.events(); len(o) != 2 || o[1] != "resolve" || len(m) != 2 || m[1] != "resolve" {
+		t.Errorf("resolve notices: on-call %v, manager %v", o, m)
+	}
+	if n := testutil.ToFloat64(e.Metrics.Steps.WithLabelValues("system_down")); n != 2 {
+		t.Errorf("escalator_escalation_steps_total %v", n)
+	}
+	if n := testutil.ToFloat64(e.Metrics.Notifications.WithLabelValues("manager", "success")); n != 2 {
+		t.Errorf("manager successes %v", n)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP escalator_timers_pending Escalation steps waiting for their time.
+# TYPE escalator_timers_pending gauge
+escalator_timers_pending 0
+`), "escalator_timers_pending"); err != nil {
+		t.Error(err)
+	}
+}
+
+// A failed send is retried after its backoff, on the injected clock; a
+// permanent failure is not retried; both are counted.
+func TestSendRetries(t *testing.T) {
+	oncall := &channel{fail: []error{errors.New("connection refused")}}
+	manager := &channel{fail: []error{&notify.PermanentError{Err: errors.New("410 gone")}}}
+	e, c, _ := engine(t, oncall, manager)
+	deliver(t, e, "firing")
+	run(t, e)
+	if len(oncall.events()) != 0 {
+		t.Fatal("the failed attempt counted as sent")
+	}
+	c.t = c.t.Add(2 * time.Minute) // past the first backoff (1m, jittered down to half)
+	run(t, e)
+	if got := oncall.events(); len(got) != 1 {
+		t.Fatalf("after the backoff: %v", got)
+	}
+	c.t = c.t.Add(15 * time.Minute)
+	run(t, e)
+	c.t = c.t.Add(time.Hour)
+	run(t, e)
+	if got := manager.events(); len(got) != 0 {
+		t.Errorf("a permanent failure was retried: %v", got)
+	}
+	for ch, want := range map[[2]string]float64{{"oncall", "retry"}: 1, {"oncall", "success"}: 1, {"manager", "failure"}: 1} {
+		if got := testutil.ToFloat64(e.Metrics.Notifications.WithLabelValues(ch[0], ch[1])); got != want {
+			t.Errorf("notifications %v: %v, want %v", ch, got, want)
+		}
+	}
+	audit, _ := e.Store.Audit(ctx, "", 100)
+	var failed bool
+	for _, a := range audit {
+		failed = failed || (a.Action == "notify_failed" && strings.Contains(a.Detail, "410 gone"))
+	}
+	if !failed {
+		t.Error("the permanent failure is not in the audit log")
+	}
+}
+
+func TestAckLinks(t *testing.T) {
+	l := &Links{Base: "https://e.example", Secret: []byte("s"), TTL: time.Hour}
+	now := time.Unix(1_800_000_000, 0)
+	u := l.AckURL("inc-1", now)
+	q := strings.Split(strings.SplitN(u, "?", 2)[1], "&")
+	vals := map[string]string{}
+	for _, kv := range q {
+		k, v, _ := strings.Cut(kv, "=")
+		vals[k] = v
+	}
+	if !l.Verify("inc-1", vals["exp"], vals["sig"], now.Add(59*time.Minute)) {
+		t.Error("a fresh link is refused")
+	}
+	if l.Verify("inc-1", vals["exp"], vals["sig"], now.Add(61*time.Minute)) {
+		t.Error("an expired link is accepted")
+	}
+	if l.Verify("inc-2", vals["exp"], vals["sig"], now) {
+		t.Error("a link works for another incident")
+	}
+	other := &Links{Secret: []byte("other")}
+	if other.Verify("inc-1", vals["exp"], vals["sig"], now) {
+		t.Error("a link verifies under another secret")
+	}
+}

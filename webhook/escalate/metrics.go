@@ -1,0 +1,58 @@
+package escalate
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are escalator's, per the design's metric contract.
+type Metrics struct {
+	AlertsReceived *prometheus.CounterVec
+	Duplicates     prometheus.Counter
+	Resolution     prometheus.Histogram
+	Steps          *prometheus.CounterVec
+	EscalationLag  prometheus.Histogram
+	Notifications  *prometheus.CounterVec
+	Actions        *prometheus.CounterVec
+	timersPending  *prometheus.Desc
+	incidentsOpen  *prometheus.Desc
+	storeFn        func() (int, map[string]int, error)
+}
+
+// NewMetrics registers escalator's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		AlertsReceived: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "escalator_alerts_received_total", Help: "Alerts received from Alertmanager, by status."}, []string{"status"}),
+		Duplicates:     prometheus.NewCounter(prometheus.CounterOpts{Name: "escalator_duplicate_deliveries_total", Help: "Deliveries already received (another Alertmanager peer, or a repeat)."}),
+		Resolution: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "escalator_incident_resolution_seconds", Help: "Time from opening to resolving an incident (MTTR).",
+			Buckets: []float64{60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 72 * 3600}}),
+		Steps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "escalator_escalation_steps_total", Help: "Escalation steps taken, by policy."}, []string{"policy"}),
+		EscalationLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "escalator_escalation_lag_seconds", Help: "Delay from a step's due time to its notifications being queued.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
+		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "escalator_notifications_total", Help: "Notification attempts by channel and result (success, failure, retry)."}, []string{"channel", "result"}),
+		Actions:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "escalator_actions_total", Help: "Auto-recovery actions by action and result (none configured yet)."}, []string{"action", "result"}),
+		timersPending: prometheus.NewDesc("escalator_timers_pending", "Escalation steps waiting for their time.", nil, nil),
+		incidentsOpen: prometheus.NewDesc("escalator_incidents_open", "Incidents not resolved yet, by severity.", []string{"severity"}, nil),
+	}
+	reg.MustRegister(m.AlertsReceived, m.Duplicates, m.Resolution, m.Steps, m.EscalationLag, m.Notifications, m.Actions, m)
+	return m
+}
+
+// Describe implements prometheus.Collector for the store-backed gauges.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.timersPending
+	ch <- m.incidentsOpen
+}
+
+// Collect reads the gauges from the store at scrape time.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	if m.storeFn == nil {
+		return
+	}
+	pending, open, err := m.storeFn()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(m.timersPending, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(m.timersPending, prometheus.GaugeValue, float64(pending))
+	for sev, n := range open {
+		ch <- prometheus.MustNewConstMetric(m.incidentsOpen, prometheus.GaugeValue, float64(n), sev)
+	}
+}

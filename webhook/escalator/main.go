@@ -1,0 +1,185 @@
+// Command escalator is an Alertmanager webhook receiver that opens an
+// incident per alert occurrence, escalates it on durable timers until it
+// is acknowledged or resolved, and notifies Slack, e-mail, PagerDuty and
+// webhooks. `escalator check-config` validates a configuration;
+// `escalator simulate` prints what a policy would send when.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/hotel-ops/hotel-ops/internal/service"
+	"github.com/hotel-ops/hotel-ops/webhook/api"
+	"github.com/hotel-ops/hotel-ops/webhook/config"
+	"github.com/hotel-ops/hotel-ops/webhook/escalate"
+	"github.com/hotel-ops/hotel-ops/webhook/notify"
+	"github.com/hotel-ops/hotel-ops/webhook/store"
+)
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	svc := service.New("escalator", "Alertmanager webhook receiver: incidents, durable escalation, notifications.", ":9096")
+	var configFile, tokenFile string
+	var maxBody int64
+	runCmd := svc.App.Command("run", "Receive alerts and escalate (the default).").Default()
+	svc.App.Flag("config.file", "YAML configuration: store, channels, policies.").Required().StringVar(&configFile)
+	runCmd.Flag("api.token-file", "File holding the bearer token that Alertmanager and API clients send. Without it, --web.config.file must set basic_auth_users.").StringVar(&tokenFile)
+	runCmd.Flag("web.max-body-bytes", "Largest webhook body accepted.").Default("1048576").Int64Var(&maxBody)
+	svc.App.Command("check-config", "Validate the configuration and exit.")
+	simCmd := svc.App.Command("simulate", "Print the timeline of what the policies would send for alert fixtures.")
+	fixtures := simCmd.Arg("fixtures", "YAML file of alerts: labels, at, acked_after, resolved_after.").Required().String()
+	horizon := simCmd.Flag("horizon", "How far to simulate.").Default("24h").Duration()
+	cmd, err := svc.Parse(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	cfg, err := config.Load(configFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	switch cmd {
+	case "check-config":
+		fmt.Printf("%s: %d channels, %d policies: OK\n", configFile, len(cfg.Channels), len(cfg.Policies))
+		return 0
+	case "simulate":
+		out, err := simulate(cfg, *fixtures, *horizon)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		fmt.Print(out)
+		return 0
+	}
+
+	logger := svc.Logger
+	var token []byte
+	if tokenFile != "" {
+		if token, err = readSecret(tokenFile); err != nil {
+			logger.Error("API token", "err", err)
+			return 2
+		}
+	} else if err := requireBasicAuth(*svc.Web.WebConfigFile); err != nil {
+		logger.Error("Authentication", "err", err)
+		return 2
+	}
+	notifiers := map[string]notify.Notifier{}
+	for name, c := range cfg.Channels {
+		n, err := notify.New(name, c, &http.Client{Timeout: 30 * time.Second})
+		if err != nil {
+			logger.Error("Channel", "channel", name, "err", err)
+			return 2
+		}
+		notifiers[name] = n
+	}
+	st, err := openStore(cfg.Store)
+	if err != nil {
+		logger.Error("Store", "err", err)
+		return 1
+	}
+	defer st.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(svc.BuildInfoCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	eng := &escalate.Engine{Store: st, Policies: &cfg.File, Notifiers: notifiers, Metrics: escalate.NewMetrics(reg), Logger: logger}
+	if cfg.AckLinks.SecretFile != "" {
+		secret, err := readSecret(cfg.AckLinks.SecretFile)
+		if err != nil {
+			logger.Error("Acknowledgement links", "err", err)
+			return 2
+		}
+		ttl := time.Duration(cfg.AckLinks.TTL)
+		if ttl == 0 {
+			ttl = 24 * time.Hour
+		}
+		eng.Links = &escalate.Links{Base: strings.TrimRight(cfg.ExternalURL, "/"), Secret: secret, TTL: ttl}
+	}
+	mux, err := svc.Mux(reg, "/metrics", service.Link{Path: "/console/", Text: "Incident console"}, service.Link{Path: "/api/v1/incidents", Text: "Incidents (API)"})
+	if err != nil {
+		logger.Error("Web handlers", "err", err)
+		return 1
+	}
+	(&api.Server{Engine: eng, Token: token, MaxBody: maxBody, Logger: logger}).Register(mux)
+
+	ctx, stop := service.SignalContext()
+	defer stop()
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { eng.Run(runCtx); close(done) }()
+	err = svc.Serve(ctx, mux)
+	cancel()
+	<-done
+	if err != nil {
+		logger.Error("Exiting", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// openStore opens the embedded store or connects to PostgreSQL.
+func openStore(c config.Store) (store.Store, error) {
+	if c.Postgres == nil {
+		return store.OpenBolt(c.Path)
+	}
+	var dsn string
+	if c.Postgres.DSNFile != "" {
+		b, err := readSecret(c.Postgres.DSNFile)
+		if err != nil {
+			return nil, fmt.Errorf("store DSN: %w", err)
+		}
+		dsn = string(b)
+	} else if dsn = os.Getenv(c.Postgres.DSNEnv); dsn == "" {
+		return nil, fmt.Errorf("store DSN: environment variable %s is empty", c.Postgres.DSNEnv)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return store.OpenPostgres(ctx, dsn)
+}
+
+// requireBasicAuth refuses to run the state-changing endpoints open: with
+// no bearer token, the exporter-toolkit web configuration must hold basic
+// auth users (it then guards every endpoint, TLS included when set).
+func requireBasicAuth(webConfig string) error {
+	const need = "give --api.token-file, or a --web.config.file with basic_auth_users"
+	if webConfig == "" {
+		return errors.New("no authentication configured: " + need)
+	}
+	b, err := os.ReadFile(webConfig)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", webConfig, err)
+	}
+	var c struct {
+		Users map[string]string `yaml:"basic_auth_users"`
+	}
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		return fmt.Errorf("%s: %w", webConfig, err)
+	}
+	if len(c.Users) == 0 {
+		return fmt.Errorf("%s has no basic_auth_users: %s", webConfig, need)
+	}
+	return nil
+}
+
+// readSecret reads a secret file; the error never holds its content.
+func readSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return nil, fmt.Errorf("%s is empty", path)
+	}
+	return []byte(s), nil
+}

@@ -1,0 +1,211 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// slack posts to a Slack incoming webhook. The webhook URL is the whole
+// credential (anyone holding it can post to the channel), hence a secret.
+type slack struct {
+	http *httpSender
+	url  string
+}
+
+func newSlack(name string, c ChannelConfig, client *http.Client, timeout time.Duration) (Notifier, error) {
+	u, err := readSecret(c.WebhookURLFile, c.WebhookURLEnv)
+	if err != nil {
+		return nil, fmt.Errorf("notify %s: webhook URL: %w", name, err)
+	}
+	if msg := checkHTTPURL(u); msg != "" {
+		return nil, fmt.Errorf("notify %s: webhook URL from %s: %s", name, secretSource(c.WebhookURLFile, c.WebhookURLEnv), msg)
+	}
+	return &slack{http: newHTTPSender(name, client, timeout, urlSecrets(u)...), url: u}, nil
+}
+
+// urlSecrets lists the parts of a secret URL that an error could show on
+// their own: the whole URL, its path and query, and its last path segment
+// (the token of a Slack webhook URL, which Slack may echo when it refuses).
+func urlSecrets(raw string) []string {
+	out := []string{raw}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return out
+	}
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		out = append(out, p)
+		// Short segments are words ("hooks", "v1"), not tokens: redacting
+		// them would only garble errors.
+		if last := p[strings.LastIndexByte(p, '/')+1:]; len(last) >= 8 {
+			out = append(out, last)
+		}
+	}
+	if u.RawQuery != "" {
+		out = append(out, u.RawQuery)
+	}
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		out = append(out, pw)
+	}
+	return out
+}
+
+// secretSource names where a secret came from, for errors about its value.
+func secretSource(file, env string) string {
+	if file != "" {
+		return "file " + file
+	}
+	return "environment variable " + env
+}
+
+// Slack's limits (Block Kit reference): a section's text and a field are
+// capped, a message has at most 50 blocks and a section 10 fields. Going over
+// gets the whole message refused with a 400, so text is cut here instead.
+const (
+	slackSectionMax = 3000
+	// A field holds 2000 characters; escaping can grow a rune to five.
+	slackFieldRunes = 300
+	slackURLMax     = 3000
+	slackTitleMax   = 300
+	slackLabelRunes = 200 // one label value, before escaping
+)
+
+type slackPayload struct {
+	// Text is what notifications and clients without blocks show.
+	Text   string       `json:"text"`
+	Blocks []slackBlock `json:"blocks,omitempty"`
+}
+
+type slackBlock struct {
+	Type     string         `json:"type"`
+	Text     *slackText     `json:"text,omitempty"`
+	Fields   []slackText    `json:"fields,omitempty"`
+	Elements []slackElement `json:"elements,omitempty"`
+}
+
+type slackText struct {
+	Type string `json:"type"` // mrkdwn | plain_text
+	Text string `json:"text"`
+}
+
+type slackElement struct {
+	Type     string    `json:"type"` // button
+	Text     slackText `json:"text"`
+	URL      string    `json:"url"`
+	ActionID string    `json:"action_id"`
+	Style    string    `json:"style,omitempty"`
+}
+
+// slackEscape escapes the three characters Slack's mrkdwn treats as control
+// sequences. Without it a label value such as "<!channel>" would notify the
+// whole channel and "<https://evil|Acknowledge>" would be a working link.
+// JSON encoding is separate and done by encoding/json.
+var slackEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
+
+// slackLink builds <url|text>. A "|" in the URL would end the URL early, so
+// it is percent-encoded; & < > are entity-escaped, which Slack undoes.
+func slackLink(u, text string) string {
+	return "<" + slackEscape(strings.ReplaceAll(u, "|", "%7C")) + "|" + slackEscape(text) + ">"
+}
+
+func mrkdwn(s string) *slackText { return &slackText{Type: "mrkdwn", Text: s} }
+
+// title is the one-line headline shared by Slack and email.
+func title(m Message) string {
+	var prefix string
+	switch m.Event {
+	case Acknowledge:
+		prefix = "Acknowledged: "
+	case Resolve:
+		prefix = "Resolved: "
+	}
+	sev := strings.ToUpper(strings.TrimSpace(m.Severity))
+	if sev == "" {
+		sev = "ALERT"
+	}
+	summary := strings.TrimSpace(m.Summary)
+	if summary == "" {
+		summary = "incident " + m.Incident
+	}
+	return oneLine(prefix + "[" + sev + "] " + summary)
+}
+
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
+
+func (s *slack) payload(m Message) slackPayload {
+	head := slackEscape(truncate(title(m), slackTitleMax))
+
+	text := head
+	if m.AckURL != "" {
+		text += " " + slackLink(m.AckURL, "Acknowledge")
+	}
+
+	blocks := []slackBlock{{Type: "section", Text: mrkdwn("*" + head + "*")}}
+
+	field := func(name, value string) slackText {
+		return slackText{Type: "mrkdwn", Text: "*" + name + "*\n" + slackEscape(truncate(oneLine(value), slackFieldRunes))}
+	}
+	fields := []slackText{
+		field("Severity", m.Severity),
+		field("Incident", m.Incident),
+		field("Policy", m.Policy+" (step "+strconv.Itoa(m.Step)+")"),
+	}
+	if !m.StartsAt.IsZero() {
+		fields = append(fields, field("Started", m.StartsAt.UTC().Format(time.RFC3339)))
+	}
+	blocks = append(blocks, slackBlock{Type: "section", Fields: fields})
+
+	if d := strings.TrimSpace(m.Description); d != "" {
+		blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn(slackEscape(truncate(d, slackSectionMax/5)))})
+	}
+
+	if len(m.Labels) > 0 {
+		var b strings.Builder
+		b.WriteString("*Labels*")
+		keys := sortedKeys(m.Labels)
+		for i, k := range keys {
+			// Each value on one line, so a value cannot fake a line
+			// of the message (say, another "Acknowledge").
+			line := "\n• " + slackEscape(truncate(oneLine(k), 100)) + ": " + slackEscape(truncate(oneLine(m.Labels[k]), slackLabelRunes))
+			if b.Len()+len(line) > slackSectionMax-40 {
+				fmt.Fprintf(&b, "\n… %d more", len(keys)-i)
+				break
+			}
+			b.WriteString(line)
+		}
+		blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn(b.String())})
+	}
+
+	var buttons []slackElement
+	if m.AckURL != "" && len(m.AckURL) <= slackURLMax {
+		buttons = append(buttons, slackElement{
+			Type: "button", Text: slackText{Type: "plain_text", Text: "Acknowledge"},
+			URL: m.AckURL, ActionID: "ack", Style: "primary",
+		})
+	}
+	if m.ConsoleURL != "" && len(m.ConsoleURL) <= slackURLMax {
+		buttons = append(buttons, slackElement{
+			Type: "button", Text: slackText{Type: "plain_text", Text: "Open in console"},
+			URL: m.ConsoleURL, ActionID: "console",
+		})
+	}
+	if len(buttons) > 0 {
+		blocks = append(blocks, slackBlock{Type: "actions", Elements: buttons})
+	}
+	return slackPayload{Text: text, Blocks: blocks}
+}
+
+// Send posts the message once. Slack answers 200 "ok", 4xx for a bad
+// payload or a revoked webhook (permanent) and 429 with Retry-After.
+func (s *slack) Send(ctx context.Context, m Message) error {
+	if err := checkMessage(m); err != nil {
+		return err
+	}
+	return s.http.post(ctx, s.url, s.payload(m), nil)
+}

@@ -1,0 +1,121 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hotel-ops/hotel-ops/webhook/payload"
+	"github.com/hotel-ops/hotel-ops/webhook/policy"
+)
+
+// The decisions below are the same whichever store keeps the state; each
+// store only makes them durable. Keeping them here means the embedded and
+// the PostgreSQL store cannot drift apart in what they do.
+
+// opening is a new incident and, when a policy matches, its first timer.
+type opening struct {
+	inc       *Incident
+	due       time.Time
+	scheduled bool
+	detail    string
+}
+
+func newIncident(a payload.Alert, pol *policy.File, now time.Time) opening {
+	o := opening{
+		inc: &Incident{ID: payload.IncidentID(a.Fingerprint, a.StartsAt), Fingerprint: a.Fingerprint, StartsAt: a.StartsAt,
+			Labels: a.Labels, Annotations: a.Annotations, Status: Open, OpenedAt: now, LastSeen: now},
+		detail: a.Labels["alertname"] + ": no policy matches: not escalated",
+	}
+	if p := pol.Match(a.Labels); p != nil {
+		o.inc.Policy = p.Name
+		_, after, _ := p.StepAt(0)
+		o.due, o.scheduled = now.Add(after), true
+		o.inc.NextDue = o.due
+		o.detail = a.Labels["alertname"] + ": policy " + p.Name
+	}
+	return o
+}
+
+// resolve closes inc; it returns false when it was already closed.
+func resolve(inc *Incident, now time.Time) bool {
+	if inc.Status == Resolved {
+		return false
+	}
+	inc.Status, inc.ResolvedAt, inc.LastSeen, inc.NextDue = Resolved, now, now, time.Time{}
+	return true
+}
+
+// acknowledge marks inc acknowledged; false when there is nothing to stop.
+func acknowledge(inc *Incident, by string, now time.Time) bool {
+	if inc.Status != Open {
+		return false // acknowledging twice, or a resolved incident, changes nothing
+	}
+	inc.Status, inc.AckedAt, inc.AckedBy, inc.NextDue = Acknowledged, now, by, time.Time{}
+	return true
+}
+
+// firing is what taking one due step does.
+type firing struct {
+	channels []string
+	next     time.Time // the following step's due time
+	hasNext  bool
+	audit    string
+}
+
+// fire takes step of inc, fenced: only the step the incident expects and
+// only while it is open. ok is false for a stale timer, which is dropped.
+func fire(inc *Incident, step int, pol *policy.File) (f firing, ok bool) {
+	if inc == nil || inc.Status != Open || inc.NextStep != step {
+		return f, false
+	}
+	inc.NextDue = time.Time{}
+	p := pol.Byname(inc.Policy)
+	if p == nil {
+		return firing{audit: "policy " + inc.Policy + " no longer exists: escalation stops"}, true
+	}
+	st, _, exists := p.StepAt(step)
+	if !exists {
+		return f, false
+	}
+	for _, ch := range st.Notify {
+		if !contains(inc.Notified, ch) {
+			inc.Notified = append(inc.Notified, ch)
+		}
+	}
+	inc.NextStep, inc.NextDue = step+1, time.Time{}
+	f = firing{channels: st.Notify, audit: fmt.Sprintf("step %d of %s: %s", step, p.Name, strings.Join(st.Notify, ", "))}
+	if _, after, more := p.StepAt(step + 1); more {
+		f.next, f.hasNext = inc.OpenedAt.Add(after), true
+		inc.NextDue = f.next
+	}
+	return f, true
+}
+
+// notification is an outbox entry for inc; its key makes the send
+// idempotent: incident, step and channel.
+func notification(inc *Incident, step int, stepName, channel, event string, now time.Time) Notification {
+	return Notification{Key: inc.ID + "/" + stepName + "/" + channel, Incident: inc.ID, Step: step,
+		Channel: channel, Event: event, NextTry: now, Created: now}
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func notifiedDetail(n Notification) string {
+	return fmt.Sprintf("%s %s (%s)", n.Channel, n.Event, n.Key)
+}
+
+func failedDetail(n Notification, err error) string {
+	return fmt.Sprintf("%s %s after %d attempts: %v", n.Channel, n.Event, n.Attempts+1, err)
+}
+
+func receivedDetail(d *payload.Delivery) string {
+	return fmt.Sprintf("group %s, %d alerts", d.GroupKey, len(d.Alerts))
+}

@@ -1,0 +1,566 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hotel-ops/hotel-ops/webhook/payload"
+	"github.com/hotel-ops/hotel-ops/webhook/policy"
+)
+
+// Postgres is the store for several escalator replicas on one database.
+// Replicas share nothing else: a delivery is deduplicated by its row in
+// escalator_deliveries, due steps and notifications are taken with
+// FOR UPDATE SKIP LOCKED so that each goes to one replica, and the
+// incident's next_step fences a step from running twice. Concurrent
+// commits share WAL flushes, so deliveries arriving together share fsyncs
+// while each is acknowledged only after its own commit.
+type Postgres struct {
+	pool *pgxpool.Pool
+}
+
+// schema is created when missing; it is versioned by its table names.
+const schema = `
+CREATE TABLE IF NOT EXISTS escalator_deliveries (
+	hash     text PRIMARY KEY,
+	received timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS escalator_incidents (
+	id        text PRIMARY KEY,
+	status    text NOT NULL,
+	severity  text NOT NULL DEFAULT '',
+	opened_at timestamptz NOT NULL,
+	data      jsonb NOT NULL
+) WITH (fillfactor = 70); -- room on each page for HOT updates as incidents escalate
+CREATE INDEX IF NOT EXISTS escalator_incidents_recent ON escalator_incidents ((status = 'resolved'), opened_at DESC);
+CREATE TABLE IF NOT EXISTS escalator_timers (
+	incident text PRIMARY KEY REFERENCES escalator_incidents (id),
+	due      timestamptz NOT NULL,
+	step     integer NOT NULL
+) WITH (fillfactor = 70);
+CREATE INDEX IF NOT EXISTS escalator_timers_due ON escalator_timers (due);
+CREATE TABLE IF NOT EXISTS escalator_outbox (
+	seq      bigserial PRIMARY KEY,
+	key      text NOT NULL UNIQUE,
+	incident text NOT NULL,
+	step     integer NOT NULL,
+	channel  text NOT NULL,
+	event    text NOT NULL,
+	attempts integer NOT NULL DEFAULT 0,
+	next_try timestamptz NOT NULL,
+	created  timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS escalator_outbox_next_try ON escalator_outbox (next_try);
+CREATE TABLE IF NOT EXISTS escalator_audit (
+	seq      bigserial PRIMARY KEY,
+	time     timestamptz NOT NULL,
+	incident text NOT NULL DEFAULT '',
+	action   text NOT NULL,
+	detail   text NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS escalator_audit_incident ON escalator_audit (incident, seq);
+`
+
+// OpenPostgres connects to dsn and creates the tables when missing. Two
+// replicas starting together both run the CREATEs; an advisory lock
+// makes the second wait instead of failing on a catalog conflict.
+func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store DSN: %w", err) // pgx leaves the password out of its parse errors
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		// pgx's default (the CPU count, at least 4) is too few for
+		// concurrent deliveries to share commits; the DSN can override.
+		cfg.MaxConns = 16
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the PostgreSQL store: %w", err)
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7268430217)`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, schema)
+		return err
+	})
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("creating the escalator tables: %w", err)
+	}
+	return &Postgres{pool: pool}, nil
+}
+
+// Close closes the connections.
+func (s *Postgres) Close() error { s.pool.Close(); return nil }
+
+// retryable is a conflict between replicas that running again resolves.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "23505")
+}
+
+// inTx runs f in a transaction, again on a serialization failure,
+// deadlock or a key another replica inserted first.
+func (s *Postgres) inTx(ctx context.Context, f func(pgx.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = pgx.BeginFunc(ctx, s.pool, f)
+		if !retryable(err) {
+			return err
+		}
+	}
+	return err
+}
+
+func auditSQL(b *pgx.Batch, now time.Time, incident, action, detail string) {
+	b.Queue(`INSERT INTO escalator_audit (time, incident, action, detail) VALUES ($1, $2, $3, $4)`, now, incident, action, detail)
+}
+
+func runBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// Receive implements Store.
+func (s *Postgres) Receive(ctx context.Context, d *payload.Delivery, pol *policy.File, now time.Time) (Received, error) {
+	var res Received
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		res = Received{}
+		tag, err := tx.Exec(ctx, `INSERT INTO escalator_deliveries (hash, received) VALUES ($1, $2) ON CONFLICT DO NOTHING`, d.Hash, now)
+		if err != nil {
+			return fmt.Errorf("recording the delivery: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			// Another peer's copy, or a repeat: committed before us, or
+			// we waited on its row lock until it committed.
+			res.Duplicate = true
+			b := &pgx.Batch{}
+			auditSQL(b, now, "", "deduplicated", "group "+d.GroupKey)
+			return runBatch(ctx, tx, b)
+		}
+		ids := make([]string, len(d.Alerts))
+		for i, a := range d.Alerts {
+			ids[i] = payload.IncidentID(a.Fingerprint, a.StartsAt)
+		}
+		known, err := lockIncidents(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		// New incidents: inserted with ON CONFLICT so that two different
+		// deliveries opening the same incident at once open it once.
+		var fresh []opening
+		for i, a := range d.Alerts {
+			if known[ids[i]] == nil && !a.Resolved() {
+				o := newIncident(a, pol, now)
+				known[ids[i]] = o.inc
+				fresh = append(fresh, o)
+			}
+		}
+		won, err := insertIncidents(ctx, tx, fresh)
+		if err != nil {
+			return err
+		}
+		var w writes
+		for _, o := range fresh {
+			if !won[o.inc.ID] {
+				// Another delivery opened it since we looked: its row is
+				// the incident; ours is dropped, this alert is a repeat.
+				delete(known, o.inc.ID)
+				continue
+			}
+			if o.scheduled {
+				w.schedule(o.inc.ID, o.due, 0)
+			}
+			res.Opened++
+			res.Severities = append(res.Severities, o.inc.Labels["severity"])
+			w.log(now, o.inc.ID, "opened", o.detail)
+		}
+		for i, a := range d.Alerts {
+			inc := known[ids[i]]
+			switch {
+			case inc == nil || won[ids[i]]:
+				continue
+			case a.Resolved():
+				if !resolve(inc, now) {
+					continue
+				}
+				w.unschedule = append(w.unschedule, inc.ID)
+				for _, ch := range inc.Notified {
+					w.outbox = append(w.outbox, notification(inc, -1, "resolve", ch, "resolve", now))
+				}
+				res.Resolved++
+				res.ResolutionDuration = append(res.ResolutionDuration, now.Sub(inc.OpenedAt))
+				w.log(now, inc.ID, "resolved", "resolved notification from Alertmanager")
+			default:
+				inc.LastSeen = now // a repeat: a heartbeat
+			}
+			w.incidents = append(w.incidents, inc)
+		}
+		w.log(now, "", "received", receivedDetail(d))
+		b, err := w.batch()
+		if err != nil {
+			return err
+		}
+		return runBatch(ctx, tx, b)
+	})
+	if err != nil {
+		return Received{}, fmt.Errorf("storing the delivery: %w", err)
+	}
+	return res, nil
+}
+
+// lockIncidents reads and row-locks the existing incidents among ids.
+func lockIncidents(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*Incident, error) {
+	rows, err := tx.Query(ctx, `SELECT data FROM escalator_incidents WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("reading incidents: %w", err)
+	}
+	out := map[string]*Incident{}
+	for rows.Next() {
+		var inc Incident
+		if err := rows.Scan(&inc); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading an incident: %w", err)
+		}
+		out[inc.ID] = &inc
+	}
+	return out, rows.Err()
+}
+
+// insertIncidents inserts the new incidents and returns those this
+// transaction created.
+func insertIncidents(ctx context.Context, tx pgx.Tx, fresh []opening) (map[string]bool, error) {
+	won := map[string]bool{}
+	if len(fresh) == 0 {
+		return won, nil
+	}
+	ids, statuses, sevs, opened, data := make([]string, len(fresh)), make([]string, len(fresh)), make([]string, len(fresh)), make([]time.Time, len(fresh)), make([]string, len(fresh))
+	for i, o := range fresh {
+		j, err := json.Marshal(o.inc)
+		if err != nil {
+			return nil, err
+		}
+		ids[i], statuses[i], sevs[i], opened[i], data[i] = o.inc.ID, o.inc.Status, o.inc.Labels["severity"], o.inc.OpenedAt, string(j)
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO escalator_incidents (id, status, severity, opened_at, data)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
+		ON CONFLICT (id) DO NOTHING RETURNING id`, ids, statuses, sevs, opened, data)
+	if err != nil {
+		return nil, fmt.Errorf("opening incidents: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		won[id] = true
+	}
+	return won, rows.Err()
+}
+
+// FireDue implements Store. Each replica takes different timers: the
+// ones another holds are skipped, not waited for.
+func (s *Postgres) FireDue(ctx context.Context, pol *policy.File, now time.Time, limit int) ([]Fired, error) {
+	var fired []Fired
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		fired = fired[:0]
+		rows, err := tx.Query(ctx, `SELECT t.incident, t.due, t.step, i.data
+			FROM escalator_timers t JOIN escalator_incidents i ON i.id = t.incident
+			WHERE t.due <= $1 ORDER BY t.due LIMIT $2
+			FOR UPDATE OF t, i SKIP LOCKED`, now, limit)
+		if err != nil {
+			return fmt.Errorf("taking due timers: %w", err)
+		}
+		type due struct {
+			id   string
+			at   time.Time
+			step int
+			inc  Incident
+		}
+		var taken []due
+		for rows.Next() {
+			var d due
+			if err := rows.Scan(&d.id, &d.at, &d.step, &d.inc); err != nil {
+				rows.Close()
+				return err
+			}
+			taken = append(taken, d)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// Set-based writes: one statement each for the timers, the
+		// incidents, the outbox and the audit log, whatever the batch size.
+		var w writes
+		for i := range taken {
+			d := &taken[i]
+			f, ok := fire(&d.inc, d.step, pol)
+			if !ok || !f.hasNext {
+				w.unschedule = append(w.unschedule, d.id)
+			}
+			if !ok {
+				continue // stale: fenced off
+			}
+			for _, ch := range f.channels {
+				w.outbox = append(w.outbox, notification(&d.inc, d.step, fmt.Sprint(d.step), ch, "trigger", now))
+			}
+			if f.hasNext {
+				w.schedule(d.id, f.next, d.step+1)
+			}
+			w.incidents = append(w.incidents, &d.inc)
+			w.log(now, d.id, "escalated", f.audit)
+			if f.channels != nil {
+				fired = append(fired, Fired{Incident: d.id, Step: d.step, Lag: now.Sub(d.at), Policy: d.inc.Policy})
+			}
+		}
+		b, err := w.batch()
+		if err != nil {
+			return err
+		}
+		return runBatch(ctx, tx, b)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("firing due steps: %w", err)
+	}
+	return fired, nil
+}
+
+// writes are the changes of a transaction, written as arrays: one
+// statement per table however many alerts or steps.
+type writes struct {
+	unschedule []string
+	schedID    []string
+	schedDue   []time.Time
+	schedStep  []int32
+	incidents  []*Incident
+	outbox     []Notification
+	audit      []Entry
+}
+
+func (w *writes) schedule(id string, due time.Time, step int) {
+	w.schedID, w.schedDue, w.schedStep = append(w.schedID, id), append(w.schedDue, due), append(w.schedStep, int32(step))
+}
+
+func (w *writes) log(now time.Time, incident, action, detail string) {
+	w.audit = append(w.audit, Entry{Time: now, Incident: incident, Action: action, Detail: detail})
+}
+
+func (w *writes) batch() (*pgx.Batch, error) {
+	b := &pgx.Batch{}
+	if len(w.unschedule) > 0 {
+		b.Queue(`DELETE FROM escalator_timers WHERE incident = ANY($1)`, w.unschedule)
+	}
+	if len(w.schedID) > 0 {
+		b.Queue(`INSERT INTO escalator_timers (incident, due, step)
+			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[])
+			ON CONFLICT (incident) DO UPDATE SET due = excluded.due, step = excluded.step`,
+			w.schedID, w.schedDue, w.schedStep)
+	}
+	if len(w.incidents) > 0 {
+		ids, statuses, data := make([]string, len(w.incidents)), make([]string, len(w.incidents)), make([]string, len(w.incidents))
+		for i, inc := range w.incidents {
+			j, err := json.Marshal(inc)
+			if err != nil {
+				return nil, err
+			}
+			ids[i], statuses[i], data[i] = inc.ID, inc.Status, string(j)
+		}
+		b.Queue(`UPDATE escalator_incidents i SET status = x.status, data = x.data
+			FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS x(id, status, data) WHERE i.id = x.id`, ids, statuses, data)
+	}
+	if n := len(w.outbox); n > 0 {
+		keys, incs, chans, events := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		steps, times := make([]int32, n), make([]time.Time, n)
+		for i, o := range w.outbox {
+			keys[i], incs[i], chans[i], events[i], steps[i], times[i] = o.Key, o.Incident, o.Channel, o.Event, int32(o.Step), o.NextTry
+		}
+		b.Queue(`INSERT INTO escalator_outbox (key, incident, step, channel, event, next_try, created)
+			SELECT k, i, s, c, e, t, t FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[]) AS x(k, i, s, c, e, t)
+			ON CONFLICT (key) DO NOTHING`, keys, incs, steps, chans, events, times)
+	}
+	if n := len(w.audit); n > 0 {
+		times, incs, actions, details := make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n)
+		for i, e := range w.audit {
+			times[i], incs[i], actions[i], details[i] = e.Time, e.Incident, e.Action, e.Detail
+		}
+		b.Queue(`INSERT INTO escalator_audit (time, incident, action, detail)
+			SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[])`, times, incs, actions, details)
+	}
+	return b, nil
+}
+
+// NextDue implements Store.
+func (s *Postgres) NextDue(ctx context.Context) (time.Time, error) {
+	var t *time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT min(due) FROM escalator_timers`).Scan(&t); err != nil {
+		return time.Time{}, fmt.Errorf("next due timer: %w", err)
+	}
+	if t == nil {
+		return time.Time{}, nil
+	}
+	return *t, nil
+}
+
+// Claim implements Store: leased rows are invisible to other replicas
+// until the lease ends, and rows another replica is claiming are skipped.
+func (s *Postgres) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Notification, error) {
+	rows, err := s.pool.Query(ctx, `UPDATE escalator_outbox SET next_try = $2
+		WHERE seq IN (SELECT seq FROM escalator_outbox WHERE next_try <= $1 ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED)
+		RETURNING seq, key, incident, step, channel, event, attempts, created`, now, now.Add(lease), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claiming notifications: %w", err)
+	}
+	var out []Notification
+	for rows.Next() {
+		n := Notification{NextTry: now}
+		if err := rows.Scan(&n.Seq, &n.Key, &n.Incident, &n.Step, &n.Channel, &n.Event, &n.Attempts, &n.Created); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claiming notifications: %w", err)
+	}
+	sortBySeq(out)
+	return out, nil
+}
+
+// Done implements Store.
+func (s *Postgres) Done(ctx context.Context, n Notification, sendErr error, retryAt time.Time, now time.Time) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		switch {
+		case sendErr == nil:
+			b.Queue(`DELETE FROM escalator_outbox WHERE seq = $1`, n.Seq)
+			auditSQL(b, now, n.Incident, "notified", notifiedDetail(n))
+		case retryAt.IsZero():
+			b.Queue(`DELETE FROM escalator_outbox WHERE seq = $1`, n.Seq)
+			auditSQL(b, now, n.Incident, "notify_failed", failedDetail(n, sendErr))
+		default:
+			b.Queue(`UPDATE escalator_outbox SET attempts = attempts + 1, next_try = $2 WHERE seq = $1`, n.Seq, retryAt)
+		}
+		return runBatch(ctx, tx, b)
+	})
+	if err != nil {
+		return fmt.Errorf("settling notification %s: %w", n.Key, err)
+	}
+	return nil
+}
+
+// Ack implements Store.
+func (s *Postgres) Ack(ctx context.Context, id, by string, now time.Time) (*Incident, error) {
+	var inc *Incident
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		known, err := lockIncidents(ctx, tx, []string{id})
+		if err != nil {
+			return err
+		}
+		if inc = known[id]; inc == nil {
+			return ErrNotFound
+		}
+		if !acknowledge(inc, by, now) {
+			return nil
+		}
+		w := writes{unschedule: []string{id}, incidents: []*Incident{inc}}
+		for _, ch := range inc.Notified {
+			w.outbox = append(w.outbox, notification(inc, -1, "ack", ch, "acknowledge", now))
+		}
+		w.log(now, id, "acknowledged", "by "+by)
+		b, err := w.batch()
+		if err != nil {
+			return err
+		}
+		return runBatch(ctx, tx, b)
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("acknowledging %s: %w", id, err)
+	}
+	return inc, err
+}
+
+// Incident implements Store.
+func (s *Postgres) Incident(ctx context.Context, id string) (*Incident, error) {
+	var inc Incident
+	err := s.pool.QueryRow(ctx, `SELECT data FROM escalator_incidents WHERE id = $1`, id).Scan(&inc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading incident %s: %w", id, err)
+	}
+	return &inc, nil
+}
+
+// Incidents implements Store: open ones first, then the most recent.
+func (s *Postgres) Incidents(ctx context.Context, limit int) ([]Incident, error) {
+	rows, err := s.pool.Query(ctx, `SELECT data FROM escalator_incidents ORDER BY (status = 'resolved'), opened_at DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing incidents: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Incident, error) {
+		var inc Incident
+		err := r.Scan(&inc)
+		return inc, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing incidents: %w", err)
+	}
+	return out, nil
+}
+
+// Audit implements Store: newest first, for one incident or all.
+func (s *Postgres) Audit(ctx context.Context, incident string, limit int) ([]Entry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT seq, time, incident, action, detail FROM escalator_audit
+		WHERE $1 = '' OR incident = $1 ORDER BY seq DESC LIMIT $2`, incident, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading the audit log: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
+		var e Entry
+		err := r.Scan(&e.Seq, &e.Time, &e.Incident, &e.Action, &e.Detail)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the audit log: %w", err)
+	}
+	return out, nil
+}
+
+// Pending implements Store.
+func (s *Postgres) Pending(ctx context.Context) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM escalator_timers`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting timers: %w", err)
+	}
+	return n, nil
+}
+
+// OpenBySeverity implements Store.
+func (s *Postgres) OpenBySeverity(ctx context.Context) (map[string]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT severity, count(*) FROM escalator_incidents WHERE status <> 'resolved' GROUP BY severity`)
+	if err != nil {
+		return nil, fmt.Errorf("counting incidents: %w", err)
+	}
+	out := map[string]int{}
+	var sev string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&sev, &n}, func() error { out[sev] = n; return nil })
+	if err != nil {
+		return nil, fmt.Errorf("counting incidents: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,111 @@
+// Package store keeps escalator's state durably: incidents, pending
+// escalation steps (timers), an outbox of notifications and an audit log.
+// Every change a delivery, a due step or an acknowledgement makes is one
+// transaction, so after a crash every due step fires and none twice.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/hotel-ops/hotel-ops/webhook/payload"
+	"github.com/hotel-ops/hotel-ops/webhook/policy"
+)
+
+// Incident is one alert occurrence: a fingerprint and a start.
+type Incident struct {
+	ID          string            `json:"id"`
+	Fingerprint string            `json:"fingerprint"`
+	StartsAt    time.Time         `json:"startsAt"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	Policy      string            `json:"policy,omitempty"`
+	Status      string            `json:"status"` // open, acknowledged, resolved
+	OpenedAt    time.Time         `json:"openedAt"`
+	LastSeen    time.Time         `json:"lastSeen"`
+	AckedAt     time.Time         `json:"ackedAt,omitzero"`
+	AckedBy     string            `json:"ackedBy,omitempty"`
+	ResolvedAt  time.Time         `json:"resolvedAt,omitzero"`
+	NextStep    int               `json:"nextStep"`         // fencing: a timer for another step is stale
+	NextDue     time.Time         `json:"nextDue,omitzero"` // when step NextStep is due; zero: none pending
+	Notified    []string          `json:"notified,omitempty"`
+}
+
+// Incident states.
+const (
+	Open         = "open"
+	Acknowledged = "acknowledged"
+	Resolved     = "resolved"
+)
+
+// Notification is an outbox entry: one message to one channel.
+type Notification struct {
+	Seq      uint64    `json:"seq"`
+	Key      string    `json:"key"` // idempotency key: incident/step/channel
+	Incident string    `json:"incident"`
+	Step     int       `json:"step"`
+	Channel  string    `json:"channel"`
+	Event    string    `json:"event"` // trigger, acknowledge, resolve
+	Attempts int       `json:"attempts"`
+	NextTry  time.Time `json:"nextTry"`
+	Created  time.Time `json:"created"`
+}
+
+// Entry is one audit log line: a decision and why.
+type Entry struct {
+	Seq      uint64    `json:"seq"`
+	Time     time.Time `json:"time"`
+	Incident string    `json:"incident,omitempty"`
+	Action   string    `json:"action"` // received, deduplicated, opened, escalated, notified, notify_failed, acknowledged, resolved
+	Detail   string    `json:"detail,omitempty"`
+}
+
+// Received is what a delivery changed.
+type Received struct {
+	Duplicate          bool
+	Opened, Resolved   int
+	ResolutionDuration []time.Duration // per resolved incident, for MTTR
+	Severities         []string        // of opened incidents
+}
+
+// Fired is one escalation step taken.
+type Fired struct {
+	Incident string
+	Step     int
+	Lag      time.Duration // from due time to now
+	Policy   string
+}
+
+// Store is the durable state. The embedded store (Bolt) is the default;
+// a PostgreSQL store for several replicas implements the same methods.
+type Store interface {
+	// Receive records a delivery: deduplicates it, opens incidents with
+	// their first timer, heartbeats repeats, closes resolved ones.
+	Receive(ctx context.Context, d *payload.Delivery, pol *policy.File, now time.Time) (Received, error)
+	// FireDue takes up to limit due steps: queues their notifications,
+	// advances the incident and schedules the next step.
+	FireDue(ctx context.Context, pol *policy.File, now time.Time, limit int) ([]Fired, error)
+	// NextDue is the earliest pending timer, zero when none.
+	NextDue(ctx context.Context) (time.Time, error)
+	// Claim leases up to limit notifications whose time has come.
+	Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Notification, error)
+	// Done settles a claimed notification: sent, or failed with a retry
+	// time (zero: give up).
+	Done(ctx context.Context, n Notification, sendErr error, retryAt time.Time, now time.Time) error
+	// Ack acknowledges an incident: no further steps.
+	Ack(ctx context.Context, id, by string, now time.Time) (*Incident, error)
+	Incident(ctx context.Context, id string) (*Incident, error)
+	Incidents(ctx context.Context, limit int) ([]Incident, error)
+	Audit(ctx context.Context, incident string, limit int) ([]Entry, error)
+	// Counts for metrics: pending timers, open incidents by severity.
+	Pending(ctx context.Context) (int, error)
+	OpenBySeverity(ctx context.Context) (map[string]int, error)
+	Close() error
+}
+
+// ErrNotFound is an unknown incident.
+var ErrNotFound = errNotFound{}
+
+type errNotFound struct{}
+
+func (errNotFound) Error() string { return "no such incident" }

@@ -1,0 +1,356 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/hotel-ops/hotel-ops/internal/testenv"
+	"github.com/hotel-ops/hotel-ops/webhook/payload"
+	"github.com/hotel-ops/hotel-ops/webhook/policy"
+)
+
+var ctx = context.Background()
+
+func policies(t testing.TB) *policy.File {
+	var f policy.File
+	doc := `
+policies:
+  - name: system-down
+    matchers: ['alertname="HotelAppDown"']
+    steps: [{after: 0s, notify: [pagerduty, slack]}, {after: 15m, notify: [manager]}]
+  - name: warning
+    matchers: ['severity="warning"']
+    steps: [{after: 1h, notify: [manager]}]
+`
+	if err := yaml.Unmarshal([]byte(doc), &f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Validate(map[string]bool{"pagerduty": true, "slack": true, "manager": true}); err != nil {
+		t.Fatal(err)
+	}
+	return &f
+}
+
+func delivery(t testing.TB, group, status string, alerts ...string) *payload.Delivery {
+	var parts []string
+	for _, a := range alerts {
+		name, fp, _ := strings.Cut(a, "/")
+		parts = append(parts, fmt.Sprintf(`{"status":%q,"labels":{"alertname":%q,"severity":"critical"},"annotations":{},"startsAt":"2026-11-28T00:00:00Z","fingerprint":%q}`, status, name, fp))
+	}
+	d, err := payload.Parse(strings.NewReader(fmt.Sprintf(`{"version":"4","groupKey":%q,"alerts":[%s]}`, group, strings.Join(parts, ","))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func openBolt(t testing.TB) (*Bolt, string) {
+	path := filepath.Join(t.TempDir(), "escalator.db")
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+// backend opens stores of one kind; reopen gives a second handle on the
+// same state: a restarted process, or another replica.
+type backend struct {
+	name string
+	open func(t *testing.T) (s Store, reopen func() Store)
+}
+
+// backends are the embedded store and the PostgreSQL store, each test on
+// its own file or database of one real PostgreSQL.
+func backends(t *testing.T) []backend {
+	pg := testenv.StartPrimary(t, "escalator-store", testenv.PrimaryOptions{})
+	var dbs atomic.Int32
+	return []backend{
+		{"bolt", func(t *testing.T) (Store, func() Store) {
+			s, path := openBolt(t)
+			return s, func() Store {
+				s.Close()
+				s2, err := OpenBolt(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s2.Close() })
+				return s2
+			}
+		}},
+		{"postgres", func(t *testing.T) (Store, func() Store) {
+			db := fmt.Sprintf("escalator%d", dbs.Add(1))
+			pg.Exec("CREATE DATABASE " + db)
+			open := func() Store {
+				s, err := OpenPostgres(ctx, pg.DSN(db))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+			return open(), open
+		}},
+	}
+}
+
+func TestStores(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			t.Run("lifecycle", func(t *testing.T) { s, _ := b.open(t); testLifecycle(t, s) })
+			t.Run("ack", func(t *testing.T) { s, _ := b.open(t); testAck(t, s) })
+			t.Run("restart", func(t *testing.T) { s, reopen := b.open(t); testRestart(t, s, reopen) })
+			t.Run("repeat", func(t *testing.T) { s, _ := b.open(t); testRepeat(t, s) })
+		})
+	}
+}
+
+func testLifecycle(t *testing.T, s Store) {
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	d := delivery(t, "g1", "firing", "HotelAppDown/f1")
+	res, err := s.Receive(ctx, d, pol, t0)
+	if err != nil || res.Opened != 1 || res.Duplicate {
+		t.Fatalf("first delivery: %+v %v", res, err)
+	}
+	if res, _ := s.Receive(ctx, d, pol, t0.Add(time.Second)); !res.Duplicate {
+		t.Fatal("the same delivery from the other Alertmanager was not deduplicated")
+	}
+	fired, _ := s.FireDue(ctx, pol, t0, 100)
+	if len(fired) != 1 || fired[0].Step != 0 {
+		t.Fatalf("step 0 at once: %+v", fired)
+	}
+	if fired, _ := s.FireDue(ctx, pol, t0.Add(14*time.Minute), 100); len(fired) != 0 {
+		t.Fatalf("step 1 fired early: %+v", fired)
+	}
+	fired, _ = s.FireDue(ctx, pol, t0.Add(15*time.Minute+time.Second), 100)
+	if len(fired) != 1 || fired[0].Step != 1 || fired[0].Lag != time.Second {
+		t.Fatalf("step 1 at 15m: %+v", fired)
+	}
+	out, _ := s.Claim(ctx, t0.Add(16*time.Minute), time.Minute, 100)
+	var keys []string
+	for _, n := range out {
+		keys = append(keys, n.Channel+":"+n.Event)
+	}
+	if strings.Join(keys, " ") != "pagerduty:trigger slack:trigger manager:trigger" {
+		t.Errorf("outbox %v", keys)
+	}
+	if again, _ := s.Claim(ctx, t0.Add(16*time.Minute), time.Minute, 100); len(again) != 0 {
+		t.Errorf("leased notifications claimed twice: %v", again)
+	}
+	for _, n := range out {
+		if err := s.Done(ctx, n, nil, time.Time{}, t0.Add(16*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, _ = s.Receive(ctx, delivery(t, "g1", "resolved", "HotelAppDown/f1"), pol, t0.Add(time.Hour))
+	if res.Resolved != 1 || res.ResolutionDuration[0] != time.Hour {
+		t.Fatalf("resolve: %+v", res)
+	}
+	out, _ = s.Claim(ctx, t0.Add(time.Hour), time.Minute, 100)
+	if len(out) != 3 || out[0].Event != "resolve" {
+		t.Errorf("resolve notices to the notified channels: %+v", out)
+	}
+	inc, _ := s.Incident(ctx, d.Alerts[0].Fingerprint)
+	if inc != nil {
+		t.Error("incident ids must not be fingerprints")
+	}
+	audit, _ := s.Audit(ctx, "", 100)
+	var actions []string
+	for _, e := range audit {
+		actions = append(actions, e.Action)
+	}
+	for _, want := range []string{"opened", "deduplicated", "escalated", "notified", "resolved"} {
+		if !strings.Contains(strings.Join(actions, " "), want) {
+			t.Errorf("audit lacks %s: %v", want, actions)
+		}
+	}
+}
+
+func testAck(t *testing.T, s Store) {
+	pol := policies(t)
+	t0 := time.Now()
+	s.Receive(ctx, delivery(t, "g", "firing", "HotelAppDown/f2"), pol, t0)
+	s.FireDue(ctx, pol, t0, 10)
+	id := payload.IncidentID("f2", time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC))
+	inc, err := s.Ack(ctx, id, "api", t0.Add(time.Minute))
+	if err != nil || inc.Status != Acknowledged {
+		t.Fatalf("ack: %+v %v", inc, err)
+	}
+	if fired, _ := s.FireDue(ctx, pol, t0.Add(time.Hour), 10); len(fired) != 0 {
+		t.Errorf("steps after acknowledgement: %+v", fired)
+	}
+	if n, _ := s.Pending(ctx); n != 0 {
+		t.Errorf("%d timers pending after ack", n)
+	}
+	if _, err := s.Ack(ctx, "nope", "api", t0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown incident: %v", err)
+	}
+}
+
+// After a restart every pending step fires once, and none twice.
+func testRestart(t *testing.T, s Store, reopen func() Store) {
+	pol := policies(t)
+	t0 := time.Now()
+	const n = 500
+	for i := 0; i < n; i++ {
+		s.Receive(ctx, delivery(t, fmt.Sprint("g", i), "firing", fmt.Sprintf("HotelAppDown/fp%d", i)), pol, t0)
+	}
+	s2 := reopen()
+	seen := map[string]int{}
+	for _, at := range []time.Duration{0, time.Minute, 16 * time.Minute, time.Hour} {
+		fired, err := s2.FireDue(ctx, pol, t0.Add(at), 100000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fired {
+			seen[fmt.Sprint(f.Incident, "/", f.Step)]++
+		}
+	}
+	if len(seen) != 2*n {
+		t.Errorf("%d distinct steps fired, want %d", len(seen), 2*n)
+	}
+	for k, c := range seen {
+		if c != 1 {
+			t.Errorf("%s fired %d times", k, c)
+		}
+	}
+}
+
+func TestSecondProcessRefused(t *testing.T) {
+	_, path := openBolt(t)
+	_, err := OpenBolt(path)
+	if err == nil || !strings.Contains(err.Error(), "in use by another escalator") {
+		t.Fatalf("second open: %v", err)
+	}
+}
+
+// A repeat of a firing alert in a new group is a heartbeat, not a new
+// incident; its resolve closes it once.
+func testRepeat(t *testing.T, s Store) {
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+	if res, err := s.Receive(ctx, delivery(t, "a", "firing", "HotelAppDown/r1"), pol, t0); err != nil || res.Opened != 1 {
+		t.Fatalf("open: %+v %v", res, err)
+	}
+	res, err := s.Receive(ctx, delivery(t, "b", "firing", "HotelAppDown/r1"), pol, t0.Add(time.Minute))
+	if err != nil || res.Opened != 0 || res.Duplicate {
+		t.Fatalf("repeat: %+v %v", res, err)
+	}
+	list, _ := s.Incidents(ctx, 10)
+	if len(list) != 1 || !list[0].LastSeen.Equal(t0.Add(time.Minute)) || list[0].Policy != "system-down" {
+		t.Fatalf("after a heartbeat: %+v", list)
+	}
+	for i, want := range []int{1, 0} {
+		res, _ = s.Receive(ctx, delivery(t, fmt.Sprint("c", i), "resolved", "HotelAppDown/r1"), pol, t0.Add(time.Duration(2+i)*time.Minute))
+		if res.Resolved != want {
+			t.Errorf("resolve %d closed %d incidents, want %d", i, res.Resolved, want)
+		}
+	}
+	if sev, _ := s.OpenBySeverity(ctx); sev["critical"] != 0 {
+		t.Errorf("open by severity after resolve: %v", sev)
+	}
+	if n, _ := s.Pending(ctx); n != 0 {
+		t.Errorf("%d timers pending after resolve", n)
+	}
+}
+
+// Two replicas on one PostgreSQL, each receiving every delivery (as from
+// two Alertmanager peers) and both firing and claiming at once: every
+// step is taken once and every notification is claimed once.
+func TestReplicasShareOnePostgres(t *testing.T) {
+	pg := testenv.StartPrimary(t, "escalator-replicas", testenv.PrimaryOptions{})
+	pg.Exec("CREATE DATABASE escalator")
+	var replicas [2]*Postgres
+	for i := range replicas {
+		s, err := OpenPostgres(ctx, pg.DSN("escalator"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		replicas[i] = s
+	}
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)
+	const n = 200
+	var wg sync.WaitGroup
+	var opened, dups atomic.Int32
+	for _, s := range replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < n; i++ {
+				res, err := s.Receive(ctx, delivery(t, fmt.Sprint("g", i), "firing", fmt.Sprintf("HotelAppDown/x%d", i)), pol, t0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				opened.Add(int32(res.Opened))
+				if res.Duplicate {
+					dups.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if opened.Load() != n || dups.Load() != n {
+		t.Fatalf("%d incidents opened and %d duplicates, want %d and %d", opened.Load(), dups.Load(), n, n)
+	}
+	var mu sync.Mutex
+	steps, sends := map[string]int{}, map[string]int{}
+	for _, at := range []time.Duration{0, 16 * time.Minute} {
+		for _, s := range replicas {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					fired, err := s.FireDue(ctx, pol, t0.Add(at), 7) // small batches: the replicas interleave
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					claimed, err := s.Claim(ctx, t0.Add(at), time.Hour, 5)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					for _, f := range fired {
+						steps[fmt.Sprint(f.Incident, "/", f.Step)]++
+					}
+					for _, c := range claimed {
+						sends[c.Key]++
+					}
+					mu.Unlock()
+					if len(fired) == 0 && len(claimed) == 0 {
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	if len(steps) != 2*n || len(sends) != 3*n {
+		t.Errorf("%d steps and %d notifications, want %d and %d", len(steps), len(sends), 2*n, 3*n)
+	}
+	for k, c := range steps {
+		if c != 1 {
+			t.Errorf("step %s taken %d times", k, c)
+		}
+	}
+	for k, c := range sends {
+		if c != 1 {
+			t.Errorf("notification %s claimed %d times", k, c)
+		}
+	}
+}
