@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sort"
 
+	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 
 	"github.com/hotel-ops/hotel-ops/internal/yamlconf"
@@ -23,7 +24,21 @@ type Config struct {
 	Store       Store                           `yaml:"store"`
 	AckLinks    AckLinks                        `yaml:"ack_links"`
 	Channels    map[string]notify.ChannelConfig `yaml:"channels"`
-	policy.File `yaml:",inline"`
+	// Alertmanager, when set, is read to close incidents whose resolve
+	// was missed, and written to silence acknowledged alerts.
+	Alertmanager *Alertmanager `yaml:"alertmanager,omitempty"`
+	policy.File  `yaml:",inline"`
+}
+
+// Alertmanager is the cluster escalator reconciles with (API v2).
+type Alertmanager struct {
+	URLs       []string                   `yaml:"urls"` // every peer
+	HTTPConfig commoncfg.HTTPClientConfig `yaml:"http_config,omitempty"`
+	// ReconcileInterval between passes (default 1m).
+	ReconcileInterval model.Duration `yaml:"reconcile_interval,omitempty"`
+	// SilenceOnAck, when set, silences an acknowledged incident's alert for
+	// at most this long; the silence is expired when the incident resolves.
+	SilenceOnAck model.Duration `yaml:"silence_on_ack,omitempty"`
 }
 
 // Store selects the store: the embedded one (a file) or PostgreSQL for
@@ -64,6 +79,19 @@ func (c *Config) Validate() error {
 	}
 	if c.AckLinks.SecretFile != "" && c.ExternalURL == "" {
 		errs = append(errs, yamlconf.Fieldf("external_url", "required for acknowledgement links"))
+	}
+	if am := c.Alertmanager; am != nil {
+		if len(am.URLs) == 0 {
+			errs = append(errs, yamlconf.Fieldf("alertmanager.urls", "required: every Alertmanager peer's URL"))
+		}
+		for i, raw := range am.URLs {
+			if u, err := url.Parse(raw); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+				errs = append(errs, yamlconf.Fieldf(fmt.Sprintf("alertmanager.urls[%d]", i), "%q is not an http(s) URL", raw))
+			}
+		}
+		if err := am.HTTPConfig.Validate(); err != nil {
+			errs = append(errs, yamlconf.Fieldf("alertmanager.http_config", "%v", err))
+		}
 	}
 	names := map[string]bool{}
 	keys := make([]string, 0, len(c.Channels))

@@ -37,6 +37,12 @@ type Engine struct {
 	// OnFired, when set, sees every step taken (benchmarks measure the
 	// escalation lag with it).
 	OnFired func(store.Fired)
+	// Retention is how long delivery hashes are kept to recognise copies
+	// (default 7 days; pruned hourly).
+	Retention time.Duration
+	// OnAck, when set, is told of each acknowledgement (to silence the
+	// alert in Alertmanager without waiting for the next pass).
+	OnAck func()
 
 	wake chan struct{}
 	once sync.Once
@@ -62,6 +68,9 @@ func (e *Engine) init() {
 		}
 		if e.Senders == 0 {
 			e.Senders = 4
+		}
+		if e.Retention == 0 {
+			e.Retention = 7 * 24 * time.Hour
 		}
 		if e.Logger == nil {
 			e.Logger = slog.New(slog.DiscardHandler)
@@ -111,6 +120,9 @@ func (e *Engine) Ack(ctx context.Context, id, by string) (*store.Incident, error
 	inc, err := e.Store.Ack(ctx, id, by, e.Now())
 	if err == nil {
 		e.poke()
+		if e.OnAck != nil {
+			e.OnAck()
+		}
 	}
 	return inc, err
 }
@@ -126,8 +138,9 @@ func (e *Engine) poke() {
 func (e *Engine) Run(ctx context.Context) {
 	e.init()
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); e.schedule(ctx) }()
+	go func() { defer wg.Done(); e.prune(ctx) }()
 	for i := 0; i < e.Senders; i++ {
 		wg.Add(1)
 		go func() { defer wg.Done(); e.send(ctx) }()
@@ -177,6 +190,21 @@ func (e *Engine) schedule(ctx context.Context) {
 			return
 		case <-e.wake:
 		case <-time.After(wait):
+		}
+	}
+}
+
+func (e *Engine) prune(ctx context.Context) {
+	for {
+		if n, err := e.Store.Prune(ctx, e.Now().Add(-e.Retention)); err != nil && ctx.Err() == nil {
+			e.Logger.Warn("pruning delivery hashes", "err", err)
+		} else if n > 0 {
+			e.Logger.Debug("pruned delivery hashes", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Hour):
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -16,9 +17,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	commoncfg "github.com/prometheus/common/config"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/hotel-ops/hotel-ops/internal/service"
+	"github.com/hotel-ops/hotel-ops/webhook/amsync"
 	"github.com/hotel-ops/hotel-ops/webhook/api"
 	"github.com/hotel-ops/hotel-ops/webhook/config"
 	"github.com/hotel-ops/hotel-ops/webhook/escalate"
@@ -112,11 +115,21 @@ func run(args []string) int {
 	}
 	(&api.Server{Engine: eng, Token: token, MaxBody: maxBody, Logger: logger}).Register(mux)
 
+	syncer, err := newSyncer(cfg.Alertmanager, eng, logger)
+	if err != nil {
+		logger.Error("Alertmanager", "err", err)
+		return 2
+	}
+
 	ctx, stop := service.SignalContext()
 	defer stop()
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { eng.Run(runCtx); close(done) }()
+	if syncer != nil {
+		eng.OnAck = syncer.Wake
+		go syncer.Run(runCtx)
+	}
 	err = svc.Serve(ctx, mux)
 	cancel()
 	<-done
@@ -125,6 +138,30 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// newSyncer reconciles with Alertmanager when the configuration names it.
+func newSyncer(c *config.Alertmanager, eng *escalate.Engine, logger *slog.Logger) (*amsync.Syncer, error) {
+	if c == nil {
+		return nil, nil
+	}
+	hc, err := commoncfg.NewClientFromConfig(c.HTTPConfig, "escalator")
+	if err != nil {
+		return nil, fmt.Errorf("http_config: %w", err)
+	}
+	s := &amsync.Syncer{Engine: eng, Interval: time.Duration(c.ReconcileInterval), SilenceFor: time.Duration(c.SilenceOnAck), Logger: logger}
+	if s.Interval == 0 {
+		s.Interval = time.Minute
+	}
+	s.Grace = 2 * s.Interval
+	for _, u := range c.URLs {
+		p, err := amsync.Client(u, hc)
+		if err != nil {
+			return nil, err
+		}
+		s.Peers = append(s.Peers, p)
+	}
+	return s, nil
 }
 
 // openStore opens the embedded store or connects to PostgreSQL.

@@ -382,6 +382,25 @@ func (s *Bolt) Ack(ctx context.Context, id, by string, now time.Time) (*Incident
 	return inc, err
 }
 
+// SetSilence implements Store.
+func (s *Bolt) SetSilence(ctx context.Context, id, silenceID string, now time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		incidents := tx.Bucket(bIncidents)
+		inc, err := getJSON[Incident](incidents, []byte(id))
+		if err != nil {
+			return err
+		}
+		if inc == nil {
+			return ErrNotFound
+		}
+		inc.SilenceID = silenceID
+		if err := putJSON(incidents, []byte(id), inc); err != nil {
+			return err
+		}
+		return audit(tx, now, id, "silenced", silenceDetail(silenceID))
+	})
+}
+
 // Incident implements Store.
 func (s *Bolt) Incident(ctx context.Context, id string) (*Incident, error) {
 	var inc *Incident
@@ -434,6 +453,29 @@ func (s *Bolt) Audit(ctx context.Context, incident string, limit int) ([]Entry, 
 		return nil
 	})
 	return out, err
+}
+
+// Prune implements Store.
+func (s *Bolt) Prune(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		n = 0
+		c := tx.Bucket(bDeliveries).Cursor()
+		for k, v := c.First(); k != nil; {
+			if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) < before.UnixNano() {
+				key := append([]byte(nil), k...)
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+				k, v = c.Seek(key) // the first key after the deleted one
+				continue
+			}
+			k, v = c.Next()
+		}
+		return nil
+	})
+	return n, err
 }
 
 // Pending implements Store.

@@ -119,3 +119,10 @@ func failedDetail(n Notification, err error) string {
 func receivedDetail(d *payload.Delivery) string {
 	return fmt.Sprintf("group %s, %d alerts", d.GroupKey, len(d.Alerts))
 }
+
+func silenceDetail(silenceID string) string {
+	if silenceID == SilenceExpired {
+		return "Alertmanager silence expired: the incident resolved"
+	}
+	return "Alertmanager silence " + silenceID + " until the incident resolves"
+}

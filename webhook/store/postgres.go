@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS escalator_deliveries (
 	hash     text PRIMARY KEY,
 	received timestamptz NOT NULL
 );
+CREATE INDEX IF NOT EXISTS escalator_deliveries_received ON escalator_deliveries (received);
 CREATE TABLE IF NOT EXISTS escalator_incidents (
 	id        text PRIMARY KEY,
 	status    text NOT NULL,
@@ -492,6 +493,32 @@ func (s *Postgres) Ack(ctx context.Context, id, by string, now time.Time) (*Inci
 	return inc, err
 }
 
+// SetSilence implements Store.
+func (s *Postgres) SetSilence(ctx context.Context, id, silenceID string, now time.Time) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		known, err := lockIncidents(ctx, tx, []string{id})
+		if err != nil {
+			return err
+		}
+		inc := known[id]
+		if inc == nil {
+			return ErrNotFound
+		}
+		inc.SilenceID = silenceID
+		w := writes{incidents: []*Incident{inc}}
+		w.log(now, id, "silenced", silenceDetail(silenceID))
+		b, err := w.batch()
+		if err != nil {
+			return err
+		}
+		return runBatch(ctx, tx, b)
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("recording the silence of %s: %w", id, err)
+	}
+	return err
+}
+
 // Incident implements Store.
 func (s *Postgres) Incident(ctx context.Context, id string) (*Incident, error) {
 	var inc Incident
@@ -538,6 +565,15 @@ func (s *Postgres) Audit(ctx context.Context, incident string, limit int) ([]Ent
 		return nil, fmt.Errorf("reading the audit log: %w", err)
 	}
 	return out, nil
+}
+
+// Prune implements Store.
+func (s *Postgres) Prune(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM escalator_deliveries WHERE received < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("pruning deliveries: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // Pending implements Store.

@@ -29,7 +29,13 @@ type Incident struct {
 	NextStep    int               `json:"nextStep"`         // fencing: a timer for another step is stale
 	NextDue     time.Time         `json:"nextDue,omitzero"` // when step NextStep is due; zero: none pending
 	Notified    []string          `json:"notified,omitempty"`
+	// SilenceID is the Alertmanager silence made when it was acknowledged;
+	// SilenceExpired once that silence was expired at the resolve.
+	SilenceID string `json:"silenceId,omitempty"`
 }
+
+// SilenceExpired marks an incident whose silence was expired.
+const SilenceExpired = "expired"
 
 // Incident states.
 const (
@@ -94,9 +100,15 @@ type Store interface {
 	Done(ctx context.Context, n Notification, sendErr error, retryAt time.Time, now time.Time) error
 	// Ack acknowledges an incident: no further steps.
 	Ack(ctx context.Context, id, by string, now time.Time) (*Incident, error)
+	// SetSilence records the incident's Alertmanager silence.
+	SetSilence(ctx context.Context, id, silenceID string, now time.Time) error
 	Incident(ctx context.Context, id string) (*Incident, error)
 	Incidents(ctx context.Context, limit int) ([]Incident, error)
 	Audit(ctx context.Context, incident string, limit int) ([]Entry, error)
+	// Prune forgets deliveries received before the time: their hashes only
+	// serve to recognise copies, which arrive within minutes (a copy that
+	// comes later is a heartbeat, harmless).
+	Prune(ctx context.Context, before time.Time) (int, error)
 	// Counts for metrics: pending timers, open incidents by severity.
 	Pending(ctx context.Context) (int, error)
 	OpenBySeverity(ctx context.Context) (map[string]int, error)

@@ -111,6 +111,7 @@ func TestStores(t *testing.T) {
 			t.Run("ack", func(t *testing.T) { s, _ := b.open(t); testAck(t, s) })
 			t.Run("restart", func(t *testing.T) { s, reopen := b.open(t); testRestart(t, s, reopen) })
 			t.Run("repeat", func(t *testing.T) { s, _ := b.open(t); testRepeat(t, s) })
+			t.Run("prune", func(t *testing.T) { s, _ := b.open(t); testPrune(t, s) })
 		})
 	}
 }
@@ -352,5 +353,29 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 		if c != 1 {
 			t.Errorf("notification %s claimed %d times", k, c)
 		}
+	}
+}
+
+// Pruning forgets old delivery hashes only; a copy arriving after that is
+// a heartbeat, not a new incident.
+func testPrune(t *testing.T, s Store) {
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
+	for i := 0; i < 5; i++ {
+		s.Receive(ctx, delivery(t, fmt.Sprint("old", i), "firing", fmt.Sprintf("HotelAppDown/p%d", i)), pol, t0)
+	}
+	s.Receive(ctx, delivery(t, "new", "firing", "HotelAppDown/q"), pol, t0.Add(time.Hour))
+	if n, err := s.Prune(ctx, t0.Add(-time.Second)); err != nil || n != 0 {
+		t.Fatalf("pruning nothing: %d %v", n, err)
+	}
+	if n, err := s.Prune(ctx, t0.Add(time.Minute)); err != nil || n != 5 {
+		t.Fatalf("pruned %d: %v, want 5", n, err)
+	}
+	if res, _ := s.Receive(ctx, delivery(t, "new", "firing", "HotelAppDown/q"), pol, t0.Add(2*time.Hour)); !res.Duplicate {
+		t.Error("a recent delivery was pruned")
+	}
+	res, err := s.Receive(ctx, delivery(t, "old0", "firing", "HotelAppDown/p0"), pol, t0.Add(2*time.Hour))
+	if err != nil || res.Duplicate || res.Opened != 0 {
+		t.Errorf("an old copy after pruning: %+v %v (want a heartbeat)", res, err)
 	}
 }

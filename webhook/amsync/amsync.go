@@ -1,0 +1,227 @@
+// Package amsync keeps escalator in step with Alertmanager through its API
+// v2: it closes incidents whose resolved notification never arrived (a
+// webhook lost, a silence that swallowed it, an alert that vanished with
+// a restart), and, when asked, silences an acknowledged incident's alert
+// until it resolves.
+//
+// Both run in a loop rather than in the request that acknowledged or
+// resolved: Alertmanager may be down, and the loop tries again until the
+// store says the work is done.
+package amsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"time"
+
+	httptransport "github.com/go-openapi/runtime/client"
+	"github.com/go-openapi/strfmt"
+	amclient "github.com/prometheus/alertmanager/api/v2/client"
+	"github.com/prometheus/alertmanager/api/v2/client/alert"
+	"github.com/prometheus/alertmanager/api/v2/client/silence"
+	"github.com/prometheus/alertmanager/api/v2/models"
+
+	"github.com/hotel-ops/hotel-ops/webhook/escalate"
+	"github.com/hotel-ops/hotel-ops/webhook/payload"
+	"github.com/hotel-ops/hotel-ops/webhook/store"
+)
+
+// Syncer compares the store with the Alertmanagers of an HA cluster.
+type Syncer struct {
+	Engine *escalate.Engine
+	Peers  []*amclient.AlertmanagerAPI
+	// Interval between passes; Grace is how long an incident must be open
+	// before its absence from Alertmanager closes it (a delivery can come
+	// before the alert is visible on every peer).
+	Interval, Grace time.Duration
+	// SilenceFor, when non-zero, silences acknowledged incidents' alerts;
+	// the silence is expired as soon as the incident resolves, and lasts at
+	// most this long.
+	SilenceFor time.Duration
+	Logger     *slog.Logger
+
+	wake chan struct{}
+}
+
+// Client builds an API client for one Alertmanager URL; hc carries its
+// authentication (nil: http.DefaultClient).
+func Client(raw string, hc *http.Client) (*amclient.AlertmanagerAPI, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("alertmanager URL %q: want http(s)://host:port", raw)
+	}
+	cfg := amclient.DefaultTransportConfig().WithHost(u.Host).WithSchemes([]string{u.Scheme}).
+		WithBasePath(u.Path + "/api/v2/")
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return amclient.New(httptransport.NewWithClient(cfg.Host, cfg.BasePath, cfg.Schemes, hc), strfmt.Default), nil
+}
+
+// Wake asks for a pass now (after an acknowledgement).
+func (s *Syncer) Wake() {
+	select {
+	case s.wakeCh() <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Syncer) wakeCh() chan struct{} {
+	if s.wake == nil {
+		s.wake = make(chan struct{}, 1)
+	}
+	return s.wake
+}
+
+// Run makes a pass every Interval until ctx ends.
+func (s *Syncer) Run(ctx context.Context) {
+	wake := s.wakeCh()
+	for {
+		if _, err := s.Once(ctx); err != nil && ctx.Err() == nil {
+			s.Logger.Warn("reconciling with Alertmanager", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-time.After(s.Interval):
+		}
+	}
+}
+
+// Result is what a pass did.
+type Result struct {
+	Closed, Silenced, Unsilenced int
+}
+
+// Once makes one pass.
+func (s *Syncer) Once(ctx context.Context) (Result, error) {
+	var res Result
+	list, err := s.Engine.Store.Incidents(ctx, 10000)
+	if err != nil {
+		return res, fmt.Errorf("listing incidents: %w", err)
+	}
+	var errs []error
+	if s.SilenceFor > 0 {
+		for i := range list {
+			inc := &list[i]
+			switch {
+			case inc.Status == store.Acknowledged && inc.SilenceID == "":
+				if err := s.silence(ctx, inc); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				res.Silenced++
+			case inc.Status == store.Resolved && inc.SilenceID != "" && inc.SilenceID != store.SilenceExpired:
+				if err := s.unsilence(ctx, inc); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				res.Unsilenced++
+			}
+		}
+	}
+	active, err := s.active(ctx)
+	if err != nil {
+		// Without Alertmanager's view nothing is closed: an outage of
+		// Alertmanager must not look like every alert resolving.
+		return res, errors.Join(append(errs, err)...)
+	}
+	now := s.Engine.Now()
+	for _, inc := range list {
+		if inc.Status == store.Resolved || now.Sub(inc.OpenedAt) < s.Grace || active[inc.ID] {
+			continue
+		}
+		d := &payload.Delivery{
+			GroupKey: "escalator reconciler: not active in Alertmanager",
+			Alerts: []payload.Alert{{Status: "resolved", Fingerprint: inc.Fingerprint, StartsAt: inc.StartsAt,
+				EndsAt: now, Labels: inc.Labels, Annotations: inc.Annotations}},
+			Hash: "reconciler/" + inc.ID,
+		}
+		r, err := s.Engine.Receive(ctx, d)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("closing %s: %w", inc.ID, err))
+			continue
+		}
+		res.Closed += r.Resolved
+	}
+	return res, errors.Join(errs...)
+}
+
+// active is the incidents Alertmanager still has (firing, silenced or
+// inhibited), by incident ID, from every peer that answers; an error
+// when none does.
+func (s *Syncer) active(ctx context.Context) (map[string]bool, error) {
+	out := map[string]bool{}
+	var errs []error
+	answered := 0
+	for _, p := range s.Peers {
+		ok, err := p.Alert.GetAlerts(alert.NewGetAlertsParamsWithContext(ctx))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reading alerts: %w", err))
+			continue
+		}
+		answered++
+		for _, a := range ok.Payload {
+			if a.Fingerprint == nil || a.StartsAt == nil {
+				continue
+			}
+			out[payload.IncidentID(*a.Fingerprint, time.Time(*a.StartsAt))] = true
+		}
+	}
+	if answered == 0 {
+		return nil, errors.Join(append(errs, errors.New("no Alertmanager answered"))...)
+	}
+	return out, nil
+}
+
+// silence creates a silence matching the incident's labels exactly and
+// records its ID, so that it is created once.
+func (s *Syncer) silence(ctx context.Context, inc *store.Incident) error {
+	names := make([]string, 0, len(inc.Labels))
+	for k := range inc.Labels {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var matchers models.Matchers
+	for _, k := range names {
+		name, value, no := k, inc.Labels[k], false
+		matchers = append(matchers, &models.Matcher{Name: &name, Value: &value, IsRegex: &no})
+	}
+	now := s.Engine.Now()
+	start, end := strfmt.DateTime(now), strfmt.DateTime(now.Add(s.SilenceFor))
+	by := "escalator"
+	comment := fmt.Sprintf("incident %s acknowledged by %s; expired by escalator when it resolves", inc.ID, inc.AckedBy)
+	params := silence.NewPostSilencesParamsWithContext(ctx).WithSilence(&models.PostableSilence{Silence: models.Silence{
+		Matchers: matchers, StartsAt: &start, EndsAt: &end, CreatedBy: &by, Comment: &comment}})
+	var lastErr error
+	for _, p := range s.Peers { // peers gossip silences: one is enough
+		ok, err := p.Silence.PostSilences(params)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		return s.Engine.Store.SetSilence(ctx, inc.ID, ok.Payload.SilenceID, now)
+	}
+	return fmt.Errorf("silencing %s: %w", inc.ID, lastErr)
+}
+
+// unsilence expires a resolved incident's silence.
+func (s *Syncer) unsilence(ctx context.Context, inc *store.Incident) error {
+	var lastErr error
+	for _, p := range s.Peers {
+		_, err := p.Silence.DeleteSilence(silence.NewDeleteSilenceParamsWithContext(ctx).WithSilenceID(strfmt.UUID(inc.SilenceID)))
+		var notFound *silence.DeleteSilenceNotFound
+		if err != nil && !errors.As(err, &notFound) {
+			lastErr = err
+			continue
+		}
+		return s.Engine.Store.SetSilence(ctx, inc.ID, store.SilenceExpired, s.Engine.Now())
+	}
+	return fmt.Errorf("expiring the silence of %s: %w", inc.ID, lastErr)
+}
