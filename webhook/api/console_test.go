@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +183,27 @@ func TestConsoleRefusesForgedRequests(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("forged session: %d", resp.StatusCode)
 	}
+}
+
+// Session cookies come from browsers: whatever a cookie holds, only a
+// value this server signed, and not expired, is a session.
+func FuzzSessionCookie(f *testing.F) {
+	s := &Server{Token: []byte("tok"), Engine: &escalate.Engine{Now: func() time.Time { return time.Unix(1_800_000_000, 0) }}}
+	f.Add("1800003600." + s.sign("session", "1800003600"))
+	f.Add("99999999999.x")
+	f.Add("")
+	f.Add("1800003600")
+	f.Fuzz(func(t *testing.T, value string) {
+		req := httptest.NewRequest(http.MethodGet, "/console/", nil)
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: value})
+		got := s.session(req, s.Engine.Now())
+		if got == "" {
+			return
+		}
+		exp, sig, _ := strings.Cut(got, ".")
+		n, err := strconv.ParseInt(exp, 10, 64)
+		if err != nil || n < s.Engine.Now().Unix() || sig != s.sign("session", exp) {
+			t.Fatalf("accepted %q", value)
+		}
+	})
 }

@@ -148,13 +148,18 @@ func (e *Engine) Run(ctx context.Context) {
 	wg.Wait()
 }
 
+// stepBatch is how many due steps one transaction takes: large enough that
+// a backlog after a restart costs few commits, small enough that one
+// transaction stays well under a second.
+const stepBatch = 5000
+
 // Step runs the scheduler once: every step due now, in batches. Tests
 // with an injected clock call it directly.
 func (e *Engine) Step(ctx context.Context) (int, error) {
 	e.init()
 	total := 0
 	for {
-		fired, err := e.Store.FireDue(ctx, e.Policies, e.Now(), 1000)
+		fired, err := e.Store.FireDue(ctx, e.Policies, e.Now(), stepBatch)
 		if err != nil {
 			return total, err
 		}
@@ -168,7 +173,7 @@ func (e *Engine) Step(ctx context.Context) (int, error) {
 			}
 		}
 		total += len(fired)
-		if len(fired) < 1000 {
+		if len(fired) < stepBatch {
 			return total, nil
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -207,4 +208,26 @@ func TestAckLinks(t *testing.T) {
 	if other.Verify("inc-1", vals["exp"], vals["sig"], now) {
 		t.Error("a link verifies under another secret")
 	}
+}
+
+// Acknowledgement links arrive from anyone's mail client: only the
+// signed, unexpired (id, exp) pair verifies.
+func FuzzAckLink(f *testing.F) {
+	l := &Links{Secret: []byte("s"), TTL: time.Hour}
+	now := time.Unix(1_800_000_000, 0)
+	f.Add("inc-1", "1800003600", l.sign("inc-1", "1800003600"))
+	f.Add("inc-1", "1800003600", "")
+	f.Add("", "-1", "00")
+	f.Fuzz(func(t *testing.T, id, exp, sig string) {
+		if !l.Verify(id, exp, sig, now) {
+			return
+		}
+		if sig != l.sign(id, exp) {
+			t.Fatalf("verified a signature it did not make: %q %q %q", id, exp, sig)
+		}
+		n, err := strconv.ParseInt(exp, 10, 64)
+		if err != nil || n < now.Unix() {
+			t.Fatalf("verified an expired or malformed link: %q", exp)
+		}
+	})
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -230,7 +232,26 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 	return res, err
 }
 
-// FireDue implements Store.
+// dueStep is one due timer on its way through FireDue.
+type dueStep struct {
+	key   []byte
+	id    string
+	at    time.Time
+	step  int
+	raw   []byte // the incident as stored
+	inc   *Incident
+	f     firing
+	ok    bool
+	err   error
+	data  []byte   // the incident after the step
+	notes [][]byte // its notifications
+	entry []byte   // its audit entry
+}
+
+// FireDue implements Store. The single writer only moves bytes: incidents
+// are decoded, stepped and encoded by one goroutine per CPU in between
+// reading and writing, which after a restart with many due steps is most
+// of the work.
 func (s *Bolt) FireDue(ctx context.Context, pol *policy.File, now time.Time, limit int) ([]Fired, error) {
 	var fired []Fired
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -238,49 +259,92 @@ func (s *Bolt) FireDue(ctx context.Context, pol *policy.File, now time.Time, lim
 		timers, incidents := tx.Bucket(bTimers), tx.Bucket(bIncidents)
 		end := timerKey(now, "\xff")
 		c := timers.Cursor()
-		var due [][]byte
-		for k, _ := c.First(); k != nil && bytes.Compare(k, end) <= 0 && len(due) < limit; k, _ = c.Next() {
-			due = append(due, append([]byte(nil), k...))
+		var due []*dueStep
+		for k, v := c.First(); k != nil && bytes.Compare(k, end) <= 0 && len(due) < limit; k, v = c.Next() {
+			d := &dueStep{key: append([]byte(nil), k...), id: string(k[8:]), step: int(binary.BigEndian.Uint32(v)),
+				at: time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))}
+			d.raw = append([]byte(nil), incidents.Get([]byte(d.id))...)
+			due = append(due, d)
 		}
-		for _, k := range due {
-			step := int(binary.BigEndian.Uint32(timers.Get(k)))
-			id := string(k[8:])
-			at := time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))
-			if err := timers.Delete(k); err != nil {
+		parallel(len(due), func(i int) { due[i].prepare(pol, now) })
+		for _, d := range due {
+			if d.err != nil {
+				return d.err
+			}
+			if err := timers.Delete(d.key); err != nil {
 				return err
 			}
-			inc, err := getJSON[Incident](incidents, []byte(id))
-			if err != nil {
-				return err
-			}
-			f, ok := fire(inc, step, pol)
-			if !ok {
+			if !d.ok {
 				continue
 			}
-			for _, ch := range f.channels {
-				if err := enqueue(tx, notification(inc, step, fmt.Sprint(step), ch, "trigger", now)); err != nil {
+			for _, n := range d.notes {
+				b := tx.Bucket(bOutbox)
+				seq, _ := b.NextSequence()
+				if err := b.Put(seqKey(seq), n); err != nil {
 					return err
 				}
 			}
-			if f.hasNext {
-				if err := schedule(tx, id, f.next, step+1); err != nil {
+			if d.f.hasNext {
+				if err := schedule(tx, d.id, d.f.next, d.step+1); err != nil {
 					return err
 				}
 			}
-			if err := putJSON(incidents, []byte(id), inc); err != nil {
+			if err := incidents.Put([]byte(d.id), d.data); err != nil {
 				return err
 			}
-			if err := audit(tx, now, id, "escalated", f.audit); err != nil {
+			if err := putAudit(tx, d.entry); err != nil {
 				return err
 			}
-			if f.channels == nil {
-				continue // the policy is gone: recorded, not a step taken
+			if d.f.channels != nil { // nil: the policy is gone, recorded, not a step taken
+				fired = append(fired, Fired{Incident: d.id, Step: d.step, Lag: now.Sub(d.at), Policy: d.inc.Policy})
 			}
-			fired = append(fired, Fired{Incident: id, Step: step, Lag: now.Sub(at), Policy: inc.Policy})
 		}
 		return nil
 	})
 	return fired, err
+}
+
+// prepare decodes the incident, takes the step and encodes what changes.
+func (d *dueStep) prepare(pol *policy.File, now time.Time) {
+	if d.raw == nil {
+		return // the incident is gone: a stale timer
+	}
+	d.inc = &Incident{}
+	if d.err = json.Unmarshal(d.raw, d.inc); d.err != nil {
+		d.err = fmt.Errorf("corrupt incident %s: %w", d.id, d.err)
+		return
+	}
+	if d.f, d.ok = fire(d.inc, d.step, pol); !d.ok {
+		return
+	}
+	for _, ch := range d.f.channels {
+		n, err := json.Marshal(notification(d.inc, d.step, fmt.Sprint(d.step), ch, "trigger", now))
+		if err != nil {
+			d.err = err
+			return
+		}
+		d.notes = append(d.notes, n)
+	}
+	if d.data, d.err = json.Marshal(d.inc); d.err != nil {
+		return
+	}
+	d.entry, d.err = json.Marshal(Entry{Time: now, Incident: d.id, Action: "escalated", Detail: d.f.audit})
+}
+
+// parallel runs f(0..n-1) on one goroutine per CPU.
+func parallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // NextDue implements Store.
@@ -308,6 +372,7 @@ func (s *Bolt) Claim(ctx context.Context, now time.Time, lease time.Duration, li
 			if err := json.Unmarshal(v, &n); err != nil {
 				return err
 			}
+			n.Seq = binary.BigEndian.Uint64(k) // the key is the sequence
 			if n.NextTry.After(now) {
 				continue
 			}

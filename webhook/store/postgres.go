@@ -137,11 +137,29 @@ func runBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
 // Receive implements Store.
 func (s *Postgres) Receive(ctx context.Context, d *payload.Delivery, pol *policy.File, now time.Time) (Received, error) {
 	var res Received
+	ids := make([]string, len(d.Alerts))
+	for i, a := range d.Alerts {
+		ids[i] = payload.IncidentID(a.Fingerprint, a.StartsAt)
+	}
+	// Three round trips: record the delivery and lock its incidents; write
+	// everything; commit. Deliveries arriving together commit together.
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		res = Received{}
-		tag, err := tx.Exec(ctx, `INSERT INTO escalator_deliveries (hash, received) VALUES ($1, $2) ON CONFLICT DO NOTHING`, d.Hash, now)
+		b1 := &pgx.Batch{}
+		b1.Queue(`INSERT INTO escalator_deliveries (hash, received) VALUES ($1, $2) ON CONFLICT DO NOTHING`, d.Hash, now)
+		b1.Queue(`SELECT data FROM escalator_incidents WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+		br := tx.SendBatch(ctx, b1)
+		tag, err := br.Exec()
 		if err != nil {
+			br.Close()
 			return fmt.Errorf("recording the delivery: %w", err)
+		}
+		known, err := scanIncidents(br.Query())
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
 		}
 		if tag.RowsAffected() == 0 {
 			// Another peer's copy, or a repeat: committed before us, or
@@ -151,48 +169,16 @@ func (s *Postgres) Receive(ctx context.Context, d *payload.Delivery, pol *policy
 			auditSQL(b, now, "", "deduplicated", "group "+d.GroupKey)
 			return runBatch(ctx, tx, b)
 		}
-		ids := make([]string, len(d.Alerts))
-		for i, a := range d.Alerts {
-			ids[i] = payload.IncidentID(a.Fingerprint, a.StartsAt)
-		}
-		known, err := lockIncidents(ctx, tx, ids)
-		if err != nil {
-			return err
-		}
-		// New incidents: inserted with ON CONFLICT so that two different
-		// deliveries opening the same incident at once open it once.
 		var fresh []opening
-		for i, a := range d.Alerts {
-			if known[ids[i]] == nil && !a.Resolved() {
-				o := newIncident(a, pol, now)
-				known[ids[i]] = o.inc
-				fresh = append(fresh, o)
-			}
-		}
-		won, err := insertIncidents(ctx, tx, fresh)
-		if err != nil {
-			return err
-		}
 		var w writes
-		for _, o := range fresh {
-			if !won[o.inc.ID] {
-				// Another delivery opened it since we looked: its row is
-				// the incident; ours is dropped, this alert is a repeat.
-				delete(known, o.inc.ID)
-				continue
-			}
-			if o.scheduled {
-				w.schedule(o.inc.ID, o.due, 0)
-			}
-			res.Opened++
-			res.Severities = append(res.Severities, o.inc.Labels["severity"])
-			w.log(now, o.inc.ID, "opened", o.detail)
-		}
 		for i, a := range d.Alerts {
 			inc := known[ids[i]]
 			switch {
-			case inc == nil || won[ids[i]]:
+			case inc == nil && !a.Resolved():
+				fresh = append(fresh, newIncident(a, pol, now))
 				continue
+			case inc == nil:
+				continue // resolved before we heard it fire: nothing to close
 			case a.Resolved():
 				if !resolve(inc, now) {
 					continue
@@ -214,7 +200,38 @@ func (s *Postgres) Receive(ctx context.Context, d *payload.Delivery, pol *policy
 		if err != nil {
 			return err
 		}
-		return runBatch(ctx, tx, b)
+		if len(fresh) == 0 {
+			return runBatch(ctx, tx, b)
+		}
+		if err := queueOpenings(b, fresh, now); err != nil {
+			return err
+		}
+		// The openings' statement is queued last: its rows are read here.
+		br = tx.SendBatch(ctx, b)
+		defer br.Close()
+		for i := 0; i < b.Len()-1; i++ {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return fmt.Errorf("opening incidents: %w", err)
+		}
+		sev := map[string]string{}
+		for _, o := range fresh {
+			sev[o.inc.ID] = o.inc.Labels["severity"]
+		}
+		var id string
+		_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
+			res.Opened++
+			res.Severities = append(res.Severities, sev[id])
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("opening incidents: %w", err)
+		}
+		return br.Close()
 	})
 	if err != nil {
 		return Received{}, fmt.Errorf("storing the delivery: %w", err)
@@ -224,7 +241,11 @@ func (s *Postgres) Receive(ctx context.Context, d *payload.Delivery, pol *policy
 
 // lockIncidents reads and row-locks the existing incidents among ids.
 func lockIncidents(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*Incident, error) {
-	rows, err := tx.Query(ctx, `SELECT data FROM escalator_incidents WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	return scanIncidents(tx.Query(ctx, `SELECT data FROM escalator_incidents WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids))
+}
+
+// scanIncidents reads rows of incident data by ID.
+func scanIncidents(rows pgx.Rows, err error) (map[string]*Incident, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading incidents: %w", err)
 	}
@@ -240,36 +261,36 @@ func lockIncidents(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*In
 	return out, rows.Err()
 }
 
-// insertIncidents inserts the new incidents and returns those this
-// transaction created.
-func insertIncidents(ctx context.Context, tx pgx.Tx, fresh []opening) (map[string]bool, error) {
-	won := map[string]bool{}
-	if len(fresh) == 0 {
-		return won, nil
-	}
-	ids, statuses, sevs, opened, data := make([]string, len(fresh)), make([]string, len(fresh)), make([]string, len(fresh)), make([]time.Time, len(fresh)), make([]string, len(fresh))
+// queueOpenings queues one statement that opens the new incidents with
+// their first timers and audit entries, and returns the IDs it opened.
+// ON CONFLICT: two deliveries opening the same incident at once open it
+// once; for the other it is a repeat.
+func queueOpenings(b *pgx.Batch, fresh []opening, now time.Time) error {
+	n := len(fresh)
+	ids, statuses, sevs, details, data := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	opened, dues, scheduled := make([]time.Time, n), make([]time.Time, n), make([]bool, n)
 	for i, o := range fresh {
 		j, err := json.Marshal(o.inc)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		ids[i], statuses[i], sevs[i], opened[i], data[i] = o.inc.ID, o.inc.Status, o.inc.Labels["severity"], o.inc.OpenedAt, string(j)
+		ids[i], statuses[i], sevs[i], details[i], data[i] = o.inc.ID, o.inc.Status, o.inc.Labels["severity"], o.detail, string(j)
+		opened[i], dues[i], scheduled[i] = o.inc.OpenedAt, o.due, o.scheduled
 	}
-	rows, err := tx.Query(ctx, `INSERT INTO escalator_incidents (id, status, severity, opened_at, data)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
-		ON CONFLICT (id) DO NOTHING RETURNING id`, ids, statuses, sevs, opened, data)
-	if err != nil {
-		return nil, fmt.Errorf("opening incidents: %w", err)
-	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		won[id] = true
-	}
-	return won, rows.Err()
+	b.Queue(`WITH x AS (
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::timestamptz[], $7::bool[], $8::text[])
+				AS x(id, status, severity, opened_at, data, due, scheduled, detail)),
+		ins AS (
+			INSERT INTO escalator_incidents (id, status, severity, opened_at, data)
+			SELECT id, status, severity, opened_at, data FROM x ON CONFLICT (id) DO NOTHING RETURNING id),
+		tm AS (
+			INSERT INTO escalator_timers (incident, due, step)
+			SELECT x.id, x.due, 0 FROM x JOIN ins USING (id) WHERE x.scheduled),
+		au AS (
+			INSERT INTO escalator_audit (time, incident, action, detail)
+			SELECT $9, x.id, 'opened', x.detail FROM x JOIN ins USING (id))
+		SELECT id FROM ins`, ids, statuses, sevs, opened, data, dues, scheduled, details, now)
+	return nil
 }
 
 // FireDue implements Store. Each replica takes different timers: the
