@@ -35,7 +35,7 @@ type Engine struct {
 	Backoff, MaxGap time.Duration
 	Senders         int
 	// OnFired, when set, sees every step taken (benchmarks measure the
-	// escalation lag with it).
+	// escalation lag with it); several workers may call it at once.
 	OnFired func(store.Fired)
 	// Retention is how long delivery hashes are kept to recognise copies
 	// (default 7 days; pruned hourly).
@@ -154,9 +154,40 @@ func (e *Engine) Run(ctx context.Context) {
 const stepBatch = 5000
 
 // Step runs the scheduler once: every step due now, in batches. Tests
-// with an injected clock call it directly.
+// with an injected clock call it directly. A store that lets several
+// callers take different due steps at once (store.Parallel) gets that
+// many workers, so a backlog after a restart drains on every core.
 func (e *Engine) Step(ctx context.Context) (int, error) {
 	e.init()
+	workers := 1
+	if p, ok := e.Store.(store.Parallel); ok {
+		workers = max(1, p.FireWorkers())
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		total int
+		first error
+	)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := e.drain(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			total += n
+			if first == nil {
+				first = err
+			}
+		}()
+	}
+	wg.Wait()
+	return total, first
+}
+
+// drain takes due steps in batches until a batch comes back short.
+func (e *Engine) drain(ctx context.Context) (int, error) {
 	total := 0
 	for {
 		fired, err := e.Store.FireDue(ctx, e.Policies, e.Now(), stepBatch)

@@ -19,10 +19,11 @@ import (
 )
 
 // Bolt is the embedded store: one file, written through bbolt. Deliveries
-// arriving together share a commit (bbolt's Batch): each is acknowledged
-// only after the fsync that holds it, and many share one fsync.
+// arriving together share a commit (group commit, bolt_commit.go): each
+// is acknowledged only after the fsync that holds it, and many share one.
 type Bolt struct {
-	db *bolt.DB
+	db      *bolt.DB
+	commits *committer
 }
 
 var (
@@ -45,8 +46,6 @@ func OpenBolt(path string) (*Bolt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
-	// Batches of concurrent deliveries: up to 1,000 or 2 ms, one fsync.
-	db.MaxBatchSize, db.MaxBatchDelay = 1000, 2*time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bDeliveries, bIncidents, bTimers, bOutbox, bAudit} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -59,11 +58,14 @@ func OpenBolt(path string) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("initialising store %s: %w", path, err)
 	}
-	return &Bolt{db: db}, nil
+	return &Bolt{db: db, commits: newCommitter(db)}, nil
 }
 
-// Close closes the file.
-func (s *Bolt) Close() error { return s.db.Close() }
+// Close commits the writes under way and closes the file.
+func (s *Bolt) Close() error {
+	s.commits.close()
+	return s.db.Close()
+}
 
 func timerKey(due time.Time, id string) []byte {
 	k := make([]byte, 8, 8+len(id))
@@ -166,8 +168,8 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 		return Received{}, err
 	}
 	var res Received
-	err = s.db.Batch(func(tx *bolt.Tx) error {
-		res = Received{} // Batch may run the function again
+	err = s.commits.write(func(tx *bolt.Tx) error {
+		res = Received{} // a group commit may run the function again
 		deliveries := tx.Bucket(bDeliveries)
 		if deliveries.Get([]byte(d.Hash)) != nil {
 			res.Duplicate = true
@@ -393,7 +395,7 @@ func (s *Bolt) Claim(ctx context.Context, now time.Time, lease time.Duration, li
 
 // Done implements Store.
 func (s *Bolt) Done(ctx context.Context, n Notification, sendErr error, retryAt time.Time, now time.Time) error {
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.commits.write(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bOutbox)
 		switch {
 		case sendErr == nil:

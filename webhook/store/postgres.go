@@ -293,6 +293,16 @@ func queueOpenings(b *pgx.Batch, fresh []opening, now time.Time) error {
 	return nil
 }
 
+// FireWorkers implements Parallel: FOR UPDATE SKIP LOCKED gives each
+// worker different timers, so while one waits on the server another's
+// steps are decoded and encoded here, and the server runs two
+// transactions on two cores.
+func (s *Postgres) FireWorkers() int { return fireWorkers }
+
+// fireWorkers: two drained 100,000 due steps in 4.3 to 4.8 s where one
+// took 5.8 to 6.8 s, and four were no better than one (2 cores).
+const fireWorkers = 2
+
 // FireDue implements Store. Each replica takes different timers: the
 // ones another holds are skipped, not waited for.
 func (s *Postgres) FireDue(ctx context.Context, pol *policy.File, now time.Time, limit int) ([]Fired, error) {

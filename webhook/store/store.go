@@ -115,6 +115,13 @@ type Store interface {
 	Close() error
 }
 
+// Parallel is a store on which several FireDue calls at once take
+// different due steps, each in its own transaction: the engine runs
+// FireWorkers of them.
+type Parallel interface {
+	FireWorkers() int
+}
+
 // ErrNotFound is an unknown incident.
 var ErrNotFound = errNotFound{}
 

@@ -1,0 +1,69 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Concurrent writes share commits; a failing one gets its own error and
+// leaves no trace, the others all land; after close, writes are refused.
+func TestGroupCommit(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "g.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	c := newCommitter(db)
+	bad := errors.New("bad write")
+	const n = 2000
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs[i] = c.write(func(tx *bolt.Tx) error {
+				if err := tx.Bucket([]byte("b")).Put(fmt.Appendf(nil, "k%04d", i), []byte("v")); err != nil {
+					return err
+				}
+				if i%100 == 7 {
+					return bad // after its Put: the Put must be rolled back
+				}
+				return nil
+			})
+		}(i)
+	}
+	wg.Wait()
+	c.close()
+	if err := c.write(func(*bolt.Tx) error { return nil }); !errors.Is(err, errClosed) {
+		t.Errorf("write after close: %v, want %v", err, errClosed)
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("b"))
+		for i := 0; i < n; i++ {
+			stored := b.Get(fmt.Appendf(nil, "k%04d", i)) != nil
+			switch failing := i%100 == 7; {
+			case failing && !errors.Is(errs[i], bad):
+				t.Errorf("write %d: %v, want %v", i, errs[i], bad)
+			case failing && stored:
+				t.Errorf("write %d failed but its key was stored", i)
+			case !failing && errs[i] != nil:
+				t.Errorf("write %d: %v", i, errs[i])
+			case !failing && !stored:
+				t.Errorf("write %d succeeded but its key is missing", i)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
