@@ -19,10 +19,12 @@ import (
 
 // Engine is escalator's core.
 type Engine struct {
-	Store     store.Store
-	Policies  *policy.File
-	Notifiers map[string]notify.Notifier // by channel name
-	Links     *Links                     // signed acknowledgement links; nil: none
+	Store    store.Store
+	Policies *policy.File
+	// Notifiers by channel name. Auto-recovery actions (a later issue)
+	// belong beside them, queued in the same outbox so each runs once.
+	Notifiers map[string]notify.Notifier
+	Links     *Links // signed acknowledgement links; nil: none
 	Metrics   *Metrics
 	Logger    *slog.Logger
 	// Now is the clock; tests inject one so steps an hour apart take no time.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hotel-ops/hotel-ops/webhook/payload"
@@ -41,6 +42,25 @@ CREATE TABLE IF NOT EXISTS escalator_incidents (
 	opened_at timestamptz NOT NULL,
 	data      jsonb NOT NULL
 ) WITH (fillfactor = 70); -- room on each page for HOT updates as incidents escalate
+-- The escalation state has columns of its own, which a step updates
+-- without reading or rewriting the document; the document's copy of it is
+-- stale once a step was taken. Tables made before these columns get them
+-- filled from the document, once.
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = 'escalator_incidents' AND column_name = 'next_step') THEN
+		ALTER TABLE escalator_incidents
+			ADD COLUMN policy text NOT NULL DEFAULT '',
+			ADD COLUMN next_step integer NOT NULL DEFAULT 0,
+			ADD COLUMN next_due timestamptz,
+			ADD COLUMN notified jsonb NOT NULL DEFAULT '[]';
+		UPDATE escalator_incidents SET policy = coalesce(data->>'policy', ''),
+			next_step = coalesce((data->>'nextStep')::integer, 0),
+			next_due = (data->>'nextDue')::timestamptz,
+			notified = coalesce(data->'notified', '[]');
+	END IF;
+END $$;
 CREATE INDEX IF NOT EXISTS escalator_incidents_recent ON escalator_incidents ((status = 'resolved'), opened_at DESC);
 CREATE TABLE IF NOT EXISTS escalator_timers (
 	incident text PRIMARY KEY REFERENCES escalator_incidents (id),
@@ -147,7 +167,7 @@ func (s *Postgres) Receive(ctx context.Context, d *payload.Delivery, pol *policy
 		res = Received{}
 		b1 := &pgx.Batch{}
 		b1.Queue(`INSERT INTO escalator_deliveries (hash, received) VALUES ($1, $2) ON CONFLICT DO NOTHING`, d.Hash, now)
-		b1.Queue(`SELECT data FROM escalator_incidents WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+		b1.Queue(`SELECT `+incidentCols+` FROM escalator_incidents WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
 		br := tx.SendBatch(ctx, b1)
 		tag, err := br.Exec()
 		if err != nil {
@@ -241,24 +261,58 @@ func (s *Postgres) Receive(ctx context.Context, d *payload.Delivery, pol *policy
 
 // lockIncidents reads and row-locks the existing incidents among ids.
 func lockIncidents(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*Incident, error) {
-	return scanIncidents(tx.Query(ctx, `SELECT data FROM escalator_incidents WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids))
+	return scanIncidents(tx.Query(ctx, `SELECT `+incidentCols+` FROM escalator_incidents WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids))
 }
 
-// scanIncidents reads rows of incident data by ID.
+// incidentCols are what scanIncident reads.
+const incidentCols = `data, next_step, next_due, notified`
+
+// scanIncident reads incidentCols: the document, with the escalation
+// state from its columns.
+func scanIncident(row pgx.Row) (*Incident, error) {
+	var inc Incident
+	var step int
+	var due pgtype.Timestamptz
+	var notified []string
+	if err := row.Scan(&inc, &step, &due, &notified); err != nil {
+		return nil, err
+	}
+	inc.NextStep, inc.NextDue, inc.Notified = step, time.Time{}, notified
+	if due.Valid {
+		inc.NextDue = due.Time
+	}
+	return &inc, nil
+}
+
+// scanIncidents reads rows of incidentCols by ID.
 func scanIncidents(rows pgx.Rows, err error) (map[string]*Incident, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading incidents: %w", err)
 	}
 	out := map[string]*Incident{}
 	for rows.Next() {
-		var inc Incident
-		if err := rows.Scan(&inc); err != nil {
+		inc, err := scanIncident(rows)
+		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("reading an incident: %w", err)
 		}
-		out[inc.ID] = &inc
+		out[inc.ID] = inc
 	}
 	return out, rows.Err()
+}
+
+// nullTime is t, or NULL when zero.
+func nullTime(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
+}
+
+// notifiedJSON is the channels notified, as the notified column keeps them.
+func notifiedJSON(chs []string) string {
+	if len(chs) == 0 {
+		return "[]"
+	}
+	j, _ := json.Marshal(chs) // strings always encode
+	return string(j)
 }
 
 // queueOpenings queues one statement that opens the new incidents with
@@ -267,8 +321,9 @@ func scanIncidents(rows pgx.Rows, err error) (map[string]*Incident, error) {
 // once; for the other it is a repeat.
 func queueOpenings(b *pgx.Batch, fresh []opening, now time.Time) error {
 	n := len(fresh)
-	ids, statuses, sevs, details, data := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ids, statuses, sevs, details, data, pols := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	opened, dues, scheduled := make([]time.Time, n), make([]time.Time, n), make([]bool, n)
+	nextDues := make([]pgtype.Timestamptz, n)
 	for i, o := range fresh {
 		j, err := json.Marshal(o.inc)
 		if err != nil {
@@ -276,20 +331,21 @@ func queueOpenings(b *pgx.Batch, fresh []opening, now time.Time) error {
 		}
 		ids[i], statuses[i], sevs[i], details[i], data[i] = o.inc.ID, o.inc.Status, o.inc.Labels["severity"], o.detail, string(j)
 		opened[i], dues[i], scheduled[i] = o.inc.OpenedAt, o.due, o.scheduled
+		pols[i], nextDues[i] = o.inc.Policy, nullTime(o.inc.NextDue)
 	}
 	b.Queue(`WITH x AS (
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::timestamptz[], $7::bool[], $8::text[])
-				AS x(id, status, severity, opened_at, data, due, scheduled, detail)),
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::timestamptz[], $7::bool[], $8::text[], $10::text[], $11::timestamptz[])
+				AS x(id, status, severity, opened_at, data, due, scheduled, detail, policy, next_due)),
 		ins AS (
-			INSERT INTO escalator_incidents (id, status, severity, opened_at, data)
-			SELECT id, status, severity, opened_at, data FROM x ON CONFLICT (id) DO NOTHING RETURNING id),
+			INSERT INTO escalator_incidents (id, status, severity, opened_at, data, policy, next_due)
+			SELECT id, status, severity, opened_at, data, policy, next_due FROM x ON CONFLICT (id) DO NOTHING RETURNING id),
 		tm AS (
 			INSERT INTO escalator_timers (incident, due, step)
 			SELECT x.id, x.due, 0 FROM x JOIN ins USING (id) WHERE x.scheduled),
 		au AS (
 			INSERT INTO escalator_audit (time, incident, action, detail)
 			SELECT $9, x.id, 'opened', x.detail FROM x JOIN ins USING (id))
-		SELECT id FROM ins`, ids, statuses, sevs, opened, data, dues, scheduled, details, now)
+		SELECT id FROM ins`, ids, statuses, sevs, opened, data, dues, scheduled, details, now, pols, nextDues)
 	return nil
 }
 
@@ -309,7 +365,9 @@ func (s *Postgres) FireDue(ctx context.Context, pol *policy.File, now time.Time,
 	var fired []Fired
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		fired = fired[:0]
-		rows, err := tx.Query(ctx, `SELECT t.incident, t.due, t.step, i.data
+		// The escalation state only: a step neither reads nor rewrites the
+		// incident's document, which is most of the work at a restart.
+		rows, err := tx.Query(ctx, `SELECT t.incident, t.due, t.step, i.status, i.policy, i.opened_at, i.next_step, i.notified
 			FROM escalator_timers t JOIN escalator_incidents i ON i.id = t.incident
 			WHERE t.due <= $1 ORDER BY t.due LIMIT $2
 			FOR UPDATE OF t, i SKIP LOCKED`, now, limit)
@@ -325,10 +383,11 @@ func (s *Postgres) FireDue(ctx context.Context, pol *policy.File, now time.Time,
 		var taken []due
 		for rows.Next() {
 			var d due
-			if err := rows.Scan(&d.id, &d.at, &d.step, &d.inc); err != nil {
+			if err := rows.Scan(&d.id, &d.at, &d.step, &d.inc.Status, &d.inc.Policy, &d.inc.OpenedAt, &d.inc.NextStep, &d.inc.Notified); err != nil {
 				rows.Close()
 				return err
 			}
+			d.inc.ID = d.id
 			taken = append(taken, d)
 		}
 		if err := rows.Err(); err != nil {
@@ -352,7 +411,7 @@ func (s *Postgres) FireDue(ctx context.Context, pol *policy.File, now time.Time,
 			if f.hasNext {
 				w.schedule(d.id, f.next, d.step+1)
 			}
-			w.incidents = append(w.incidents, &d.inc)
+			w.stepped = append(w.stepped, &d.inc)
 			w.log(now, d.id, "escalated", f.audit)
 			if f.channels != nil {
 				fired = append(fired, Fired{Incident: d.id, Step: d.step, Lag: now.Sub(d.at), Policy: d.inc.Policy})
@@ -377,7 +436,8 @@ type writes struct {
 	schedID    []string
 	schedDue   []time.Time
 	schedStep  []int32
-	incidents  []*Incident
+	incidents  []*Incident // written whole
+	stepped    []*Incident // only their escalation state changed
 	outbox     []Notification
 	audit      []Entry
 }
@@ -401,17 +461,30 @@ func (w *writes) batch() (*pgx.Batch, error) {
 			ON CONFLICT (incident) DO UPDATE SET due = excluded.due, step = excluded.step`,
 			w.schedID, w.schedDue, w.schedStep)
 	}
-	if len(w.incidents) > 0 {
-		ids, statuses, data := make([]string, len(w.incidents)), make([]string, len(w.incidents)), make([]string, len(w.incidents))
+	if n := len(w.incidents); n > 0 {
+		ids, statuses, data, notified := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		steps, dues := make([]int32, n), make([]pgtype.Timestamptz, n)
 		for i, inc := range w.incidents {
 			j, err := json.Marshal(inc)
 			if err != nil {
 				return nil, err
 			}
 			ids[i], statuses[i], data[i] = inc.ID, inc.Status, string(j)
+			steps[i], dues[i], notified[i] = int32(inc.NextStep), nullTime(inc.NextDue), notifiedJSON(inc.Notified)
 		}
-		b.Queue(`UPDATE escalator_incidents i SET status = x.status, data = x.data
-			FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS x(id, status, data) WHERE i.id = x.id`, ids, statuses, data)
+		b.Queue(`UPDATE escalator_incidents i SET status = x.status, data = x.data, next_step = x.step, next_due = x.due, notified = x.notified
+			FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int[], $5::timestamptz[], $6::jsonb[]) AS x(id, status, data, step, due, notified)
+			WHERE i.id = x.id`, ids, statuses, data, steps, dues, notified)
+	}
+	if n := len(w.stepped); n > 0 {
+		ids, notified := make([]string, n), make([]string, n)
+		steps, dues := make([]int32, n), make([]pgtype.Timestamptz, n)
+		for i, inc := range w.stepped {
+			ids[i], steps[i], dues[i], notified[i] = inc.ID, int32(inc.NextStep), nullTime(inc.NextDue), notifiedJSON(inc.Notified)
+		}
+		b.Queue(`UPDATE escalator_incidents i SET next_step = x.step, next_due = x.due, notified = x.notified
+			FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::jsonb[]) AS x(id, step, due, notified)
+			WHERE i.id = x.id`, ids, steps, dues, notified)
 	}
 	if n := len(w.outbox); n > 0 {
 		keys, incs, chans, events := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -552,27 +625,28 @@ func (s *Postgres) SetSilence(ctx context.Context, id, silenceID string, now tim
 
 // Incident implements Store.
 func (s *Postgres) Incident(ctx context.Context, id string) (*Incident, error) {
-	var inc Incident
-	err := s.pool.QueryRow(ctx, `SELECT data FROM escalator_incidents WHERE id = $1`, id).Scan(&inc)
+	inc, err := scanIncident(s.pool.QueryRow(ctx, `SELECT `+incidentCols+` FROM escalator_incidents WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading incident %s: %w", id, err)
 	}
-	return &inc, nil
+	return inc, nil
 }
 
 // Incidents implements Store: open ones first, then the most recent.
 func (s *Postgres) Incidents(ctx context.Context, limit int) ([]Incident, error) {
-	rows, err := s.pool.Query(ctx, `SELECT data FROM escalator_incidents ORDER BY (status = 'resolved'), opened_at DESC LIMIT $1`, limit)
+	rows, err := s.pool.Query(ctx, `SELECT `+incidentCols+` FROM escalator_incidents ORDER BY (status = 'resolved'), opened_at DESC LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing incidents: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Incident, error) {
-		var inc Incident
-		err := r.Scan(&inc)
-		return inc, err
+		inc, err := scanIncident(r)
+		if err != nil {
+			return Incident{}, err
+		}
+		return *inc, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing incidents: %w", err)

@@ -138,6 +138,11 @@ func testLifecycle(t *testing.T, s Store) {
 	if len(fired) != 1 || fired[0].Step != 1 || fired[0].Lag != time.Second {
 		t.Fatalf("step 1 at 15m: %+v", fired)
 	}
+	id := payload.IncidentID("f1", time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC))
+	if inc, err := s.Incident(ctx, id); err != nil || inc.NextStep != 2 || !inc.NextDue.IsZero() ||
+		strings.Join(inc.Notified, " ") != "pagerduty slack manager" || inc.Labels["alertname"] != "HotelAppDown" {
+		t.Fatalf("incident after both steps: %+v %v", inc, err)
+	}
 	out, _ := s.Claim(ctx, t0.Add(16*time.Minute), time.Minute, 100)
 	var keys []string
 	for _, n := range out {
@@ -353,6 +358,36 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 		if c != 1 {
 			t.Errorf("notification %s claimed %d times", k, c)
 		}
+	}
+}
+
+// A table made before the escalation state had columns of its own gets
+// them filled from the incidents' documents when escalator starts.
+func TestPostgresFillsStateColumns(t *testing.T) {
+	pg := testenv.StartPrimary(t, "escalator-columns", testenv.PrimaryOptions{})
+	pg.Exec("CREATE DATABASE escalator")
+	conn := pg.Connect("escalator")
+	defer conn.Close(ctx)
+	_, err := conn.Exec(ctx, `CREATE TABLE escalator_incidents (id text PRIMARY KEY, status text NOT NULL,
+		severity text NOT NULL DEFAULT '', opened_at timestamptz NOT NULL, data jsonb NOT NULL);
+		INSERT INTO escalator_incidents VALUES ('i1', 'open', 'critical', '2026-11-28T00:00:00Z',
+			'{"id":"i1","status":"open","policy":"system-down","nextStep":1,"nextDue":"2026-11-28T00:15:00Z","notified":["pagerduty","slack"]}')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenPostgres(ctx, pg.DSN("escalator"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	inc, err := s.Incident(ctx, "i1")
+	if err != nil || inc.NextStep != 1 || !inc.NextDue.Equal(time.Date(2026, 11, 28, 0, 15, 0, 0, time.UTC)) ||
+		strings.Join(inc.Notified, " ") != "pagerduty slack" {
+		t.Fatalf("incident from an older table: %+v %v", inc, err)
+	}
+	var policy string
+	if err := conn.QueryRow(ctx, `SELECT policy FROM escalator_incidents WHERE id = 'i1'`).Scan(&policy); err != nil || policy != "system-down" {
+		t.Errorf("policy column %q %v", policy, err)
 	}
 }
 
