@@ -356,7 +356,8 @@ func queueOpenings(b *pgx.Batch, fresh []opening, now time.Time) error {
 func (s *Postgres) FireWorkers() int { return fireWorkers }
 
 // fireWorkers: two drained 100,000 due steps in 4.3 to 4.8 s where one
-// took 5.8 to 6.8 s, and four were no better than one (2 cores).
+// took 5.8 to 6.8 s, and four were no better than one (2 cores; measured
+// before the escalation state had columns of its own).
 const fireWorkers = 2
 
 // FireDue implements Store. Each replica takes different timers: the
