@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/hotel-ops/hotel-ops/webhook/payload"
 	"github.com/hotel-ops/hotel-ops/webhook/policy"
 )
 
@@ -26,6 +26,11 @@ import (
 // while each is acknowledged only after its own commit.
 type Postgres struct {
 	pool *pgxpool.Pool
+
+	receives chan *receiveReq // deliveries waiting for a group (postgres_receive.go)
+	closing  chan struct{}
+	stop     context.CancelFunc
+	runners  sync.WaitGroup
 }
 
 // schema is created when missing; it is versioned by its table names.
@@ -118,11 +123,17 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 		pool.Close()
 		return nil, fmt.Errorf("creating the escalator tables: %w", err)
 	}
-	return &Postgres{pool: pool}, nil
+	s := &Postgres{pool: pool, receives: make(chan *receiveReq), closing: make(chan struct{})}
+	s.startReceivers()
+	return s, nil
 }
 
-// Close closes the connections.
-func (s *Postgres) Close() error { s.pool.Close(); return nil }
+// Close stops taking deliveries and closes the connections.
+func (s *Postgres) Close() error {
+	s.stopReceivers()
+	s.pool.Close()
+	return nil
+}
 
 // retryable is a conflict between replicas that running again resolves.
 func retryable(err error) bool {
@@ -152,111 +163,6 @@ func runBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
 		return nil
 	}
 	return tx.SendBatch(ctx, b).Close()
-}
-
-// Receive implements Store.
-func (s *Postgres) Receive(ctx context.Context, d *payload.Delivery, pol *policy.File, now time.Time) (Received, error) {
-	var res Received
-	ids := make([]string, len(d.Alerts))
-	for i, a := range d.Alerts {
-		ids[i] = payload.IncidentID(a.Fingerprint, a.StartsAt)
-	}
-	// Three round trips: record the delivery and lock its incidents; write
-	// everything; commit. Deliveries arriving together commit together.
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		res = Received{}
-		b1 := &pgx.Batch{}
-		b1.Queue(`INSERT INTO escalator_deliveries (hash, received) VALUES ($1, $2) ON CONFLICT DO NOTHING`, d.Hash, now)
-		b1.Queue(`SELECT `+incidentCols+` FROM escalator_incidents WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
-		br := tx.SendBatch(ctx, b1)
-		tag, err := br.Exec()
-		if err != nil {
-			br.Close()
-			return fmt.Errorf("recording the delivery: %w", err)
-		}
-		known, err := scanIncidents(br.Query())
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			// Another peer's copy, or a repeat: committed before us, or
-			// we waited on its row lock until it committed.
-			res.Duplicate = true
-			b := &pgx.Batch{}
-			auditSQL(b, now, "", "deduplicated", "group "+d.GroupKey)
-			return runBatch(ctx, tx, b)
-		}
-		var fresh []opening
-		var w writes
-		for i, a := range d.Alerts {
-			inc := known[ids[i]]
-			switch {
-			case inc == nil && !a.Resolved():
-				fresh = append(fresh, newIncident(a, pol, now))
-				continue
-			case inc == nil:
-				continue // resolved before we heard it fire: nothing to close
-			case a.Resolved():
-				if !resolve(inc, now) {
-					continue
-				}
-				w.unschedule = append(w.unschedule, inc.ID)
-				for _, ch := range inc.Notified {
-					w.outbox = append(w.outbox, notification(inc, -1, "resolve", ch, "resolve", now))
-				}
-				res.Resolved++
-				res.ResolutionDuration = append(res.ResolutionDuration, now.Sub(inc.OpenedAt))
-				w.log(now, inc.ID, "resolved", "resolved notification from Alertmanager")
-			default:
-				inc.LastSeen = now // a repeat: a heartbeat
-			}
-			w.incidents = append(w.incidents, inc)
-		}
-		w.log(now, "", "received", receivedDetail(d))
-		b, err := w.batch()
-		if err != nil {
-			return err
-		}
-		if len(fresh) == 0 {
-			return runBatch(ctx, tx, b)
-		}
-		if err := queueOpenings(b, fresh, now); err != nil {
-			return err
-		}
-		// The openings' statement is queued last: its rows are read here.
-		br = tx.SendBatch(ctx, b)
-		defer br.Close()
-		for i := 0; i < b.Len()-1; i++ {
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
-		}
-		rows, err := br.Query()
-		if err != nil {
-			return fmt.Errorf("opening incidents: %w", err)
-		}
-		sev := map[string]string{}
-		for _, o := range fresh {
-			sev[o.inc.ID] = o.inc.Labels["severity"]
-		}
-		var id string
-		_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
-			res.Opened++
-			res.Severities = append(res.Severities, sev[id])
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("opening incidents: %w", err)
-		}
-		return br.Close()
-	})
-	if err != nil {
-		return Received{}, fmt.Errorf("storing the delivery: %w", err)
-	}
-	return res, nil
 }
 
 // lockIncidents reads and row-locks the existing incidents among ids.
@@ -319,7 +225,7 @@ func notifiedJSON(chs []string) string {
 // their first timers and audit entries, and returns the IDs it opened.
 // ON CONFLICT: two deliveries opening the same incident at once open it
 // once; for the other it is a repeat.
-func queueOpenings(b *pgx.Batch, fresh []opening, now time.Time) error {
+func queueOpenings(b *pgx.Batch, fresh []opening) error {
 	n := len(fresh)
 	ids, statuses, sevs, details, data, pols := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	opened, dues, scheduled := make([]time.Time, n), make([]time.Time, n), make([]bool, n)
@@ -334,7 +240,7 @@ func queueOpenings(b *pgx.Batch, fresh []opening, now time.Time) error {
 		pols[i], nextDues[i] = o.inc.Policy, nullTime(o.inc.NextDue)
 	}
 	b.Queue(`WITH x AS (
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::timestamptz[], $7::bool[], $8::text[], $10::text[], $11::timestamptz[])
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::timestamptz[], $7::bool[], $8::text[], $9::text[], $10::timestamptz[])
 				AS x(id, status, severity, opened_at, data, due, scheduled, detail, policy, next_due)),
 		ins AS (
 			INSERT INTO escalator_incidents (id, status, severity, opened_at, data, policy, next_due)
@@ -344,8 +250,8 @@ func queueOpenings(b *pgx.Batch, fresh []opening, now time.Time) error {
 			SELECT x.id, x.due, 0 FROM x JOIN ins USING (id) WHERE x.scheduled),
 		au AS (
 			INSERT INTO escalator_audit (time, incident, action, detail)
-			SELECT $9, x.id, 'opened', x.detail FROM x JOIN ins USING (id))
-		SELECT id FROM ins`, ids, statuses, sevs, opened, data, dues, scheduled, details, now, pols, nextDues)
+			SELECT x.opened_at, x.id, 'opened', x.detail FROM x JOIN ins USING (id))
+		SELECT id FROM ins`, ids, statuses, sevs, opened, data, dues, scheduled, details, pols, nextDues)
 	return nil
 }
 

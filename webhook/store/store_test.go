@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
@@ -412,5 +413,99 @@ func testPrune(t *testing.T, s Store) {
 	res, err := s.Receive(ctx, delivery(t, "old0", "firing", "HotelAppDown/p0"), pol, t0.Add(2*time.Hour))
 	if err != nil || res.Duplicate || res.Opened != 0 {
 		t.Errorf("an old copy after pruning: %+v %v (want a heartbeat)", res, err)
+	}
+}
+
+// Deliveries stored as one group see each other in order: a copy is a
+// duplicate, a resolve closes the incident the group opened (no timer
+// left), an alert in a second Alertmanager group is a heartbeat.
+func TestPostgresGroupOfDeliveries(t *testing.T) {
+	pg := testenv.StartPrimary(t, "escalator-group", testenv.PrimaryOptions{})
+	pg.Exec("CREATE DATABASE escalator")
+	s, err := OpenPostgres(ctx, pg.DSN("escalator"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 5, 0, 0, 0, time.UTC)
+	first := delivery(t, "g1", "firing", "HotelAppDown/a1")
+	var group []*receiveReq
+	for i, d := range []*payload.Delivery{
+		first,
+		first, // the other Alertmanager's copy
+		delivery(t, "g1", "resolved", "HotelAppDown/a1"),
+		delivery(t, "g2", "firing", "HotelAppDown/a2"),
+		delivery(t, "g3", "firing", "HotelAppDown/a2"), // the same alert in another group
+	} {
+		group = append(group, &receiveReq{d: d, pol: pol, now: t0.Add(time.Duration(i) * time.Second)})
+	}
+	var res []Received
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		res, err = receiveGroup(ctx, tx, group)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Opened != 1 || !res[1].Duplicate || res[2].Resolved != 1 || res[2].ResolutionDuration[0] != 2*time.Second ||
+		res[3].Opened != 1 || res[4].Opened != 0 || res[4].Duplicate {
+		t.Fatalf("results %+v", res)
+	}
+	a1 := payload.IncidentID("a1", time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC))
+	if inc, err := s.Incident(ctx, a1); err != nil || inc.Status != Resolved || !inc.NextDue.IsZero() {
+		t.Fatalf("a1 after its resolve in the same group: %+v %v", inc, err)
+	}
+	if n, _ := s.Pending(ctx); n != 1 {
+		t.Errorf("%d timers pending, want 1 (a2's)", n)
+	}
+	// Through Receive, a later group: the resolve of a2 closes it.
+	if res, err := s.Receive(ctx, delivery(t, "g2", "resolved", "HotelAppDown/a2"), pol, t0.Add(time.Minute)); err != nil || res.Resolved != 1 {
+		t.Fatalf("resolve of a2: %+v %v", res, err)
+	}
+	if n, _ := s.Pending(ctx); n != 0 {
+		t.Errorf("%d timers pending after both resolved", n)
+	}
+	audit, _ := s.Audit(ctx, a1, 10)
+	var actions []string
+	for _, e := range audit {
+		actions = append(actions, e.Action)
+	}
+	if strings.Join(actions, " ") != "resolved opened" {
+		t.Errorf("a1's audit, newest first: %v", actions)
+	}
+}
+
+// A delivery the server refuses fails alone: the others of its group
+// are stored.
+func TestPostgresGroupFailsAlone(t *testing.T) {
+	pg := testenv.StartPrimary(t, "escalator-group-fail", testenv.PrimaryOptions{})
+	pg.Exec("CREATE DATABASE escalator")
+	s, err := OpenPostgres(ctx, pg.DSN("escalator"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pol := policies(t)
+	bad, err := payload.Parse(strings.NewReader(`{"version":"4","groupKey":"bad","alerts":[{"status":"firing",
+		"labels":{"alertname":"HotelAppDown","note":"nul \u0000 here"},"startsAt":"2026-11-28T00:00:00Z","fingerprint":"b1"}]}`))
+	if err != nil {
+		t.Fatalf("this test needs a delivery the parser takes and PostgreSQL refuses (a NUL in a label): %v", err)
+	}
+	group := []*receiveReq{
+		{d: delivery(t, "ok1", "firing", "HotelAppDown/o1"), pol: pol, now: time.Now(), done: make(chan receiveResult, 1)},
+		{d: bad, pol: pol, now: time.Now(), done: make(chan receiveResult, 1)},
+		{d: delivery(t, "ok2", "firing", "HotelAppDown/o2"), pol: pol, now: time.Now(), done: make(chan receiveResult, 1)},
+	}
+	s.storeGroup(ctx, group)
+	for i, r := range group {
+		out := <-r.done
+		if failed := out.err != nil; failed != (i == 1) {
+			t.Errorf("delivery %d: %+v %v", i, out.res, out.err)
+		}
+	}
+	if n, _ := s.Pending(ctx); n != 2 {
+		t.Errorf("%d timers pending, want the two good deliveries'", n)
 	}
 }
