@@ -1,7 +1,8 @@
 // Package store keeps escalator's state durably: incidents, pending
 // escalation steps (timers), an outbox of notifications and an audit log.
-// Every change a delivery, a due step or an acknowledgement makes is one
-// transaction, so after a crash every due step fires and none twice.
+// Every change a delivery, a due step or an acknowledgement makes is
+// written in one transaction (which concurrent deliveries may share), never
+// in part, so after a crash every due step fires and none twice.
 package store
 
 import (
