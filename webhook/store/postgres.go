@@ -21,9 +21,9 @@ import (
 // Replicas share nothing else: a delivery is deduplicated by its row in
 // escalator_deliveries, due steps and notifications are taken with
 // FOR UPDATE SKIP LOCKED so that each goes to one replica, and the
-// incident's next_step fences a step from running twice. Concurrent
-// commits share WAL flushes, so deliveries arriving together share fsyncs
-// while each is acknowledged only after its own commit.
+// incident's next_step fences a step from running twice. Deliveries
+// arriving together are stored in groups, one transaction each
+// (postgres_receive.go), and each is acknowledged only after its commit.
 type Postgres struct {
 	pool *pgxpool.Pool
 
