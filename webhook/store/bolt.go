@@ -47,7 +47,7 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bDeliveries, bIncidents, bTimers, bOutbox, bAudit} {
+		for _, b := range [][]byte{bDeliveries, bIncidents, bState, bTimers, bOutbox, bAudit} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -119,7 +119,7 @@ func putAudit(tx *bolt.Tx, entry []byte) error {
 // deliveries it commits per second, while encoding runs on every core.
 type prepared struct {
 	opening
-	data, audit []byte
+	data, state, audit []byte
 }
 
 func prepare(d *payload.Delivery, pol *policy.File, now time.Time) ([]*prepared, error) {
@@ -131,6 +131,9 @@ func prepare(d *payload.Delivery, pol *policy.File, now time.Time) ([]*prepared,
 		p := &prepared{opening: newIncident(a, pol, now)}
 		var err error
 		if p.data, err = json.Marshal(p.inc); err != nil {
+			return nil, err
+		}
+		if p.state, err = json.Marshal(stateOf(p.inc)); err != nil {
 			return nil, err
 		}
 		if p.audit, err = json.Marshal(Entry{Time: now, Incident: p.inc.ID, Action: "opened", Detail: p.detail}); err != nil {
@@ -185,6 +188,9 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 				if err := incidents.Put([]byte(id), p.data); err != nil {
 					return err
 				}
+				if err := tx.Bucket(bState).Put([]byte(id), p.state); err != nil {
+					return err
+				}
 				if p.scheduled {
 					if err := schedule(tx, id, p.due, 0); err != nil {
 						return err
@@ -197,7 +203,7 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 				}
 				continue
 			}
-			inc, err := getJSON[Incident](incidents, []byte(id))
+			inc, err := loadIncident(tx, id)
 			if err != nil {
 				return err
 			}
@@ -225,7 +231,7 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 			default:
 				inc.LastSeen = now // a repeat: a heartbeat
 			}
-			if err := putJSON(incidents, []byte(id), inc); err != nil {
+			if err := saveIncident(tx, inc); err != nil {
 				return err
 			}
 		}
@@ -258,14 +264,18 @@ func (s *Bolt) FireDue(ctx context.Context, pol *policy.File, now time.Time, lim
 	var fired []Fired
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		fired = fired[:0]
-		timers, incidents := tx.Bucket(bTimers), tx.Bucket(bIncidents)
+		timers, incidents, states := tx.Bucket(bTimers), tx.Bucket(bIncidents), tx.Bucket(bState)
 		end := timerKey(now, "\xff")
 		c := timers.Cursor()
 		var due []*dueStep
 		for k, v := c.First(); k != nil && bytes.Compare(k, end) <= 0 && len(due) < limit; k, v = c.Next() {
 			d := &dueStep{key: append([]byte(nil), k...), id: string(k[8:]), step: int(binary.BigEndian.Uint32(v)),
 				at: time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))}
-			d.raw = append([]byte(nil), incidents.Get([]byte(d.id))...)
+			raw := states.Get([]byte(d.id))
+			if raw == nil {
+				raw = incidents.Get([]byte(d.id)) // written before states had records
+			}
+			d.raw = append([]byte(nil), raw...)
 			due = append(due, d)
 		}
 		parallel(len(due), func(i int) { due[i].prepare(pol, now) })
@@ -291,7 +301,7 @@ func (s *Bolt) FireDue(ctx context.Context, pol *policy.File, now time.Time, lim
 					return err
 				}
 			}
-			if err := incidents.Put([]byte(d.id), d.data); err != nil {
+			if err := states.Put([]byte(d.id), d.data); err != nil {
 				return err
 			}
 			if err := putAudit(tx, d.entry); err != nil {
@@ -311,7 +321,7 @@ func (d *dueStep) prepare(pol *policy.File, now time.Time) {
 	if d.raw == nil {
 		return // the incident is gone: a stale timer
 	}
-	d.inc = &Incident{}
+	d.inc = &Incident{ID: d.id}
 	if d.err = json.Unmarshal(d.raw, d.inc); d.err != nil {
 		d.err = fmt.Errorf("corrupt incident %s: %w", d.id, d.err)
 		return
@@ -327,7 +337,7 @@ func (d *dueStep) prepare(pol *policy.File, now time.Time) {
 		}
 		d.notes = append(d.notes, n)
 	}
-	if d.data, d.err = json.Marshal(d.inc); d.err != nil {
+	if d.data, d.err = json.Marshal(stateOf(d.inc)); d.err != nil {
 		return
 	}
 	d.entry, d.err = json.Marshal(Entry{Time: now, Incident: d.id, Action: "escalated", Detail: d.f.audit})
@@ -421,8 +431,7 @@ func (s *Bolt) Ack(ctx context.Context, id, by string, now time.Time) (*Incident
 	var inc *Incident
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		incidents := tx.Bucket(bIncidents)
-		inc, err = getJSON[Incident](incidents, []byte(id))
+		inc, err = loadIncident(tx, id)
 		if err != nil {
 			return err
 		}
@@ -441,7 +450,7 @@ func (s *Bolt) Ack(ctx context.Context, id, by string, now time.Time) (*Incident
 				return err
 			}
 		}
-		if err := putJSON(incidents, []byte(id), inc); err != nil {
+		if err := saveIncident(tx, inc); err != nil {
 			return err
 		}
 		return audit(tx, now, id, "acknowledged", "by "+by)
@@ -452,8 +461,7 @@ func (s *Bolt) Ack(ctx context.Context, id, by string, now time.Time) (*Incident
 // SetSilence implements Store.
 func (s *Bolt) SetSilence(ctx context.Context, id, silenceID string, now time.Time) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		incidents := tx.Bucket(bIncidents)
-		inc, err := getJSON[Incident](incidents, []byte(id))
+		inc, err := loadIncident(tx, id)
 		if err != nil {
 			return err
 		}
@@ -461,7 +469,7 @@ func (s *Bolt) SetSilence(ctx context.Context, id, silenceID string, now time.Ti
 			return ErrNotFound
 		}
 		inc.SilenceID = silenceID
-		if err := putJSON(incidents, []byte(id), inc); err != nil {
+		if err := saveIncident(tx, inc); err != nil {
 			return err
 		}
 		return audit(tx, now, id, "silenced", silenceDetail(silenceID))
@@ -473,7 +481,7 @@ func (s *Bolt) Incident(ctx context.Context, id string) (*Incident, error) {
 	var inc *Incident
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		inc, err = getJSON[Incident](tx.Bucket(bIncidents), []byte(id))
+		inc, err = loadIncident(tx, id)
 		return err
 	})
 	if err == nil && inc == nil {
@@ -489,6 +497,9 @@ func (s *Bolt) Incidents(ctx context.Context, limit int) ([]Incident, error) {
 		return tx.Bucket(bIncidents).ForEach(func(_, v []byte) error {
 			var inc Incident
 			if err := json.Unmarshal(v, &inc); err != nil {
+				return err
+			}
+			if err := overlayState(tx, &inc); err != nil {
 				return err
 			}
 			all = append(all, inc)

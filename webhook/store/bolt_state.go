@@ -1,0 +1,64 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// bState keeps each incident's escalation state apart from its document,
+// so that taking a step reads and writes a record of a hundred bytes
+// instead of decoding and encoding the incident with its labels and
+// annotations: after a restart with many steps due, that was most of the
+// work. Its fields have the incident's JSON names, so either record
+// decodes into an Incident. An incident without one (a file written
+// before) has its state in its document.
+var bState = []byte("state") // id → escState
+
+type escState struct {
+	Status   string    `json:"status"`
+	Policy   string    `json:"policy,omitempty"`
+	OpenedAt time.Time `json:"openedAt"`
+	NextStep int       `json:"nextStep"`
+	NextDue  time.Time `json:"nextDue,omitzero"`
+	Notified []string  `json:"notified,omitempty"`
+}
+
+func stateOf(inc *Incident) escState {
+	return escState{Status: inc.Status, Policy: inc.Policy, OpenedAt: inc.OpenedAt,
+		NextStep: inc.NextStep, NextDue: inc.NextDue, Notified: inc.Notified}
+}
+
+// loadIncident reads an incident with its escalation state; nil when
+// there is none.
+func loadIncident(tx *bolt.Tx, id string) (*Incident, error) {
+	inc, err := getJSON[Incident](tx.Bucket(bIncidents), []byte(id))
+	if inc == nil || err != nil {
+		return inc, err
+	}
+	return inc, overlayState(tx, inc)
+}
+
+// overlayState sets inc's escalation state from its record, when it has one.
+func overlayState(tx *bolt.Tx, inc *Incident) error {
+	v := tx.Bucket(bState).Get([]byte(inc.ID))
+	if v == nil {
+		return nil
+	}
+	var st escState
+	if err := json.Unmarshal(v, &st); err != nil {
+		return fmt.Errorf("corrupt escalation state of %s: %w", inc.ID, err)
+	}
+	inc.Status, inc.NextStep, inc.NextDue, inc.Notified = st.Status, st.NextStep, st.NextDue, st.Notified
+	return nil
+}
+
+// saveIncident writes an incident's document and its escalation state.
+func saveIncident(tx *bolt.Tx, inc *Incident) error {
+	if err := putJSON(tx.Bucket(bIncidents), []byte(inc.ID), inc); err != nil {
+		return err
+	}
+	return putJSON(tx.Bucket(bState), []byte(inc.ID), stateOf(inc))
+}
