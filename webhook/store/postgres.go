@@ -165,9 +165,13 @@ func runBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
 	return tx.SendBatch(ctx, b).Close()
 }
 
+// lockIncidentsSQL reads and row-locks the incidents among the IDs $1,
+// in one order in every transaction so that two wait instead of deadlocking.
+const lockIncidentsSQL = `SELECT ` + incidentCols + ` FROM escalator_incidents WHERE id = ANY($1) ORDER BY id FOR UPDATE`
+
 // lockIncidents reads and row-locks the existing incidents among ids.
 func lockIncidents(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*Incident, error) {
-	return scanIncidents(tx.Query(ctx, `SELECT `+incidentCols+` FROM escalator_incidents WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids))
+	return scanIncidents(tx.Query(ctx, lockIncidentsSQL, ids))
 }
 
 // incidentCols are what scanIncident reads.
@@ -324,8 +328,8 @@ func (s *Postgres) FireDue(ctx context.Context, pol *policy.File, now time.Time,
 				fired = append(fired, Fired{Incident: d.id, Step: d.step, Lag: now.Sub(d.at), Policy: d.inc.Policy})
 			}
 		}
-		b, err := w.batch()
-		if err != nil {
+		b := &pgx.Batch{}
+		if err := w.queue(b); err != nil {
 			return err
 		}
 		return runBatch(ctx, tx, b)
@@ -357,8 +361,8 @@ func (w *writes) log(now time.Time, incident, action, detail string) {
 	w.audit = append(w.audit, Entry{Time: now, Incident: incident, Action: action, Detail: detail})
 }
 
-func (w *writes) batch() (*pgx.Batch, error) {
-	b := &pgx.Batch{}
+// queue adds the writes to b: one statement per table that has any.
+func (w *writes) queue(b *pgx.Batch) error {
 	if len(w.unschedule) > 0 {
 		b.Queue(`DELETE FROM escalator_timers WHERE incident = ANY($1)`, w.unschedule)
 	}
@@ -374,7 +378,7 @@ func (w *writes) batch() (*pgx.Batch, error) {
 		for i, inc := range w.incidents {
 			j, err := json.Marshal(inc)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			ids[i], statuses[i], data[i] = inc.ID, inc.Status, string(j)
 			steps[i], dues[i], notified[i] = int32(inc.NextStep), nullTime(inc.NextDue), notifiedJSON(inc.Notified)
@@ -411,7 +415,7 @@ func (w *writes) batch() (*pgx.Batch, error) {
 		b.Queue(`INSERT INTO escalator_audit (time, incident, action, detail)
 			SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[])`, times, incs, actions, details)
 	}
-	return b, nil
+	return nil
 }
 
 // NextDue implements Store.
@@ -492,8 +496,8 @@ func (s *Postgres) Ack(ctx context.Context, id, by string, now time.Time) (*Inci
 			w.outbox = append(w.outbox, notification(inc, -1, "ack", ch, "acknowledge", now))
 		}
 		w.log(now, id, "acknowledged", "by "+by)
-		b, err := w.batch()
-		if err != nil {
+		b := &pgx.Batch{}
+		if err := w.queue(b); err != nil {
 			return err
 		}
 		return runBatch(ctx, tx, b)
@@ -518,8 +522,8 @@ func (s *Postgres) SetSilence(ctx context.Context, id, silenceID string, now tim
 		inc.SilenceID = silenceID
 		w := writes{incidents: []*Incident{inc}}
 		w.log(now, id, "silenced", silenceDetail(silenceID))
-		b, err := w.batch()
-		if err != nil {
+		b := &pgx.Batch{}
+		if err := w.queue(b); err != nil {
 			return err
 		}
 		return runBatch(ctx, tx, b)

@@ -158,7 +158,7 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 	b1 := &pgx.Batch{}
 	b1.Queue(`INSERT INTO escalator_deliveries (hash, received)
 		SELECT * FROM unnest($1::text[], $2::timestamptz[]) ON CONFLICT DO NOTHING RETURNING hash`, hashes, times)
-	b1.Queue(`SELECT `+incidentCols+` FROM escalator_incidents WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	b1.Queue(lockIncidentsSQL, ids)
 	br := tx.SendBatch(ctx, b1)
 	fresh := map[string]bool{}
 	var hash string
@@ -180,6 +180,11 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 	var openings []string
 	openedBy := map[string]int{} // incident → the delivery that opened it
 	written := map[string]bool{}
+	closed := func(i int, inc *Incident, now time.Time) {
+		res[i].Resolved++
+		res[i].ResolutionDuration = append(res[i].ResolutionDuration, now.Sub(inc.OpenedAt))
+		w.log(now, inc.ID, "resolved", "resolved notification from Alertmanager")
+	}
 	for i, r := range group {
 		d, now := r.d, r.now
 		if !fresh[d.Hash] {
@@ -199,9 +204,7 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 					o.inc.LastSeen = now
 				} else if resolve(o.inc, now) {
 					o.scheduled = false
-					res[i].Resolved++
-					res[i].ResolutionDuration = append(res[i].ResolutionDuration, now.Sub(o.inc.OpenedAt))
-					w.log(now, id, "resolved", "resolved notification from Alertmanager")
+					closed(i, o.inc, now)
 				}
 				continue
 			}
@@ -222,9 +225,7 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 				for _, ch := range inc.Notified {
 					w.outbox = append(w.outbox, notification(inc, -1, "resolve", ch, "resolve", now))
 				}
-				res[i].Resolved++
-				res[i].ResolutionDuration = append(res[i].ResolutionDuration, now.Sub(inc.OpenedAt))
-				w.log(now, inc.ID, "resolved", "resolved notification from Alertmanager")
+				closed(i, inc, now)
 			default:
 				inc.LastSeen = now // a repeat: a heartbeat
 			}
@@ -247,12 +248,8 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 			return nil, err
 		}
 	}
-	rest, err := w.batch()
-	if err != nil {
+	if err := w.queue(b); err != nil {
 		return nil, err
-	}
-	for _, q := range rest.QueuedQueries {
-		b.Queue(q.SQL, q.Arguments...)
 	}
 	if b.Len() == 0 {
 		return res, nil
@@ -276,7 +273,11 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 			return nil, fmt.Errorf("opening incidents: %w", err)
 		}
 	}
-	for i := 0; i < len(rest.QueuedQueries); i++ {
+	rest := b.Len()
+	if len(openings) > 0 {
+		rest--
+	}
+	for i := 0; i < rest; i++ {
 		if _, err := br.Exec(); err != nil {
 			return nil, err
 		}

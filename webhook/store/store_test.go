@@ -416,17 +416,24 @@ func testPrune(t *testing.T, s Store) {
 	}
 }
 
-// Deliveries stored as one group see each other in order: a copy is a
-// duplicate, a resolve closes the incident the group opened (no timer
-// left), an alert in a second Alertmanager group is a heartbeat.
-func TestPostgresGroupOfDeliveries(t *testing.T) {
-	pg := testenv.StartPrimary(t, "escalator-group", testenv.PrimaryOptions{})
+// postgresStore is a PostgreSQL store on a server of its own, closed
+// when the test ends.
+func postgresStore(t *testing.T, name string) *Postgres {
+	pg := testenv.StartPrimary(t, name, testenv.PrimaryOptions{})
 	pg.Exec("CREATE DATABASE escalator")
 	s, err := OpenPostgres(ctx, pg.DSN("escalator"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Deliveries stored as one group see each other in order: a copy is a
+// duplicate, a resolve closes the incident the group opened (no timer
+// left), an alert in a second Alertmanager group is a heartbeat.
+func TestPostgresGroupOfDeliveries(t *testing.T) {
+	s := postgresStore(t, "escalator-group")
 	pol := policies(t)
 	t0 := time.Date(2026, 11, 28, 5, 0, 0, 0, time.UTC)
 	first := delivery(t, "g1", "firing", "HotelAppDown/a1")
@@ -441,7 +448,7 @@ func TestPostgresGroupOfDeliveries(t *testing.T) {
 		group = append(group, &receiveReq{d: d, pol: pol, now: t0.Add(time.Duration(i) * time.Second)})
 	}
 	var res []Received
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		res, err = receiveGroup(ctx, tx, group)
 		return err
@@ -480,13 +487,7 @@ func TestPostgresGroupOfDeliveries(t *testing.T) {
 // A delivery the server refuses fails alone: the others of its group
 // are stored.
 func TestPostgresGroupFailsAlone(t *testing.T) {
-	pg := testenv.StartPrimary(t, "escalator-group-fail", testenv.PrimaryOptions{})
-	pg.Exec("CREATE DATABASE escalator")
-	s, err := OpenPostgres(ctx, pg.DSN("escalator"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := postgresStore(t, "escalator-group-fail")
 	pol := policies(t)
 	bad, err := payload.Parse(strings.NewReader(`{"version":"4","groupKey":"bad","alerts":[{"status":"firing",
 		"labels":{"alertname":"HotelAppDown","note":"nul \u0000 here"},"startsAt":"2026-11-28T00:00:00Z","fingerprint":"b1"}]}`))
