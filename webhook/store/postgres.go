@@ -20,8 +20,9 @@ import (
 // Postgres is the store for several escalator replicas on one database.
 // Replicas share nothing else: a delivery is deduplicated by its row in
 // escalator_deliveries, due steps and notifications are taken with
-// FOR UPDATE SKIP LOCKED so that each goes to one replica, and the
-// incident's next_step fences a step from running twice. Deliveries
+// FOR UPDATE SKIP LOCKED so that each goes to one replica, and a step is
+// taken only under the lock of its escalation's row, which acknowledging
+// and resolving take too, so that none runs twice or after. Deliveries
 // arriving together are stored in groups, one transaction each
 // (postgres_receive.go), and each is acknowledged only after its commit.
 type Postgres struct {
@@ -46,33 +47,54 @@ CREATE TABLE IF NOT EXISTS escalator_incidents (
 	severity  text NOT NULL DEFAULT '',
 	opened_at timestamptz NOT NULL,
 	data      jsonb NOT NULL
-) WITH (fillfactor = 70); -- room on each page for HOT updates as incidents escalate
--- The escalation state has columns of its own, which a step updates
--- without reading or rewriting the document; the document's copy of it is
--- stale once a step was taken. Tables made before these columns get them
--- filled from the document, once.
+) WITH (fillfactor = 70); -- room on each page for HOT updates as heartbeats arrive
+CREATE INDEX IF NOT EXISTS escalator_incidents_recent ON escalator_incidents ((status = 'resolved'), opened_at DESC);
+-- An incident's escalation, in a narrow row of its own: the step it
+-- expects next, when that step is due, and the channels notified so far.
+-- due is NULL once no step is pending (acknowledged, resolved, or the
+-- policy's last step taken). A step locks and rewrites only this row,
+-- never the incident and its document; acknowledging and resolving clear
+-- due under the same row lock, which fences a step off. The incident's
+-- document keeps a copy of the state as of its last write, which these
+-- columns overrule.
 DO $$
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM information_schema.columns
-		WHERE table_schema = current_schema() AND table_name = 'escalator_incidents' AND column_name = 'next_step') THEN
-		ALTER TABLE escalator_incidents
-			ADD COLUMN policy text NOT NULL DEFAULT '',
-			ADD COLUMN next_step integer NOT NULL DEFAULT 0,
-			ADD COLUMN next_due timestamptz,
-			ADD COLUMN notified jsonb NOT NULL DEFAULT '[]';
-		UPDATE escalator_incidents SET policy = coalesce(data->>'policy', ''),
-			next_step = coalesce((data->>'nextStep')::integer, 0),
-			next_due = (data->>'nextDue')::timestamptz,
-			notified = coalesce(data->'notified', '[]');
+	IF to_regclass('escalator_escalations') IS NOT NULL THEN
+		RETURN;
 	END IF;
+	CREATE TABLE escalator_escalations (
+		incident  text PRIMARY KEY REFERENCES escalator_incidents (id),
+		policy    text NOT NULL,
+		opened_at timestamptz NOT NULL,
+		next_step integer NOT NULL DEFAULT 0,
+		due       timestamptz,
+		notified  jsonb NOT NULL DEFAULT '[]'
+	) WITH (fillfactor = 70);
+	CREATE INDEX escalator_escalations_due ON escalator_escalations (due) WHERE due IS NOT NULL;
+	IF to_regclass('escalator_timers') IS NULL THEN
+		RETURN; -- a new database
+	END IF;
+	-- Tables of earlier versions: pending steps were rows of
+	-- escalator_timers, and the state was kept in the incident's document,
+	-- later in columns of the incident. A timer counts only for the step
+	-- its open incident expects; any other was stale already.
+	IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+			AND table_name = 'escalator_incidents' AND column_name = 'next_step') THEN
+		INSERT INTO escalator_escalations (incident, policy, opened_at, next_step, due, notified)
+		SELECT i.id, i.policy, i.opened_at, i.next_step, t.due, i.notified
+		FROM escalator_incidents i
+		LEFT JOIN escalator_timers t ON t.incident = i.id AND t.step = i.next_step AND i.status = 'open'
+		WHERE i.policy <> '';
+		ALTER TABLE escalator_incidents DROP COLUMN policy, DROP COLUMN next_step, DROP COLUMN next_due, DROP COLUMN notified;
+	ELSE
+		INSERT INTO escalator_escalations (incident, policy, opened_at, next_step, due, notified)
+		SELECT i.id, i.data->>'policy', i.opened_at, coalesce((i.data->>'nextStep')::integer, 0), t.due, coalesce(i.data->'notified', '[]')
+		FROM escalator_incidents i
+		LEFT JOIN escalator_timers t ON t.incident = i.id AND t.step = coalesce((i.data->>'nextStep')::integer, 0) AND i.status = 'open'
+		WHERE coalesce(i.data->>'policy', '') <> '';
+	END IF;
+	DROP TABLE escalator_timers;
 END $$;
-CREATE INDEX IF NOT EXISTS escalator_incidents_recent ON escalator_incidents ((status = 'resolved'), opened_at DESC);
-CREATE TABLE IF NOT EXISTS escalator_timers (
-	incident text PRIMARY KEY REFERENCES escalator_incidents (id),
-	due      timestamptz NOT NULL,
-	step     integer NOT NULL
-) WITH (fillfactor = 70);
-CREATE INDEX IF NOT EXISTS escalator_timers_due ON escalator_timers (due);
 CREATE TABLE IF NOT EXISTS escalator_outbox (
 	seq      bigserial PRIMARY KEY,
 	key      text NOT NULL UNIQUE,
@@ -177,20 +199,79 @@ func runBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
 	return tx.SendBatch(ctx, b).Close()
 }
 
-// lockIncidentsSQL reads and row-locks the incidents among the IDs $1,
-// in one order in every transaction so that two wait instead of deadlocking.
-const lockIncidentsSQL = `SELECT ` + incidentCols + ` FROM escalator_incidents WHERE id = ANY($1) ORDER BY id FOR UPDATE`
+// The incidents a transaction changes are locked with their escalations,
+// escalations first in every transaction (a step locks only its
+// escalation), each table in ID order: two transactions then wait for
+// each other instead of deadlocking. Locking the escalation also makes a
+// delivery or an ack wait for a step being taken, and read the channels
+// it notified.
+const (
+	lockEscalationsSQL = `SELECT incident, next_step, due, notified FROM escalator_escalations WHERE incident = ANY($1) ORDER BY incident FOR UPDATE`
+	lockIncidentsSQL   = `SELECT data FROM escalator_incidents WHERE id = ANY($1) ORDER BY id FOR UPDATE`
+)
 
-// lockIncidents reads and row-locks the existing incidents among ids.
-func lockIncidents(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*Incident, error) {
-	return scanIncidents(tx.Query(ctx, lockIncidentsSQL, ids))
+// queueLocks queues the two statements that lock the incidents among ids.
+func queueLocks(b *pgx.Batch, ids []string) {
+	b.Queue(lockEscalationsSQL, ids)
+	b.Queue(lockIncidentsSQL, ids)
 }
 
-// incidentCols are what scanIncident reads.
-const incidentCols = `data, next_step, next_due, notified`
+// readLocks reads what queueLocks queued: the existing incidents among
+// the IDs, by ID, each with the state of its escalation.
+func readLocks(br pgx.BatchResults) (map[string]*Incident, error) {
+	states := map[string]*Incident{}
+	rows := rowsOf(br)
+	for rows.Next() {
+		var st Incident // fresh each row: pgx decodes JSON into what it is given
+		var due pgtype.Timestamptz
+		if err := rows.Scan(&st.ID, &st.NextStep, &due, &st.Notified); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading escalations: %w", err)
+		}
+		st.NextDue = due.Time
+		states[st.ID] = &st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading escalations: %w", err)
+	}
+	out := map[string]*Incident{}
+	rows = rowsOf(br)
+	for rows.Next() {
+		inc := &Incident{}
+		if err := rows.Scan(inc); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading an incident: %w", err)
+		}
+		inc.NextStep, inc.NextDue, inc.Notified = 0, time.Time{}, nil
+		if st := states[inc.ID]; st != nil {
+			inc.NextStep, inc.NextDue, inc.Notified = st.NextStep, st.NextDue, st.Notified
+		}
+		out[inc.ID] = inc
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading incidents: %w", err)
+	}
+	return out, nil
+}
 
-// scanIncident reads incidentCols: the document, with the escalation
-// state from its columns.
+// lockIncidents locks and reads the existing incidents among ids.
+func lockIncidents(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*Incident, error) {
+	b := &pgx.Batch{}
+	queueLocks(b, ids)
+	br := tx.SendBatch(ctx, b)
+	known, err := readLocks(br)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return known, err
+}
+
+// selectIncidents reads what scanIncident scans: the document, with the
+// state of its escalation when it has one.
+const selectIncidents = `SELECT i.data, coalesce(e.next_step, 0), e.due, coalesce(e.notified, '[]')
+	FROM escalator_incidents i LEFT JOIN escalator_escalations e ON e.incident = i.id`
+
+// scanIncident reads a row of selectIncidents.
 func scanIncident(row pgx.Row) (*Incident, error) {
 	var inc Incident
 	var step int
@@ -199,28 +280,8 @@ func scanIncident(row pgx.Row) (*Incident, error) {
 	if err := row.Scan(&inc, &step, &due, &notified); err != nil {
 		return nil, err
 	}
-	inc.NextStep, inc.NextDue, inc.Notified = step, time.Time{}, notified
-	if due.Valid {
-		inc.NextDue = due.Time
-	}
+	inc.NextStep, inc.NextDue, inc.Notified = step, due.Time, notified
 	return &inc, nil
-}
-
-// scanIncidents reads rows of incidentCols by ID.
-func scanIncidents(rows pgx.Rows, err error) (map[string]*Incident, error) {
-	if err != nil {
-		return nil, fmt.Errorf("reading incidents: %w", err)
-	}
-	out := map[string]*Incident{}
-	for rows.Next() {
-		inc, err := scanIncident(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("reading an incident: %w", err)
-		}
-		out[inc.ID] = inc
-	}
-	return out, rows.Err()
 }
 
 // nullTime is t, or NULL when zero.
@@ -238,41 +299,39 @@ func notifiedJSON(chs []string) string {
 }
 
 // queueOpenings queues one statement that opens the new incidents with
-// their first timers and audit entries, and returns the IDs it opened.
+// their escalations and audit entries, and returns the IDs it opened.
 // ON CONFLICT: two deliveries opening the same incident at once open it
 // once; for the other it is a repeat.
 func queueOpenings(b *pgx.Batch, fresh []opening) error {
 	n := len(fresh)
 	ids, statuses, sevs, details, data, pols := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	opened, dues, scheduled := make([]time.Time, n), make([]time.Time, n), make([]bool, n)
-	nextDues := make([]pgtype.Timestamptz, n)
 	for i, o := range fresh {
 		j, err := json.Marshal(o.inc)
 		if err != nil {
 			return err
 		}
 		ids[i], statuses[i], sevs[i], details[i], data[i] = o.inc.ID, o.inc.Status, o.inc.Labels["severity"], o.detail, string(j)
-		opened[i], dues[i], scheduled[i] = o.inc.OpenedAt, o.due, o.scheduled
-		pols[i], nextDues[i] = o.inc.Policy, nullTime(o.inc.NextDue)
+		opened[i], dues[i], scheduled[i], pols[i] = o.inc.OpenedAt, o.due, o.scheduled, o.inc.Policy
 	}
 	b.Queue(`WITH x AS (
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::timestamptz[], $7::bool[], $8::text[], $9::text[], $10::timestamptz[])
-				AS x(id, status, severity, opened_at, data, due, scheduled, detail, policy, next_due)),
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::timestamptz[], $7::bool[], $8::text[], $9::text[])
+				AS x(id, status, severity, opened_at, data, due, scheduled, detail, policy)),
 		ins AS (
-			INSERT INTO escalator_incidents (id, status, severity, opened_at, data, policy, next_due)
-			SELECT id, status, severity, opened_at, data, policy, next_due FROM x ON CONFLICT (id) DO NOTHING RETURNING id),
-		tm AS (
-			INSERT INTO escalator_timers (incident, due, step)
-			SELECT x.id, x.due, 0 FROM x JOIN ins USING (id) WHERE x.scheduled),
+			INSERT INTO escalator_incidents (id, status, severity, opened_at, data)
+			SELECT id, status, severity, opened_at, data FROM x ON CONFLICT (id) DO NOTHING RETURNING id),
+		esc AS (
+			INSERT INTO escalator_escalations (incident, policy, opened_at, due)
+			SELECT x.id, x.policy, x.opened_at, x.due FROM x JOIN ins USING (id) WHERE x.scheduled),
 		au AS (
 			INSERT INTO escalator_audit (time, incident, action, detail)
 			SELECT x.opened_at, x.id, 'opened', x.detail FROM x JOIN ins USING (id))
-		SELECT id FROM ins`, ids, statuses, sevs, opened, data, dues, scheduled, details, pols, nextDues)
+		SELECT id FROM ins`, ids, statuses, sevs, opened, data, dues, scheduled, details, pols)
 	return nil
 }
 
 // FireWorkers implements Parallel: FOR UPDATE SKIP LOCKED gives each
-// worker different timers, so while one waits on the server another's
+// worker different escalations, so while one waits on the server another's
 // steps are decoded and encoded here, and the server runs two
 // transactions on two cores.
 func (s *Postgres) FireWorkers() int { return fireWorkers }
@@ -282,62 +341,53 @@ func (s *Postgres) FireWorkers() int { return fireWorkers }
 // before the escalation state had columns of its own).
 const fireWorkers = 2
 
-// FireDue implements Store. Each replica takes different timers: the
-// ones another holds are skipped, not waited for.
+// FireDue implements Store. Each replica takes different escalations:
+// the ones another holds are skipped, not waited for. A step reads and
+// writes the escalation's narrow row only, with one statement per table
+// for the whole batch.
 func (s *Postgres) FireDue(ctx context.Context, pol *policy.File, now time.Time, limit int) ([]Fired, error) {
 	var fired []Fired
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		fired = fired[:0]
-		// The escalation state only: a step neither reads nor rewrites the
-		// incident's document, which is most of the work at a restart.
-		rows, err := tx.Query(ctx, `SELECT t.incident, t.due, t.step, i.status, i.policy, i.opened_at, i.next_step, i.notified
-			FROM escalator_timers t JOIN escalator_incidents i ON i.id = t.incident
-			WHERE t.due <= $1 ORDER BY t.due LIMIT $2
-			FOR UPDATE OF t, i SKIP LOCKED`, now, limit)
+		rows, err := tx.Query(ctx, `SELECT incident, due, next_step, policy, opened_at, notified FROM escalator_escalations
+			WHERE due <= $1 ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit)
 		if err != nil {
-			return fmt.Errorf("taking due timers: %w", err)
+			return fmt.Errorf("taking due steps: %w", err)
 		}
 		type due struct {
-			id   string
-			at   time.Time
-			step int
-			inc  Incident
+			at  time.Time
+			inc Incident
 		}
 		var taken []due
 		for rows.Next() {
-			var d due
-			if err := rows.Scan(&d.id, &d.at, &d.step, &d.inc.Status, &d.inc.Policy, &d.inc.OpenedAt, &d.inc.NextStep, &d.inc.Notified); err != nil {
+			// Only an open incident has a step due: acknowledging and
+			// resolving clear it.
+			d := due{inc: Incident{Status: Open}}
+			if err := rows.Scan(&d.inc.ID, &d.at, &d.inc.NextStep, &d.inc.Policy, &d.inc.OpenedAt, &d.inc.Notified); err != nil {
 				rows.Close()
 				return err
 			}
-			d.inc.ID = d.id
 			taken = append(taken, d)
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		// Set-based writes: one statement each for the timers, the
-		// incidents, the outbox and the audit log, whatever the batch size.
 		var w writes
 		for i := range taken {
 			d := &taken[i]
-			f, ok := fire(&d.inc, d.step, pol)
-			if !ok || !f.hasNext {
-				w.unschedule = append(w.unschedule, d.id)
-			}
+			id, step := d.inc.ID, d.inc.NextStep
+			f, ok := fire(&d.inc, step, pol)
 			if !ok {
-				continue // stale: fenced off
+				w.unschedule = append(w.unschedule, id) // the policy no longer has this step
+				continue
 			}
 			for _, ch := range f.channels {
-				w.outbox = append(w.outbox, notification(&d.inc, d.step, fmt.Sprint(d.step), ch, "trigger", now))
-			}
-			if f.hasNext {
-				w.schedule(d.id, f.next, d.step+1)
+				w.outbox = append(w.outbox, notification(&d.inc, step, fmt.Sprint(step), ch, "trigger", now))
 			}
 			w.stepped = append(w.stepped, &d.inc)
-			w.log(now, d.id, "escalated", f.audit)
+			w.log(now, id, "escalated", f.audit)
 			if f.channels != nil {
-				fired = append(fired, Fired{Incident: d.id, Step: d.step, Lag: now.Sub(d.at), Policy: d.inc.Policy})
+				fired = append(fired, Fired{Incident: id, Step: step, Lag: now.Sub(d.at), Policy: d.inc.Policy})
 			}
 		}
 		b := &pgx.Batch{}
@@ -355,18 +405,11 @@ func (s *Postgres) FireDue(ctx context.Context, pol *policy.File, now time.Time,
 // writes are the changes of a transaction, written as arrays: one
 // statement per table however many alerts or steps.
 type writes struct {
-	unschedule []string
-	schedID    []string
-	schedDue   []time.Time
-	schedStep  []int32
-	incidents  []*Incident // written whole
-	stepped    []*Incident // only their escalation state changed
+	unschedule []string    // escalations stopped: no step is pending any more
+	incidents  []*Incident // documents written whole
+	stepped    []*Incident // escalations that took a step: their state changed
 	outbox     []Notification
 	audit      []Entry
-}
-
-func (w *writes) schedule(id string, due time.Time, step int) {
-	w.schedID, w.schedDue, w.schedStep = append(w.schedID, id), append(w.schedDue, due), append(w.schedStep, int32(step))
 }
 
 func (w *writes) log(now time.Time, incident, action, detail string) {
@@ -376,28 +419,20 @@ func (w *writes) log(now time.Time, incident, action, detail string) {
 // queue adds the writes to b: one statement per table that has any.
 func (w *writes) queue(b *pgx.Batch) error {
 	if len(w.unschedule) > 0 {
-		b.Queue(`DELETE FROM escalator_timers WHERE incident = ANY($1)`, w.unschedule)
-	}
-	if len(w.schedID) > 0 {
-		b.Queue(`INSERT INTO escalator_timers (incident, due, step)
-			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[])
-			ON CONFLICT (incident) DO UPDATE SET due = excluded.due, step = excluded.step`,
-			w.schedID, w.schedDue, w.schedStep)
+		b.Queue(`UPDATE escalator_escalations SET due = NULL WHERE incident = ANY($1) AND due IS NOT NULL`, w.unschedule)
 	}
 	if n := len(w.incidents); n > 0 {
-		ids, statuses, data, notified := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		steps, dues := make([]int32, n), make([]pgtype.Timestamptz, n)
+		ids, statuses, data := make([]string, n), make([]string, n), make([]string, n)
 		for i, inc := range w.incidents {
 			j, err := json.Marshal(inc)
 			if err != nil {
 				return err
 			}
 			ids[i], statuses[i], data[i] = inc.ID, inc.Status, string(j)
-			steps[i], dues[i], notified[i] = int32(inc.NextStep), nullTime(inc.NextDue), notifiedJSON(inc.Notified)
 		}
-		b.Queue(`UPDATE escalator_incidents i SET status = x.status, data = x.data, next_step = x.step, next_due = x.due, notified = x.notified
-			FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int[], $5::timestamptz[], $6::jsonb[]) AS x(id, status, data, step, due, notified)
-			WHERE i.id = x.id`, ids, statuses, data, steps, dues, notified)
+		b.Queue(`UPDATE escalator_incidents i SET status = x.status, data = x.data
+			FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS x(id, status, data)
+			WHERE i.id = x.id`, ids, statuses, data)
 	}
 	if n := len(w.stepped); n > 0 {
 		ids, notified := make([]string, n), make([]string, n)
@@ -405,9 +440,9 @@ func (w *writes) queue(b *pgx.Batch) error {
 		for i, inc := range w.stepped {
 			ids[i], steps[i], dues[i], notified[i] = inc.ID, int32(inc.NextStep), nullTime(inc.NextDue), notifiedJSON(inc.Notified)
 		}
-		b.Queue(`UPDATE escalator_incidents i SET next_step = x.step, next_due = x.due, notified = x.notified
+		b.Queue(`UPDATE escalator_escalations e SET next_step = x.step, due = x.due, notified = x.notified
 			FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::jsonb[]) AS x(id, step, due, notified)
-			WHERE i.id = x.id`, ids, steps, dues, notified)
+			WHERE e.incident = x.id`, ids, steps, dues, notified)
 	}
 	if n := len(w.outbox); n > 0 {
 		keys, incs, chans, events := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -433,8 +468,8 @@ func (w *writes) queue(b *pgx.Batch) error {
 // NextDue implements Store.
 func (s *Postgres) NextDue(ctx context.Context) (time.Time, error) {
 	var t *time.Time
-	if err := s.pool.QueryRow(ctx, `SELECT min(due) FROM escalator_timers`).Scan(&t); err != nil {
-		return time.Time{}, fmt.Errorf("next due timer: %w", err)
+	if err := s.pool.QueryRow(ctx, `SELECT min(due) FROM escalator_escalations WHERE due IS NOT NULL`).Scan(&t); err != nil {
+		return time.Time{}, fmt.Errorf("next due step: %w", err)
 	}
 	if t == nil {
 		return time.Time{}, nil
@@ -548,7 +583,7 @@ func (s *Postgres) SetSilence(ctx context.Context, id, silenceID string, now tim
 
 // Incident implements Store.
 func (s *Postgres) Incident(ctx context.Context, id string) (*Incident, error) {
-	inc, err := scanIncident(s.pool.QueryRow(ctx, `SELECT `+incidentCols+` FROM escalator_incidents WHERE id = $1`, id))
+	inc, err := scanIncident(s.pool.QueryRow(ctx, selectIncidents+` WHERE i.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -560,7 +595,7 @@ func (s *Postgres) Incident(ctx context.Context, id string) (*Incident, error) {
 
 // Incidents implements Store: open ones first, then the most recent.
 func (s *Postgres) Incidents(ctx context.Context, limit int) ([]Incident, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+incidentCols+` FROM escalator_incidents ORDER BY (status = 'resolved'), opened_at DESC LIMIT $1`, limit)
+	rows, err := s.pool.Query(ctx, selectIncidents+` ORDER BY (i.status = 'resolved'), i.opened_at DESC LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing incidents: %w", err)
 	}
@@ -607,8 +642,8 @@ func (s *Postgres) Prune(ctx context.Context, before time.Time) (int, error) {
 // Pending implements Store.
 func (s *Postgres) Pending(ctx context.Context) (int, error) {
 	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM escalator_timers`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("counting timers: %w", err)
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM escalator_escalations WHERE due IS NOT NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting pending steps: %w", err)
 	}
 	return n, nil
 }

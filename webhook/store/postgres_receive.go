@@ -158,7 +158,7 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 	b1 := &pgx.Batch{}
 	b1.Queue(`INSERT INTO escalator_deliveries (hash, received)
 		SELECT * FROM unnest($1::text[], $2::timestamptz[]) ON CONFLICT DO NOTHING RETURNING hash`, hashes, times)
-	b1.Queue(lockIncidentsSQL, ids)
+	queueLocks(b1, ids)
 	br := tx.SendBatch(ctx, b1)
 	fresh := map[string]bool{}
 	var hash string
@@ -167,7 +167,7 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 		br.Close()
 		return nil, fmt.Errorf("recording the deliveries: %w", err)
 	}
-	known, err := scanIncidents(br.Query())
+	known, err := readLocks(br)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}

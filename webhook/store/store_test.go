@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -362,33 +363,78 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 	}
 }
 
-// A table made before the escalation state had columns of its own gets
-// them filled from the incidents' documents when escalator starts.
-func TestPostgresFillsStateColumns(t *testing.T) {
-	pg := testenv.StartPrimary(t, "escalator-columns", testenv.PrimaryOptions{})
-	pg.Exec("CREATE DATABASE escalator")
-	conn := pg.Connect("escalator")
-	defer conn.Close(ctx)
-	_, err := conn.Exec(ctx, `CREATE TABLE escalator_incidents (id text PRIMARY KEY, status text NOT NULL,
-		severity text NOT NULL DEFAULT '', opened_at timestamptz NOT NULL, data jsonb NOT NULL);
-		INSERT INTO escalator_incidents VALUES ('i1', 'open', 'critical', '2026-11-28T00:00:00Z',
-			'{"id":"i1","status":"open","policy":"system-down","nextStep":1,"nextDue":"2026-11-28T00:15:00Z","notified":["pagerduty","slack"]}')`)
-	if err != nil {
-		t.Fatal(err)
+// Tables of earlier versions have their escalations moved to
+// escalator_escalations when escalator starts: the state from the
+// incident's document (the first version) or from its columns (the
+// second), and the step pending from escalator_timers. A timer for a
+// step the incident no longer expects stays stale; the step due fires.
+func TestPostgresMovesOlderEscalations(t *testing.T) {
+	pg := testenv.StartPrimary(t, "escalator-migrate", testenv.PrimaryOptions{})
+	t0 := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	doc := func(id, status string) string {
+		return `{"id":"` + id + `","status":"` + status + `","policy":"system-down","nextStep":1,"nextDue":"2026-11-28T00:15:00Z","notified":["pagerduty","slack"]}`
 	}
-	s, err := OpenPostgres(ctx, pg.DSN("escalator"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	inc, err := s.Incident(ctx, "i1")
-	if err != nil || inc.NextStep != 1 || !inc.NextDue.Equal(time.Date(2026, 11, 28, 0, 15, 0, 0, time.UTC)) ||
-		strings.Join(inc.Notified, " ") != "pagerduty slack" {
-		t.Fatalf("incident from an older table: %+v %v", inc, err)
-	}
-	var policy string
-	if err := conn.QueryRow(ctx, `SELECT policy FROM escalator_incidents WHERE id = 'i1'`).Scan(&policy); err != nil || policy != "system-down" {
-		t.Errorf("policy column %q %v", policy, err)
+	for _, c := range []struct{ name, table string }{
+		{"documents", `CREATE TABLE escalator_incidents (id text PRIMARY KEY, status text NOT NULL,
+			severity text NOT NULL DEFAULT '', opened_at timestamptz NOT NULL, data jsonb NOT NULL)`},
+		{"columns", `CREATE TABLE escalator_incidents (id text PRIMARY KEY, status text NOT NULL,
+			severity text NOT NULL DEFAULT '', opened_at timestamptz NOT NULL, data jsonb NOT NULL,
+			policy text NOT NULL DEFAULT '', next_step integer NOT NULL DEFAULT 0, next_due timestamptz,
+			notified jsonb NOT NULL DEFAULT '[]')`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pg.Exec("CREATE DATABASE " + c.name)
+			conn := pg.Connect(c.name)
+			defer conn.Close(ctx)
+			if _, err := conn.Exec(ctx, c.table); err != nil {
+				t.Fatal(err)
+			}
+			_, err := conn.Exec(ctx, `CREATE TABLE escalator_timers (incident text PRIMARY KEY REFERENCES escalator_incidents (id),
+				due timestamptz NOT NULL, step integer NOT NULL)`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// i1 is due for step 1; i2's timer is stale (step 0, it
+			// expects 1); i3 was acknowledged.
+			for _, inc := range [][2]string{{"i1", "open"}, {"i2", "open"}, {"i3", "acknowledged"}} {
+				if _, err := conn.Exec(ctx, `INSERT INTO escalator_incidents (id, status, opened_at, data) VALUES ($1, $2, $3, $4)`,
+					inc[0], inc[1], t0, doc(inc[0], inc[1])); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.name == "columns" {
+				// The columns overrule the document: the first version's
+				// documents were not updated by a step.
+				if _, err := conn.Exec(ctx, `UPDATE escalator_incidents SET policy = 'system-down', next_step = 1,
+					notified = '["pagerduty","slack"]', data = data - 'notified' - 'nextStep'`); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := conn.Exec(ctx, `INSERT INTO escalator_timers VALUES ('i1', $1, 1), ('i2', $1, 0), ('i3', $1, 1)`, t0.Add(15*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+
+			s, err := OpenPostgres(ctx, pg.DSN(c.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			inc, err := s.Incident(ctx, "i1")
+			if err != nil || inc.NextStep != 1 || !inc.NextDue.Equal(t0.Add(15*time.Minute)) || strings.Join(inc.Notified, " ") != "pagerduty slack" {
+				t.Fatalf("incident from an older table: %+v %v", inc, err)
+			}
+			if n, err := s.Pending(ctx); err != nil || n != 1 {
+				t.Errorf("%d steps pending, want 1 (i1): %v", n, err)
+			}
+			fired, err := s.FireDue(ctx, policies(t), t0.Add(15*time.Minute), 10)
+			if err != nil || len(fired) != 1 || fired[0].Incident != "i1" || fired[0].Step != 1 {
+				t.Fatalf("fired %+v %v, want i1's step 1", fired, err)
+			}
+			var tables int
+			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE tablename = 'escalator_timers'`).Scan(&tables); err != nil || tables != 0 {
+				t.Errorf("escalator_timers left behind (%d): %v", tables, err)
+			}
+		})
 	}
 }
 
@@ -508,5 +554,71 @@ func TestPostgresGroupFailsAlone(t *testing.T) {
 	}
 	if n, _ := s.Pending(ctx); n != 2 {
 		t.Errorf("%d timers pending, want the two good deliveries'", n)
+	}
+}
+
+// An acknowledgement that comes while a step is being taken waits for
+// the step's commit, and acknowledges on the channels that step notified:
+// read before it, PagerDuty would keep an incident the ack never reached.
+func TestPostgresAckWaitsForAStep(t *testing.T) {
+	s := postgresStore(t, "escalator-ack-step")
+	pol := policies(t)
+	t0 := time.Now()
+	if _, err := s.Receive(ctx, delivery(t, "g", "firing", "HotelAppDown/w1"), pol, t0); err != nil {
+		t.Fatal(err)
+	}
+	id := payload.IncidentID("w1", time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC))
+	// A step in progress, as FireDue takes it: the escalation's row locked
+	// and its state written, not yet committed.
+	step, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer step.Rollback(ctx)
+	if _, err := step.Exec(ctx, `SELECT 1 FROM escalator_escalations WHERE incident = $1 FOR UPDATE SKIP LOCKED`, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := step.Exec(ctx, `UPDATE escalator_escalations SET next_step = 1, due = $2, notified = '["pagerduty","slack"]'
+		WHERE incident = $1`, id, t0.Add(15*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	acked := make(chan error, 1)
+	go func() {
+		_, err := s.Ack(ctx, id, "api", t0.Add(time.Minute))
+		acked <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var waiting int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the ack did not wait for the step's lock")
+		}
+	}
+	if err := step.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-acked; err != nil {
+		t.Fatal(err)
+	}
+	sent, err := s.Claim(ctx, t0.Add(2*time.Minute), time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range sent {
+		got = append(got, n.Channel+":"+n.Event)
+	}
+	sort.Strings(got)
+	if strings.Join(got, " ") != "pagerduty:acknowledge slack:acknowledge" {
+		t.Errorf("notifications after the ack: %v, want an acknowledge on each channel the step notified", got)
+	}
+	if inc, err := s.Incident(ctx, id); err != nil || inc.Status != Acknowledged || !inc.NextDue.IsZero() {
+		t.Errorf("after the ack: %+v %v", inc, err)
 	}
 }
