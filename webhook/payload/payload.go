@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/alertmanager/notify/webhook"
@@ -88,14 +89,14 @@ func Parse(r io.Reader) (*Delivery, error) {
 	if len(m.Alerts) == 0 {
 		return nil, bad("alerts: empty")
 	}
-	d := &Delivery{GroupKey: m.GroupKey, Receiver: m.Receiver}
+	d := &Delivery{GroupKey: clean(m.GroupKey), Receiver: clean(m.Receiver)}
 	for i, a := range m.Alerts {
 		if err := check(i, a); err != nil {
 			return nil, err
 		}
 		d.Alerts = append(d.Alerts, Alert{
-			Status: a.Status, Fingerprint: a.Fingerprint, StartsAt: a.StartsAt.UTC(), EndsAt: a.EndsAt.UTC(),
-			Labels: copyKV(a.Labels), Annotations: copyKV(a.Annotations), GeneratorURL: a.GeneratorURL,
+			Status: a.Status, Fingerprint: clean(a.Fingerprint), StartsAt: a.StartsAt.UTC(), EndsAt: a.EndsAt.UTC(),
+			Labels: copyKV(a.Labels), Annotations: copyKV(a.Annotations), GeneratorURL: clean(a.GeneratorURL),
 		})
 	}
 	d.Hash = hash(d)
@@ -119,9 +120,22 @@ func check(i int, a template.Alert) error {
 func copyKV(kv template.KV) map[string]string {
 	out := make(map[string]string, len(kv))
 	for k, v := range kv {
-		out[k] = v
+		out[clean(k)] = clean(v)
 	}
 	return out
+}
+
+// clean replaces NUL characters, which JSON and Alertmanager allow in a
+// label but PostgreSQL stores in neither text nor jsonb, with U+FFFD.
+// Refusing such a delivery would lose the alert; passing it on would make
+// the PostgreSQL store refuse it for ever (503, retried by Alertmanager).
+// The same replacement in every store keeps them alike. The decoder has
+// already replaced invalid UTF-8 the same way.
+func clean(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
 func hash(d *Delivery) string {

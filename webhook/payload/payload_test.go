@@ -53,7 +53,38 @@ func TestBadPayloadsNameTheProblem(t *testing.T) {
 	}
 }
 
+// A NUL, which PostgreSQL cannot store, becomes U+FFFD wherever the
+// delivery keeps text; the alert is kept, not refused.
+func TestNULReplaced(t *testing.T) {
+	d, err := Parse(strings.NewReader(`{"version":"4","groupKey":"g\u0000","receiver":"r\u0000","alerts":[{"status":"firing",
+		"labels":{"alertname":"A","k\u0000":"v\u0000"},"annotations":{"summary":"s\u0000"},"generatorURL":"u\u0000",
+		"startsAt":"2026-11-28T00:00:00Z","fingerprint":"f\u0000"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := d.Alerts[0]
+	if hasNUL(d) || d.GroupKey != "g\uFFFD" || d.Receiver != "r\uFFFD" || a.Labels["k\uFFFD"] != "v\uFFFD" || a.Annotations["summary"] != "s\uFFFD" ||
+		a.GeneratorURL != "u\uFFFD" || a.Fingerprint != "f\uFFFD" {
+		t.Errorf("NULs not replaced: %#v", d)
+	}
+}
+
+// hasNUL reports a NUL in any text the delivery keeps.
+func hasNUL(d *Delivery) bool {
+	texts := []string{d.GroupKey, d.Receiver}
+	for _, a := range d.Alerts {
+		texts = append(texts, a.Fingerprint, a.GeneratorURL)
+		for _, kv := range []map[string]string{a.Labels, a.Annotations} {
+			for k, v := range kv {
+				texts = append(texts, k, v)
+			}
+		}
+	}
+	return strings.Contains(strings.Join(texts, ""), "\x00")
+}
+
 func FuzzParse(f *testing.F) {
+	f.Add(`{"version":"4","groupKey":"g\u0000","alerts":[{"status":"firing","labels":{"a\u0000":"\u0000"},"startsAt":"2026-11-28T00:00:00Z","fingerprint":"f"}]}`)
 	f.Add(good)
 	f.Add(`{"version":"4","groupKey":"x","alerts":[]}`)
 	f.Fuzz(func(t *testing.T, in string) {
@@ -67,6 +98,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if d.Hash == "" || len(d.Alerts) == 0 || d.GroupKey == "" {
 			t.Fatalf("accepted an incomplete delivery: %+v", d)
+		}
+		if hasNUL(d) {
+			t.Fatalf("a NUL left in %#v", d)
 		}
 	})
 }

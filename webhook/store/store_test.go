@@ -531,15 +531,13 @@ func TestPostgresGroupOfDeliveries(t *testing.T) {
 }
 
 // A delivery the server refuses fails alone: the others of its group
-// are stored.
+// are stored. The parser replaces a NUL, which PostgreSQL refuses; a
+// delivery made here keeps one, as something the server refuses.
 func TestPostgresGroupFailsAlone(t *testing.T) {
 	s := postgresStore(t, "escalator-group-fail")
 	pol := policies(t)
-	bad, err := payload.Parse(strings.NewReader(`{"version":"4","groupKey":"bad","alerts":[{"status":"firing",
-		"labels":{"alertname":"HotelAppDown","note":"nul \u0000 here"},"startsAt":"2026-11-28T00:00:00Z","fingerprint":"b1"}]}`))
-	if err != nil {
-		t.Fatalf("this test needs a delivery the parser takes and PostgreSQL refuses (a NUL in a label): %v", err)
-	}
+	bad := delivery(t, "bad", "firing", "HotelAppDown/b1")
+	bad.Alerts[0].Labels["note"] = "nul \x00 here"
 	group := []*receiveReq{
 		{d: delivery(t, "ok1", "firing", "HotelAppDown/o1"), pol: pol, now: time.Now(), done: make(chan receiveResult, 1)},
 		{d: bad, pol: pol, now: time.Now(), done: make(chan receiveResult, 1)},
@@ -554,6 +552,15 @@ func TestPostgresGroupFailsAlone(t *testing.T) {
 	}
 	if n, _ := s.Pending(ctx); n != 2 {
 		t.Errorf("%d timers pending, want the two good deliveries'", n)
+	}
+	// The same label through the parser is stored.
+	parsed, err := payload.Parse(strings.NewReader(`{"version":"4","groupKey":"nul","alerts":[{"status":"firing",
+		"labels":{"alertname":"HotelAppDown","note":"nul \u0000 here"},"startsAt":"2026-11-28T00:00:00Z","fingerprint":"b2"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.Receive(ctx, parsed, pol, time.Now()); err != nil || res.Opened != 1 {
+		t.Errorf("a parsed delivery that had a NUL: %+v %v", res, err)
 	}
 }
 
