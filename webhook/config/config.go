@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"time"
 
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
@@ -20,10 +21,13 @@ import (
 type Config struct {
 	// ExternalURL is how people reach escalator: acknowledgement links
 	// and the console are built on it.
-	ExternalURL string                          `yaml:"external_url"`
-	Store       Store                           `yaml:"store"`
-	AckLinks    AckLinks                        `yaml:"ack_links"`
-	Channels    map[string]notify.ChannelConfig `yaml:"channels"`
+	ExternalURL string `yaml:"external_url"`
+	Store       Store  `yaml:"store"`
+	// HistoryRetention is how long resolved incidents and the audit log
+	// are kept (default 90d).
+	HistoryRetention model.Duration                  `yaml:"history_retention,omitempty"`
+	AckLinks         AckLinks                        `yaml:"ack_links"`
+	Channels         map[string]notify.ChannelConfig `yaml:"channels"`
 	// Alertmanager, when set, is read to close incidents whose resolve
 	// was missed, and written to silence acknowledged alerts.
 	Alertmanager *Alertmanager `yaml:"alertmanager,omitempty"`
@@ -76,6 +80,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, yamlconf.Fieldf("store", "set path or postgres, not both"))
 	case pg != nil && (pg.DSNFile == "") == (pg.DSNEnv == ""):
 		errs = append(errs, yamlconf.Fieldf("store.postgres", "set one of dsn_file and dsn_env"))
+	}
+	if r := time.Duration(c.HistoryRetention); r != 0 && r < 24*time.Hour {
+		errs = append(errs, yamlconf.Fieldf("history_retention", "%s: keep at least a day, so that incidents stay in the console while people work on them", c.HistoryRetention))
 	}
 	if c.AckLinks.SecretFile != "" && c.ExternalURL == "" {
 		errs = append(errs, yamlconf.Fieldf("external_url", "required for acknowledgement links"))

@@ -42,6 +42,9 @@ type Engine struct {
 	// Retention is how long delivery hashes are kept to recognise copies
 	// (default 7 days; pruned hourly).
 	Retention time.Duration
+	// History is how long resolved incidents and audit entries are kept
+	// (default 90 days, as the operations spec keeps logs; pruned hourly).
+	History time.Duration
 	// OnAck, when set, is told of each acknowledgement (to silence the
 	// alert in Alertmanager without waiting for the next pass).
 	OnAck func()
@@ -73,6 +76,9 @@ func (e *Engine) init() {
 		}
 		if e.Retention == 0 {
 			e.Retention = 7 * 24 * time.Hour
+		}
+		if e.History == 0 {
+			e.History = 90 * 24 * time.Hour
 		}
 		if e.Logger == nil {
 			e.Logger = slog.New(slog.DiscardHandler)
@@ -233,16 +239,23 @@ func (e *Engine) schedule(ctx context.Context) {
 }
 
 func (e *Engine) prune(ctx context.Context) {
-	for {
+	// The first pass waits a minute: after a restart, the backlog of due
+	// steps goes first.
+	for wait := time.Minute; ; wait = time.Hour {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
 		if n, err := e.Store.Prune(ctx, e.Now().Add(-e.Retention)); err != nil && ctx.Err() == nil {
 			e.Logger.Warn("pruning delivery hashes", "err", err)
 		} else if n > 0 {
 			e.Logger.Debug("pruned delivery hashes", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Hour):
+		if inc, ent, err := e.Store.PruneHistory(ctx, e.Now().Add(-e.History)); err != nil && ctx.Err() == nil {
+			e.Logger.Warn("pruning the history", "err", err)
+		} else if inc+ent > 0 {
+			e.Logger.Info("pruned the history", "incidents", inc, "audit_entries", ent, "older_than", e.History)
 		}
 	}
 }

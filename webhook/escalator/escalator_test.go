@@ -425,9 +425,10 @@ func TestSimulateAndCheckConfig(t *testing.T) {
 	}
 
 	bad := filepath.Join(t.TempDir(), "bad.yml")
-	os.WriteFile(bad, []byte("store: {path: /tmp/x.db}\nalertmanager: {urls: ['ftp://am']}\npolicies:\n  - name: p\n    matchers: ['severity=~\"(']\n    steps: [{after: 0s, notify: [nowhere]}]\n"), 0o600)
+	os.WriteFile(bad, []byte("store: {path: /tmp/x.db}\nhistory_retention: 1h\nalertmanager: {urls: ['ftp://am']}\npolicies:\n  - name: p\n    matchers: ['severity=~\"(']\n    steps: [{after: 0s, notify: [nowhere]}]\n"), 0o600)
 	out, err = exec.Command(binary(t), "--config.file="+bad, "check-config").CombinedOutput()
-	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "nowhere") || !strings.Contains(string(out), "alertmanager.urls[0]") {
+	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "nowhere") || !strings.Contains(string(out), "alertmanager.urls[0]") ||
+		!strings.Contains(string(out), "history_retention: 1h: keep at least a day") {
 		t.Errorf("check-config on a bad file: exit %d\n%s", code, out)
 	}
 	out, err = exec.Command(binary(t), "--config.file="+cfg, "check-config").CombinedOutput()

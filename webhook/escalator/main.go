@@ -95,7 +95,8 @@ func run(args []string) int {
 	defer st.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(svc.BuildInfoCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	eng := &escalate.Engine{Store: st, Policies: &cfg.File, Notifiers: notifiers, Metrics: escalate.NewMetrics(reg), Logger: logger}
+	eng := &escalate.Engine{Store: st, Policies: &cfg.File, Notifiers: notifiers, Metrics: escalate.NewMetrics(reg), Logger: logger,
+		History: time.Duration(cfg.HistoryRetention)}
 	if cfg.AckLinks.SecretFile != "" {
 		secret, err := readSecret(cfg.AckLinks.SecretFile)
 		if err != nil {

@@ -110,6 +110,10 @@ type Store interface {
 	// serve to recognise copies, which arrive within minutes (a copy that
 	// comes later is a heartbeat, harmless).
 	Prune(ctx context.Context, before time.Time) (int, error)
+	// PruneHistory removes incidents resolved before the time, with
+	// their escalation state, and audit entries written before it. Open
+	// and acknowledged incidents are kept however old.
+	PruneHistory(ctx context.Context, before time.Time) (incidents, entries int, err error)
 	// Counts for metrics: pending timers, open incidents by severity.
 	Pending(ctx context.Context) (int, error)
 	OpenBySeverity(ctx context.Context) (map[string]int, error)

@@ -114,6 +114,7 @@ func TestStores(t *testing.T) {
 			t.Run("restart", func(t *testing.T) { s, reopen := b.open(t); testRestart(t, s, reopen) })
 			t.Run("repeat", func(t *testing.T) { s, _ := b.open(t); testRepeat(t, s) })
 			t.Run("prune", func(t *testing.T) { s, _ := b.open(t); testPrune(t, s) })
+			t.Run("history", func(t *testing.T) { s, _ := b.open(t); testHistory(t, s) })
 		})
 	}
 }
@@ -435,6 +436,83 @@ func TestPostgresMovesOlderEscalations(t *testing.T) {
 				t.Errorf("escalator_timers left behind (%d): %v", tables, err)
 			}
 		})
+	}
+}
+
+// Pruning the history removes incidents resolved before the time, more
+// than one chunk of them, and the audit entries written before it; an
+// acknowledged or open incident stays however old, and so does one
+// resolved after the time.
+func testHistory(t *testing.T, s Store) {
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+	started := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC) // delivery()'s startsAt
+	receive := func(d *payload.Delivery, at time.Time) {
+		t.Helper()
+		if _, err := s.Receive(ctx, d, pol, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const old = historyChunk + 50
+	for g := 0; g < old/10; g++ {
+		var alerts []string
+		for i := 0; i < 10; i++ {
+			alerts = append(alerts, fmt.Sprintf("HotelAppDown/old%d-%d", g, i))
+		}
+		receive(delivery(t, fmt.Sprint("old", g), "firing", alerts...), t0)
+		receive(delivery(t, fmt.Sprint("old", g), "resolved", alerts...), t0.Add(time.Hour))
+	}
+	receive(delivery(t, "acked", "firing", "HotelAppDown/acked"), t0)
+	if _, err := s.Ack(ctx, payload.IncidentID("acked", started), "api", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	receive(delivery(t, "open", "firing", "HotelAppDown/open"), t0)
+	receive(delivery(t, "late", "firing", "HotelAppDown/late"), t0)
+	receive(delivery(t, "late", "resolved", "HotelAppDown/late"), t0.Add(10*24*time.Hour))
+
+	before := t0.Add(5 * 24 * time.Hour)
+	all, err := s.Audit(ctx, "", 1000000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := 0
+	for _, e := range all {
+		if e.Time.Before(before) {
+			older++
+		}
+	}
+	incidents, entries, err := s.PruneHistory(ctx, before)
+	if err != nil || incidents != old || entries != older || older <= historyChunk {
+		t.Fatalf("pruned %d incidents and %d entries: %v, want %d and %d (of %d)", incidents, entries, err, old, older, len(all))
+	}
+	left, err := s.Incidents(ctx, 1000000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, inc := range left {
+		ids = append(ids, inc.ID)
+	}
+	sort.Strings(ids)
+	want := []string{payload.IncidentID("acked", started), payload.IncidentID("late", started), payload.IncidentID("open", started)}
+	sort.Strings(want)
+	if strings.Join(ids, " ") != strings.Join(want, " ") {
+		t.Errorf("incidents left %v, want acked, late and open %v", ids, want)
+	}
+	if _, err := s.Incident(ctx, payload.IncidentID("old0-0", started)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a pruned incident: %v", err)
+	}
+	kept, err := s.Audit(ctx, "", 1000000)
+	if err != nil || len(kept) != len(all)-older {
+		t.Errorf("%d audit entries left, want %d: %v", len(kept), len(all)-older, err)
+	}
+	for _, e := range kept {
+		if e.Time.Before(before) {
+			t.Errorf("an old entry left: %+v", e)
+		}
+	}
+	if incidents, entries, err := s.PruneHistory(ctx, before); err != nil || incidents+entries != 0 {
+		t.Errorf("pruned again: %d %d %v", incidents, entries, err)
 	}
 }
 
