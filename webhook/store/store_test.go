@@ -707,3 +707,40 @@ func TestPostgresAckWaitsForAStep(t *testing.T) {
 		t.Errorf("after the ack: %+v %v", inc, err)
 	}
 }
+
+// A batch of steps is written by index lookups even on a table new and
+// small (where a plan made for the moment would scan it), and for
+// thousands of steps (where a plan made for the arrays would hash the
+// whole table).
+func TestPostgresStepPlan(t *testing.T) {
+	s := postgresStore(t, "escalator-step-plan")
+	ids := make([]string, 5000)
+	for i := range ids {
+		ids[i] = fmt.Sprint("i", i)
+	}
+	steps, dues, notified := make([]int32, len(ids)), make([]*time.Time, len(ids)), make([]string, len(ids))
+	for i := range notified {
+		notified[i] = "[]"
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, batchPlanSQL); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, "EXPLAIN (COSTS OFF) "+steppedSQL, ids, steps, dues, notified)
+		if err != nil {
+			return err
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		plan := strings.Join(lines, "\n")
+		if !strings.Contains(plan, "Index Scan using escalator_escalations_pkey") || strings.Contains(plan, "Seq Scan on escalator_escalations") {
+			t.Errorf("steps written without index lookups:\n%s", plan)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
