@@ -99,6 +99,7 @@ bench: tools
 	$(BIN)/benchstat bench.txt
 	set -o pipefail; PATH=$(BIN):$$PATH $(GO) test ./exporters/pitr_exporter -run '^$$' -bench 'BenchmarkRefresh' -benchtime 1x -timeout 60m -v | tee bench-pitr.txt
 	set -o pipefail; $(GO) test ./webhook/api -run '^$$' -bench 'BenchmarkStores' -benchtime 1x -count 3 -timeout 60m | tee bench-escalator.txt
+	set -o pipefail; $(GO) test ./webhook/store -run '^$$' -bench 'BenchmarkPruneHistory' -benchtime 1x -count 3 -timeout 30m | tee -a bench-escalator.txt
 	$(BIN)/benchstat bench-escalator.txt
 
 ## demo: a primary, a standby, S3, pgBackRest and the exporters, until Ctrl-C.

@@ -15,19 +15,34 @@ const historyChunk = 1000
 
 // PruneHistory implements Store.
 func (s *Bolt) PruneHistory(ctx context.Context, before time.Time) (incidents, entries int, err error) {
-	chunk := func(prune func(*bolt.Tx, time.Time) (int, error)) func() (int, error) {
-		return func() (n int, err error) {
-			err = s.db.Update(func(tx *bolt.Tx) error {
-				n, err = prune(tx, before)
-				return err
-			})
-			return n, err
+	// Incidents: every one is read, a chunk per transaction, each chunk
+	// going on from where the last stopped. (Their IDs begin with the
+	// alert's start, but that is the sender's clock: one far in the
+	// future must not keep an incident for ever.)
+	var from []byte
+	for {
+		var n int
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			var err error
+			n, from, err = pruneIncidents(tx, before, from)
+			return err
+		})
+		incidents += n
+		if err != nil {
+			return incidents, 0, fmt.Errorf("pruning resolved incidents: %w", err)
+		}
+		if from == nil || ctx.Err() != nil {
+			break
 		}
 	}
-	if incidents, err = inChunks(ctx, chunk(pruneIncidents)); err != nil {
-		return incidents, 0, fmt.Errorf("pruning resolved incidents: %w", err)
-	}
-	if entries, err = inChunks(ctx, chunk(pruneAudit)); err != nil {
+	entries, err = inChunks(ctx, func() (n int, err error) {
+		err = s.db.Update(func(tx *bolt.Tx) error {
+			n, err = pruneAudit(tx, before)
+			return err
+		})
+		return n, err
+	})
+	if err != nil {
 		return incidents, entries, fmt.Errorf("pruning the audit log: %w", err)
 	}
 	return incidents, entries, ctx.Err()
@@ -46,38 +61,44 @@ func inChunks(ctx context.Context, prune func() (int, error)) (int, error) {
 	}
 }
 
-// pruneIncidents removes up to historyChunk incidents resolved before
-// the time, with their state records. IDs begin with the alert's start
-// in hex Unix seconds (payload.IncidentID), and an incident resolved
-// before the time started before it: only the keys below that prefix
-// are read.
-func pruneIncidents(tx *bolt.Tx, before time.Time) (int, error) {
-	bound := fmt.Sprintf("%09x", uint64(before.Unix()))
+// pruneIncidents reads up to historyChunk incidents from the key from
+// (the first when nil) and removes those resolved before the time, with
+// their state records. next is where the following chunk starts, nil
+// after the last incident.
+func pruneIncidents(tx *bolt.Tx, before time.Time, from []byte) (n int, next []byte, err error) {
 	var gone [][]byte
 	c := tx.Bucket(bIncidents).Cursor()
-	for k, v := c.First(); k != nil && string(k) < bound && len(gone) < historyChunk; k, v = c.Next() {
+	k, v := c.First()
+	if from != nil {
+		k, v = c.Seek(from)
+	}
+	for read := 0; k != nil && read < historyChunk; k, v = c.Next() {
+		read++
 		var inc struct {
 			Status     string    `json:"status"`
 			ResolvedAt time.Time `json:"resolvedAt"`
 		}
 		if err := json.Unmarshal(v, &inc); err != nil {
-			return 0, fmt.Errorf("incident %s: %w", k, err)
+			return 0, nil, fmt.Errorf("incident %s: %w", k, err)
 		}
 		if inc.Status == Resolved && inc.ResolvedAt.Before(before) {
 			gone = append(gone, append([]byte(nil), k...))
 		}
 	}
+	if k != nil {
+		next = append([]byte(nil), k...)
+	}
 	// Deleted after the walk: a bbolt cursor may skip a key after a
 	// delete.
 	for _, k := range gone {
 		if err := tx.Bucket(bIncidents).Delete(k); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		if err := tx.Bucket(bState).Delete(k); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
-	return len(gone), nil
+	return len(gone), next, nil
 }
 
 // pruneAudit removes up to historyChunk of the oldest audit entries
