@@ -28,11 +28,27 @@ func (s *Postgres) PruneHistory(ctx context.Context, before time.Time) (incident
 			if err != nil || len(ids) == 0 {
 				return err
 			}
-			n = len(ids)
+			// Deliveries and acks lock an escalation before its incident,
+			// and this has locked incidents first: it takes only the
+			// escalations nobody holds (SKIP LOCKED) so that it never waits
+			// for one, and leaves an incident whose escalation it did not
+			// get for the next pass.
 			b := &pgx.Batch{}
-			b.Queue(`DELETE FROM escalator_escalations WHERE incident = ANY($1)`, ids)
-			b.Queue(`DELETE FROM escalator_incidents WHERE id = ANY($1)`, ids)
-			return runBatch(ctx, tx, b)
+			b.Queue(`DELETE FROM escalator_escalations WHERE incident IN (
+				SELECT incident FROM escalator_escalations WHERE incident = ANY($1) FOR UPDATE SKIP LOCKED)`, ids)
+			b.Queue(`DELETE FROM escalator_incidents i WHERE id = ANY($1)
+				AND NOT EXISTS (SELECT 1 FROM escalator_escalations e WHERE e.incident = i.id)`, ids)
+			br := tx.SendBatch(ctx, b)
+			if _, err := br.Exec(); err != nil {
+				br.Close()
+				return err
+			}
+			tag, err := br.Exec()
+			if cerr := br.Close(); err == nil {
+				err = cerr
+			}
+			n = int(tag.RowsAffected())
+			return err
 		})
 		return n, err
 	})

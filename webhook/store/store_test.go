@@ -756,3 +756,43 @@ func TestPostgresStepPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Pruning never waits for an escalation another transaction holds (a
+// delivery or an ack, which lock it before its incident, while pruning
+// has locked incidents first): it leaves that incident for the next
+// pass and prunes the rest.
+func TestPostgresPruneSkipsHeldEscalation(t *testing.T) {
+	s := postgresStore(t, "escalator-prune-held")
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+	started := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	for _, fp := range []string{"held", "free"} {
+		for _, status := range []string{"firing", "resolved"} {
+			if _, err := s.Receive(ctx, delivery(t, fp, status, "HotelAppDown/"+fp), pol, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	held := payload.IncidentID("held", started)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, lockEscalationsSQL, []string{held}); err != nil {
+		t.Fatal(err)
+	}
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	incidents, _, err := s.PruneHistory(wait, t0.Add(24*time.Hour))
+	if err != nil || incidents != 1 {
+		t.Fatalf("pruned %d incidents: %v, want the one nobody held", incidents, err)
+	}
+	if _, err := s.Incident(ctx, held); err != nil {
+		t.Errorf("the held incident: %v", err)
+	}
+	tx.Rollback(ctx)
+	if incidents, _, err := s.PruneHistory(ctx, t0.Add(24*time.Hour)); err != nil || incidents != 1 {
+		t.Errorf("next pass pruned %d: %v, want the one held before", incidents, err)
+	}
+}
