@@ -9,10 +9,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// historyChunk bounds the records one transaction removes, so that
-// pruning a long history does not hold the writer lock for long.
-const historyChunk = 1000
-
 // PruneHistory implements Store.
 func (s *Bolt) PruneHistory(ctx context.Context, before time.Time) (incidents, entries int, err error) {
 	// Incidents: every one is read, a chunk per transaction, each chunk
@@ -46,19 +42,6 @@ func (s *Bolt) PruneHistory(ctx context.Context, before time.Time) (incidents, e
 		return incidents, entries, fmt.Errorf("pruning the audit log: %w", err)
 	}
 	return incidents, entries, ctx.Err()
-}
-
-// inChunks runs prune, one chunk at a time, until a chunk is not full
-// or ctx ends, and returns how many records it removed.
-func inChunks(ctx context.Context, prune func() (int, error)) (int, error) {
-	total := 0
-	for {
-		n, err := prune()
-		total += n
-		if err != nil || n < historyChunk || ctx.Err() != nil {
-			return total, err
-		}
-	}
 }
 
 // pruneIncidents reads up to historyChunk incidents from the key from
