@@ -99,58 +99,74 @@ type Result struct {
 	Closed, Silenced, Unsilenced int
 }
 
-// Once makes one pass.
+// page is how many incidents a pass reads at a time (a variable for tests
+// to page through a few).
+var page = 1000
+
+// Once makes one pass over every unsettled incident, a page at a time.
 func (s *Syncer) Once(ctx context.Context) (Result, error) {
 	var res Result
-	list, err := s.Engine.Store.Incidents(ctx, 10000)
-	if err != nil {
-		return res, fmt.Errorf("listing incidents: %w", err)
-	}
 	var errs []error
-	if s.SilenceFor > 0 {
-		for i := range list {
-			inc := &list[i]
-			switch {
-			case inc.Status == store.Acknowledged && inc.SilenceID == "":
-				if err := s.silence(ctx, inc); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				res.Silenced++
-			case inc.Status == store.Resolved && inc.SilenceID != "" && inc.SilenceID != store.SilenceExpired:
-				if err := s.unsilence(ctx, inc); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				res.Unsilenced++
-			}
-		}
-	}
+	// Alertmanager's view is read once, before the incidents. An incident
+	// opened after it was read is younger than now, so within Grace, and
+	// cannot be closed for missing from a view that predates it.
+	now := s.Engine.Now()
 	active, err := s.active(ctx)
 	if err != nil {
 		// Without Alertmanager's view nothing is closed: an outage of
 		// Alertmanager must not look like every alert resolving.
-		return res, errors.Join(append(errs, err)...)
+		errs = append(errs, err)
 	}
-	now := s.Engine.Now()
-	for _, inc := range list {
-		if inc.Status == store.Resolved || now.Sub(inc.OpenedAt) < s.Grace || active[inc.ID] {
-			continue
-		}
-		d := &payload.Delivery{
-			GroupKey: "escalator reconciler: not active in Alertmanager",
-			Alerts: []payload.Alert{{Status: "resolved", Fingerprint: inc.Fingerprint, StartsAt: inc.StartsAt,
-				EndsAt: now, Labels: inc.Labels, Annotations: inc.Annotations}},
-			Hash: "reconciler/" + inc.ID,
-		}
-		r, err := s.Engine.Receive(ctx, d)
+	for after := ""; ; {
+		list, err := s.Engine.Store.UnsettledAfter(ctx, after, page)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("closing %s: %w", inc.ID, err))
-			continue
+			return res, errors.Join(append(errs, fmt.Errorf("listing incidents: %w", err))...)
 		}
-		res.Closed += r.Resolved
+		for i := range list {
+			if err := s.settle(ctx, &list[i], active, now, &res); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(list) < page {
+			return res, errors.Join(errs...)
+		}
+		after = list[len(list)-1].ID
 	}
-	return res, errors.Join(errs...)
+}
+
+// settle does what one incident needs: its silence made or expired, and
+// it closed when Alertmanager (active, nil when unread) no longer has its
+// alert.
+func (s *Syncer) settle(ctx context.Context, inc *store.Incident, active map[string]bool, now time.Time, res *Result) error {
+	if s.SilenceFor > 0 {
+		switch {
+		case inc.Status == store.Acknowledged && inc.SilenceID == "":
+			if err := s.silence(ctx, inc); err != nil {
+				return err
+			}
+			res.Silenced++
+		case inc.Status == store.Resolved && inc.SilenceID != "" && inc.SilenceID != store.SilenceExpired:
+			if err := s.unsilence(ctx, inc); err != nil {
+				return err
+			}
+			res.Unsilenced++
+		}
+	}
+	if active == nil || inc.Status == store.Resolved || now.Sub(inc.OpenedAt) < s.Grace || active[inc.ID] {
+		return nil
+	}
+	d := &payload.Delivery{
+		GroupKey: "escalator reconciler: not active in Alertmanager",
+		Alerts: []payload.Alert{{Status: "resolved", Fingerprint: inc.Fingerprint, StartsAt: inc.StartsAt,
+			EndsAt: now, Labels: inc.Labels, Annotations: inc.Annotations}},
+		Hash: "reconciler/" + inc.ID,
+	}
+	r, err := s.Engine.Receive(ctx, d)
+	if err != nil {
+		return fmt.Errorf("closing %s: %w", inc.ID, err)
+	}
+	res.Closed += r.Resolved
+	return nil
 }
 
 // active is the incidents Alertmanager still has (firing, silenced or

@@ -138,6 +138,34 @@ func TestReconcileClosesMissedResolves(t *testing.T) {
 	}
 }
 
+// A pass reads every unsettled incident, a page at a time: with pages of
+// three, all ten lost resolves close in one pass and the active one stays.
+func TestReconcilePagesThroughAll(t *testing.T) {
+	am := testenv.StartAlertmanager(t, amConfig)
+	e := engine(t)
+	defer func(n int) { page = n }(page)
+	page = 3
+	fp, starts := fire(t, am, "StillFiring", "")
+	active := open(t, e, "StillFiring", fp, starts)
+	var lost []string
+	for i := 0; i < 10; i++ {
+		lost = append(lost, open(t, e, fmt.Sprint("Lost", i), fmt.Sprintf("%016x", i), time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)))
+	}
+	s := &Syncer{Engine: e, Peers: []*amclient.AlertmanagerAPI{peer(t, am.URL)}}
+	res, err := s.Once(ctx)
+	if err != nil || res.Closed != 10 {
+		t.Fatalf("one pass: %+v %v", res, err)
+	}
+	for _, id := range lost {
+		if st := status(t, e, id).Status; st != store.Resolved {
+			t.Errorf("%s is %s", id, st)
+		}
+	}
+	if status(t, e, active).Status != store.Open {
+		t.Error("the active alert's incident was closed")
+	}
+}
+
 // Acknowledging silences the alert in Alertmanager; the resolve expires
 // the silence.
 func TestSilenceUntilResolved(t *testing.T) {

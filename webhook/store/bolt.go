@@ -513,6 +513,32 @@ func (s *Bolt) Incidents(ctx context.Context, limit int) ([]Incident, error) {
 	return all, err
 }
 
+// UnsettledAfter implements Store.
+func (s *Bolt) UnsettledAfter(ctx context.Context, after string, limit int) ([]Incident, error) {
+	var out []Incident
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bIncidents).Cursor()
+		k, v := c.Seek([]byte(after))
+		if k != nil && string(k) == after {
+			k, v = c.Next()
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Next() {
+			var inc Incident
+			if err := json.Unmarshal(v, &inc); err != nil {
+				return fmt.Errorf("corrupt incident %s: %w", k, err)
+			}
+			if err := overlayState(tx, &inc); err != nil {
+				return err
+			}
+			if inc.Unsettled() {
+				out = append(out, inc)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Audit implements Store: newest first, for one incident or all.
 func (s *Bolt) Audit(ctx context.Context, incident string, limit int) ([]Entry, error) {
 	var out []Entry

@@ -598,7 +598,21 @@ func (s *Postgres) Incident(ctx context.Context, id string) (*Incident, error) {
 
 // Incidents implements Store: open ones first, then the most recent.
 func (s *Postgres) Incidents(ctx context.Context, limit int) ([]Incident, error) {
-	rows, err := s.pool.Query(ctx, selectIncidents+` ORDER BY (i.status = 'resolved'), i.opened_at DESC LIMIT $1`, limit)
+	return s.listIncidents(ctx, selectIncidents+` ORDER BY (i.status = 'resolved'), i.opened_at DESC LIMIT $1`, limit)
+}
+
+// UnsettledAfter implements Store. It walks the primary key from after,
+// so that a reconciler's pass reads the table once, a page at a time. An
+// index on the condition would not do: it names the document, and every
+// heartbeat's update of the document would then no longer be HOT.
+func (s *Postgres) UnsettledAfter(ctx context.Context, after string, limit int) ([]Incident, error) {
+	return s.listIncidents(ctx, selectIncidents+` WHERE i.id > $1
+		AND (i.status <> 'resolved' OR coalesce(i.data->>'silenceId', '') NOT IN ('', $2))
+		ORDER BY i.id LIMIT $3`, after, SilenceExpired, limit)
+}
+
+func (s *Postgres) listIncidents(ctx context.Context, sql string, args ...any) ([]Incident, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing incidents: %w", err)
 	}

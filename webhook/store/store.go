@@ -38,6 +38,12 @@ type Incident struct {
 // SilenceExpired marks an incident whose silence was expired.
 const SilenceExpired = "expired"
 
+// Unsettled reports whether Alertmanager may still have work for the
+// incident: it is not resolved, or it holds a silence not yet expired.
+func (inc *Incident) Unsettled() bool {
+	return inc.Status != Resolved || (inc.SilenceID != "" && inc.SilenceID != SilenceExpired)
+}
+
 // Incident states.
 const (
 	Open         = "open"
@@ -105,6 +111,10 @@ type Store interface {
 	SetSilence(ctx context.Context, id, silenceID string, now time.Time) error
 	Incident(ctx context.Context, id string) (*Incident, error)
 	Incidents(ctx context.Context, limit int) ([]Incident, error)
+	// UnsettledAfter lists up to limit Unsettled incidents whose IDs
+	// follow after, in ID order: the reconciler pages through all of them,
+	// however many are open.
+	UnsettledAfter(ctx context.Context, after string, limit int) ([]Incident, error)
 	Audit(ctx context.Context, incident string, limit int) ([]Entry, error)
 	// Prune forgets deliveries received before the time: their hashes only
 	// serve to recognise copies, which arrive within minutes (a copy that

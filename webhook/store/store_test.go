@@ -115,6 +115,7 @@ func TestStores(t *testing.T) {
 			t.Run("repeat", func(t *testing.T) { s, _ := b.open(t); testRepeat(t, s) })
 			t.Run("prune", func(t *testing.T) { s, _ := b.open(t); testPrune(t, s) })
 			t.Run("history", func(t *testing.T) { s, _ := b.open(t); testHistory(t, s) })
+			t.Run("unsettled", func(t *testing.T) { s, _ := b.open(t); testUnsettled(t, s) })
 		})
 	}
 }
@@ -794,5 +795,81 @@ func TestPostgresPruneSkipsHeldEscalation(t *testing.T) {
 	tx.Rollback(ctx)
 	if incidents, _, err := s.PruneHistory(ctx, t0.Add(24*time.Hour)); err != nil || incidents != 1 {
 		t.Errorf("next pass pruned %d: %v, want the one held before", incidents, err)
+	}
+}
+
+// UnsettledAfter pages, in ID order, through every incident the reconciler
+// has work on (open, acknowledged, resolved with a live silence) and no
+// other.
+func testUnsettled(t *testing.T, s Store) {
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+	started := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC) // delivery()'s startsAt
+	want := map[string]bool{}
+	for g := 0; g < 50; g++ {
+		var alerts []string
+		for i := 0; i < 10; i++ {
+			alerts = append(alerts, fmt.Sprintf("HotelAppDown/u%d-%d", g, i))
+		}
+		if _, err := s.Receive(ctx, delivery(t, fmt.Sprint("u", g), "firing", alerts...), pol, t0); err != nil {
+			t.Fatal(err)
+		}
+		for i := range alerts {
+			id := payload.IncidentID(fmt.Sprintf("u%d-%d", g, i), started)
+			switch i % 5 {
+			case 0: // open
+				want[id] = true
+			case 1: // acknowledged
+				if _, err := s.Ack(ctx, id, "api", t0); err != nil {
+					t.Fatal(err)
+				}
+				want[id] = true
+			case 2: // resolved with its silence still to expire
+				if err := s.SetSilence(ctx, id, "s-"+id, t0); err != nil {
+					t.Fatal(err)
+				}
+				want[id] = true
+			case 3: // resolved, its silence expired
+				if err := s.SetSilence(ctx, id, SilenceExpired, t0); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		var resolved []string
+		for i, a := range alerts {
+			if i%5 >= 2 {
+				resolved = append(resolved, a)
+			}
+		}
+		if _, err := s.Receive(ctx, delivery(t, fmt.Sprint("u", g), "resolved", resolved...), pol, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	last, pages := "", 0
+	for {
+		list, err := s.UnsettledAfter(ctx, last, 70)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, inc := range list {
+			if inc.ID <= last {
+				t.Fatalf("%s listed after %s", inc.ID, last)
+			}
+			if !want[inc.ID] {
+				t.Errorf("%s (%s, silence %q) listed", inc.ID, inc.Status, inc.SilenceID)
+			}
+			seen[inc.ID], last = true, inc.ID
+		}
+		if len(list) < 70 {
+			break
+		}
+	}
+	if len(seen) != len(want) || len(want) != 300 {
+		t.Errorf("%d of %d unsettled incidents listed", len(seen), len(want))
+	}
+	if pages != 5 {
+		t.Errorf("%d pages of 70 for 300 incidents", pages)
 	}
 }
