@@ -98,7 +98,8 @@ bench: tools
 	set -o pipefail; $(GO) test ./exporters/pgha_exporter/collector -run '^$$' -bench 'BenchmarkScrape' -benchtime $(BENCHTIME) -count 6 -timeout 30m | tee bench.txt
 	$(BIN)/benchstat bench.txt
 	set -o pipefail; PATH=$(BIN):$$PATH $(GO) test ./exporters/pitr_exporter -run '^$$' -bench 'BenchmarkRefresh' -benchtime 1x -timeout 60m -v | tee bench-pitr.txt
-	set -o pipefail; $(GO) test ./webhook/api -run '^$$' -bench 'BenchmarkStores' -benchtime 1x -count 3 -timeout 60m | tee bench-escalator.txt
+	set -o pipefail; $(GO) test ./webhook/store -run '^$$' -bench 'BenchmarkDiskSync' -benchtime 1x -count 3 -timeout 10m | tee bench-escalator.txt
+	set -o pipefail; $(GO) test ./webhook/api -run '^$$' -bench 'BenchmarkStores' -benchtime 1x -count 3 -timeout 60m | tee -a bench-escalator.txt
 	set -o pipefail; $(GO) test ./webhook/store -run '^$$' -bench 'BenchmarkPruneHistory' -benchtime 1x -count 3 -timeout 30m | tee -a bench-escalator.txt
 	$(BIN)/benchstat bench-escalator.txt
 

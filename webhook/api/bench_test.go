@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hotel-ops/hotel-ops/internal/latency"
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
 	"github.com/hotel-ops/hotel-ops/webhook/escalate"
 	"github.com/hotel-ops/hotel-ops/webhook/notify"
@@ -167,9 +167,9 @@ func post(client *http.Client, url string, body string) (time.Duration, error) {
 	return time.Since(t0), nil
 }
 
-func percentile(xs []time.Duration, p int) float64 {
-	sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
-	return float64(xs[min(len(xs)*p/100, len(xs)-1)].Microseconds()) / 1000
+// percentile is xs's p-th percentile in milliseconds.
+func percentile(xs latency.Sample, p float64) float64 {
+	return latency.Ms(xs.Quantile(p / 100))
 }
 
 // benchDeliveries posts 5,000 deliveries of ten alerts per iteration
@@ -179,7 +179,7 @@ func benchDeliveries(b *testing.B, st store.Store) {
 	srv, client := server(b, st)
 	const perIter, senders = 5000, 64
 	var seq atomic.Int64
-	var lat []time.Duration
+	var lat latency.Sample
 	var elapsed time.Duration
 	for i := 0; i < b.N; i++ {
 		// The bodies are made before the clock starts: what is measured
@@ -221,16 +221,25 @@ func benchDeliveries(b *testing.B, st store.Store) {
 	b.ReportMetric(percentile(lat, 99), "p99-ms")
 }
 
-// benchSteady posts 2,500 deliveries per iteration at a fixed rate, each
-// on time whether or not earlier ones were answered (an open loop, as
-// Alertmanager sends), and reports the handler latency. A first second
-// at the same rate, not measured, brings the server to its steady state
-// (connections open, caches warm).
+// benchSteady posts 30,000 deliveries per iteration (a minute at 500/s)
+// at a fixed rate, each on time whether or not earlier ones were answered
+// (an open loop, as Alertmanager sends), and reports the handler latency.
+// A first second at the same rate, not measured, brings the server to its
+// steady state (connections open, caches warm).
+//
+// Every answer waits for an fsync, so a stall of the disk delays every
+// delivery that arrives during it: at 500/s a single 60 ms stall is 1% of
+// a 5 s run. A minute gives the service's p99 rather than the disk's
+// worst moment, and takes in what only a sustained load brings: Linux
+// writes back dirty pages 30 s after they were written, and the
+// PostgreSQL store's tables grow by about 7 MB a second at this rate.
+// The worst 5 s window's p99 (p99-5s-worst) and the maximum are reported
+// beside it (BenchmarkDiskSync in webhook/store measures the disk alone).
 func benchSteady(b *testing.B, st store.Store, perSecond int) {
 	srv, client := server(b, st)
-	const perIter = 2500
+	const perIter = 30000
 	warm := perSecond
-	lat := make([]time.Duration, warm+b.N*perIter)
+	lat := make(latency.Sample, warm+b.N*perIter)
 	var wg sync.WaitGroup
 	tick := time.NewTicker(time.Second / time.Duration(perSecond))
 	defer tick.Stop()
@@ -247,8 +256,8 @@ func benchSteady(b *testing.B, st store.Store, perSecond int) {
 		}(i)
 	}
 	wg.Wait()
-	b.ReportMetric(percentile(lat[warm:], 50), "p50-ms")
-	b.ReportMetric(percentile(lat[warm:], 99), "p99-ms")
+	latency.Report(b, lat[warm:])
+	b.ReportMetric(latency.Ms(lat[warm:].WorstWindow(5*perSecond, 0.99)), "p99-5s-worst-ms")
 }
 
 // fill stores 10,000 deliveries of ten alerts: 100,000 incidents, each
@@ -305,7 +314,7 @@ func benchLag(b *testing.B, st store.Store) {
 			b.Fatalf("%d pending steps, want 100000", n)
 		}
 		var mu sync.Mutex
-		var lags []time.Duration
+		var lags latency.Sample
 		done := make(chan struct{})
 		eng := &escalate.Engine{Store: st, Policies: pol, Notifiers: map[string]notify.Notifier{"x": discard{}},
 			OnFired: func(f store.Fired) {
