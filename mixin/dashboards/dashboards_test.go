@@ -255,6 +255,7 @@ func TestMetricNamesAreKnown(t *testing.T) {
 		pitr_window_end_timestamp_seconds pitr_window_start_timestamp_seconds pitr_bucket_encryption_enabled
 		pitr_repository_encrypted pitr_replica_wal_last_archived_timestamp_seconds
 		escalator_notifications_total escalator_timers_pending escalator_escalation_lag_seconds_bucket escalator_incidents_open
+		escalator_delivery_duration_seconds_bucket
 		job:http_requests:rate5m job:http_requests_errors:ratio_rate5m job:http_request_duration_seconds:p95_5m
 		instance:node_cpu_utilisation:ratio instance:node_memory_utilisation:ratio slo:error_budget_remaining:ratio
 		hotelops:incident_mttr_seconds:30d hotelops:incident_mtbf_seconds:30d`) {

@@ -59,8 +59,10 @@ func suite(s *spec.Spec) *dashboard.DashboardBuilder {
 		WithPanel(timeSeries("Notifications", "ops", 6,
 			q(fmt.Sprintf(`sum by (channel, result) (%s)`, rate("escalator_notifications_total", esc)), "{{channel}} {{result}}")).
 			Description("Notifications escalator sends per second, by channel and result.")).
-		WithPanel(timeSeries("Escalation lag", "s", 6, escalationLag(esc)...).
+		WithPanel(timeSeries("Escalation lag", "s", 6, quantiles("escalator_escalation_lag_seconds_bucket", esc)...).
 			Description("How late escalation steps fire after they are due.")).
+		WithPanel(timeSeries("Delivery latency", "s", 6, quantiles("escalator_delivery_duration_seconds_bucket", esc)...).
+			Description("How long escalator takes to answer Alertmanager's deliveries. A 200 comes only after the delivery is committed, so a slow or stalling disk under the store shows here first.")).
 		WithPanel(timeSeries("Pending escalation timers", "short", 6,
 			q(fmt.Sprintf(`sum by (instance) (escalator_timers_pending%s)`, esc), "{{instance}}")).
 			Description("Escalations waiting for their delay to pass.")).
@@ -69,11 +71,11 @@ func suite(s *spec.Spec) *dashboard.DashboardBuilder {
 			Description("Incidents escalator holds open, by severity."))
 }
 
-// escalationLag is the lag histogram's median and tail.
-func escalationLag(esc string) []query {
+// quantiles are a histogram's median and tail over all instances.
+func quantiles(bucket, esc string) []query {
 	var qs []query
 	for _, p := range []struct{ q, name string }{{"0.5", "p50"}, {"0.95", "p95"}, {"0.99", "p99"}} {
-		qs = append(qs, q(fmt.Sprintf(`histogram_quantile(%s, sum by (le) (%s))`, p.q, rate("escalator_escalation_lag_seconds_bucket", esc)), p.name))
+		qs = append(qs, q(fmt.Sprintf(`histogram_quantile(%s, sum by (le) (%s))`, p.q, rate(bucket, esc)), p.name))
 	}
 	return qs
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/hotel-ops/hotel-ops/webhook/escalate"
 	"github.com/hotel-ops/hotel-ops/webhook/payload"
 	"github.com/hotel-ops/hotel-ops/webhook/store"
@@ -35,7 +37,11 @@ type Server struct {
 
 // Register adds the endpoints to mux.
 func (s *Server) Register(mux *http.ServeMux) {
-	mux.Handle("POST /api/v1/alerts", s.auth(http.HandlerFunc(s.receive)))
+	receive := s.auth(http.HandlerFunc(s.receive))
+	if m := s.Engine.Metrics; m != nil {
+		receive = promhttp.InstrumentHandlerDuration(m.Deliveries, receive)
+	}
+	mux.Handle("POST /api/v1/alerts", receive)
 	mux.Handle("POST /api/v1/incidents/{id}/ack", s.auth(http.HandlerFunc(s.ack)))
 	mux.Handle("GET /api/v1/incidents", s.auth(http.HandlerFunc(s.incidents)))
 	mux.Handle("GET /api/v1/incidents/{id}", s.auth(http.HandlerFunc(s.incident)))

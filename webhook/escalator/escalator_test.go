@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
@@ -196,6 +198,41 @@ func TestWebhookAuthAndBadPayloads(t *testing.T) {
 	if len(rec.snapshot()) != 0 {
 		t.Errorf("rejected deliveries notified: %v", rec.snapshot())
 	}
+	if code, msg := p.post(t, "/api/v1/alerts", deliveryJSON("g", "f", "firing"), p.tok); code != http.StatusOK {
+		t.Fatalf("a good delivery: %d %s", code, msg)
+	}
+	// Every answer is timed, by status: the 200 after its commit.
+	answered := deliveryCounts(t, p)
+	for code, want := range map[string]uint64{"200": 1, "400": 3, "401": 2, "413": 1} {
+		if answered[code] != want {
+			t.Errorf("escalator_delivery_duration_seconds: %d answers with %s, want %d (all: %v)", answered[code], code, want, answered)
+		}
+	}
+}
+
+// deliveryCounts reads escalator_delivery_duration_seconds's count for
+// each status code from /metrics.
+func deliveryCounts(t *testing.T, p *proc) map[string]uint64 {
+	t.Helper()
+	resp, err := http.Get(p.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]uint64{}
+	for _, m := range families["escalator_delivery_duration_seconds"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "code" {
+				out[l.GetValue()] = m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return out
 }
 
 // kill -9 with many pending steps: after a restart every step fires once.
