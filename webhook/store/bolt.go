@@ -1,14 +1,11 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,6 +21,7 @@ import (
 type Bolt struct {
 	db      *bolt.DB
 	commits *committer
+	claimed claims // due timers that FireDue calls are taking (bolt_fire.go)
 }
 
 var (
@@ -238,125 +236,6 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 		return audit(tx, now, "", "received", receivedDetail(d))
 	})
 	return res, err
-}
-
-// dueStep is one due timer on its way through FireDue.
-type dueStep struct {
-	key   []byte
-	id    string
-	at    time.Time
-	step  int
-	raw   []byte // the incident as stored
-	inc   *Incident
-	f     firing
-	ok    bool
-	err   error
-	data  []byte   // the incident after the step
-	notes [][]byte // its notifications
-	entry []byte   // its audit entry
-}
-
-// FireDue implements Store. The single writer only moves bytes: incidents
-// are decoded, stepped and encoded by one goroutine per CPU in between
-// reading and writing, which after a restart with many due steps is most
-// of the work.
-func (s *Bolt) FireDue(ctx context.Context, pol *policy.File, now time.Time, limit int) ([]Fired, error) {
-	var fired []Fired
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		fired = fired[:0]
-		timers, incidents, states := tx.Bucket(bTimers), tx.Bucket(bIncidents), tx.Bucket(bState)
-		end := timerKey(now, "\xff")
-		c := timers.Cursor()
-		var due []*dueStep
-		for k, v := c.First(); k != nil && bytes.Compare(k, end) <= 0 && len(due) < limit; k, v = c.Next() {
-			d := &dueStep{key: append([]byte(nil), k...), id: string(k[8:]), step: int(binary.BigEndian.Uint32(v)),
-				at: time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))}
-			raw := states.Get([]byte(d.id))
-			if raw == nil {
-				raw = incidents.Get([]byte(d.id)) // written before states had records
-			}
-			d.raw = append([]byte(nil), raw...)
-			due = append(due, d)
-		}
-		parallel(len(due), func(i int) { due[i].prepare(pol, now) })
-		for _, d := range due {
-			if d.err != nil {
-				return d.err
-			}
-			if err := timers.Delete(d.key); err != nil {
-				return err
-			}
-			if !d.ok {
-				continue
-			}
-			for _, n := range d.notes {
-				b := tx.Bucket(bOutbox)
-				seq, _ := b.NextSequence()
-				if err := b.Put(seqKey(seq), n); err != nil {
-					return err
-				}
-			}
-			if d.f.hasNext {
-				if err := schedule(tx, d.id, d.f.next, d.step+1); err != nil {
-					return err
-				}
-			}
-			if err := states.Put([]byte(d.id), d.data); err != nil {
-				return err
-			}
-			if err := putAudit(tx, d.entry); err != nil {
-				return err
-			}
-			if d.f.channels != nil { // nil: the policy is gone, recorded, not a step taken
-				fired = append(fired, Fired{Incident: d.id, Step: d.step, Lag: now.Sub(d.at), Policy: d.inc.Policy})
-			}
-		}
-		return nil
-	})
-	return fired, err
-}
-
-// prepare decodes the incident, takes the step and encodes what changes.
-func (d *dueStep) prepare(pol *policy.File, now time.Time) {
-	if d.raw == nil {
-		return // the incident is gone: a stale timer
-	}
-	d.inc = &Incident{ID: d.id}
-	if d.err = json.Unmarshal(d.raw, d.inc); d.err != nil {
-		d.err = fmt.Errorf("corrupt incident %s: %w", d.id, d.err)
-		return
-	}
-	if d.f, d.ok = fire(d.inc, d.step, pol); !d.ok {
-		return
-	}
-	for _, ch := range d.f.channels {
-		n, err := json.Marshal(notification(d.inc, d.step, fmt.Sprint(d.step), ch, "trigger", now))
-		if err != nil {
-			d.err = err
-			return
-		}
-		d.notes = append(d.notes, n)
-	}
-	if d.data, d.err = json.Marshal(stateOf(d.inc)); d.err != nil {
-		return
-	}
-	d.entry, d.err = json.Marshal(Entry{Time: now, Incident: d.id, Action: "escalated", Detail: d.f.audit})
-}
-
-// parallel runs f(0..n-1) on one goroutine per CPU.
-func parallel(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // NextDue implements Store.

@@ -1,0 +1,210 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/hotel-ops/hotel-ops/webhook/policy"
+)
+
+// dueStep is one due timer on its way through FireDue.
+type dueStep struct {
+	key  []byte
+	id   string
+	at   time.Time
+	step int
+	raw  []byte // the escalation state (or, written before states had records, the incident) as read
+	inc  *Incident
+	f    firing
+	ok   bool
+	err  error
+	data []byte // the state after the step
+	// notes are its notifications, entry its audit entry.
+	notes [][]byte
+	entry []byte
+}
+
+// claims are the timers that FireDue calls under way have read and not
+// yet written: another call reads past them. The embedded store belongs to
+// one process (bbolt locks the file), so a map is enough.
+type claims struct {
+	mu   sync.Mutex
+	keys map[string]bool
+}
+
+// FireWorkers implements Parallel: two calls at once, so that one decodes,
+// steps and encodes its batch (on every core) while the other holds the
+// single writer to store its own. After a restart with 100,000 steps due
+// that is most of the work.
+func (s *Bolt) FireWorkers() int { return 2 }
+
+// FireDue implements Store, in three parts. It reads up to limit due
+// timers (skipping those another call has claimed) in a read transaction,
+// and steps each in memory, one goroutine per CPU, outside the writer.
+// Then, in a write transaction, it checks each against what is stored
+// now: a timer gone (taken, acknowledged, resolved) is skipped, and a
+// state written meanwhile is stepped again as it now is; so a step fires
+// once, from the state it was taken on.
+func (s *Bolt) FireDue(ctx context.Context, pol *policy.File, now time.Time, limit int) ([]Fired, error) {
+	due, err := s.readDue(now, limit)
+	defer s.release(due)
+	if err != nil {
+		return nil, err
+	}
+	parallel(len(due), func(i int) { due[i].prepare(pol, now) })
+	return s.applyDue(due, pol, now)
+}
+
+// readDue claims and reads up to limit due timers and the states they step.
+func (s *Bolt) readDue(now time.Time, limit int) ([]*dueStep, error) {
+	// The claims are held while the read transaction starts and scans: a
+	// call that released its claims has committed, so a read that starts
+	// after the release sees its timers gone, and one that starts before
+	// still sees them claimed.
+	s.claimed.mu.Lock()
+	defer s.claimed.mu.Unlock()
+	if s.claimed.keys == nil {
+		s.claimed.keys = map[string]bool{}
+	}
+	var due []*dueStep
+	err := s.db.View(func(tx *bolt.Tx) error {
+		end := timerKey(now, "\xff")
+		c := tx.Bucket(bTimers).Cursor()
+		for k, v := c.First(); k != nil && bytes.Compare(k, end) <= 0 && len(due) < limit; k, v = c.Next() {
+			if s.claimed.keys[string(k)] {
+				continue
+			}
+			d := &dueStep{key: append([]byte(nil), k...), id: string(k[8:]), step: int(binary.BigEndian.Uint32(v)),
+				at: time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))}
+			d.raw = bytes.Clone(stateBytes(tx, d.id))
+			due = append(due, d)
+		}
+		return nil
+	})
+	for _, d := range due {
+		s.claimed.keys[string(d.key)] = true
+	}
+	return due, err
+}
+
+// release gives back the claims of readDue.
+func (s *Bolt) release(due []*dueStep) {
+	s.claimed.mu.Lock()
+	defer s.claimed.mu.Unlock()
+	for _, d := range due {
+		delete(s.claimed.keys, string(d.key))
+	}
+}
+
+// stateBytes is what a step is taken on: the escalation state, or the
+// incident for records written before states had their own.
+func stateBytes(tx *bolt.Tx, id string) []byte {
+	if raw := tx.Bucket(bState).Get([]byte(id)); raw != nil {
+		return raw
+	}
+	return tx.Bucket(bIncidents).Get([]byte(id))
+}
+
+// applyDue writes the prepared steps in one transaction, each checked
+// against what is stored now.
+func (s *Bolt) applyDue(due []*dueStep, pol *policy.File, now time.Time) ([]Fired, error) {
+	var fired []Fired
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		fired = fired[:0]
+		timers, states := tx.Bucket(bTimers), tx.Bucket(bState)
+		for _, d := range due {
+			if v := timers.Get(d.key); v == nil || int(binary.BigEndian.Uint32(v)) != d.step {
+				continue // taken, or removed by an acknowledgement or a resolve, since it was read
+			}
+			if raw := stateBytes(tx, d.id); !bytes.Equal(raw, d.raw) {
+				d.raw = bytes.Clone(raw) // written since it was read: step it as it is now
+				d.prepare(pol, now)
+			}
+			if d.err != nil {
+				return d.err
+			}
+			if err := timers.Delete(d.key); err != nil {
+				return err
+			}
+			if !d.ok {
+				continue
+			}
+			for _, n := range d.notes {
+				b := tx.Bucket(bOutbox)
+				seq, _ := b.NextSequence()
+				if err := b.Put(seqKey(seq), n); err != nil {
+					return err
+				}
+			}
+			if d.f.hasNext {
+				if err := schedule(tx, d.id, d.f.next, d.step+1); err != nil {
+					return err
+				}
+			}
+			if err := states.Put([]byte(d.id), d.data); err != nil {
+				return err
+			}
+			if err := putAudit(tx, d.entry); err != nil {
+				return err
+			}
+			if d.f.channels != nil { // nil: the policy is gone, recorded, not a step taken
+				fired = append(fired, Fired{Incident: d.id, Step: d.step, Lag: now.Sub(d.at), Policy: d.inc.Policy})
+			}
+		}
+		return nil
+	})
+	return fired, err
+}
+
+// prepare decodes the incident, takes the step and encodes what changes.
+// It may run again on the same step, with the state read anew.
+func (d *dueStep) prepare(pol *policy.File, now time.Time) {
+	d.inc, d.f, d.ok, d.err, d.data, d.notes, d.entry = nil, firing{}, false, nil, nil, nil, nil
+	if d.raw == nil {
+		return // the incident is gone: a stale timer
+	}
+	d.inc = &Incident{ID: d.id}
+	if d.err = json.Unmarshal(d.raw, d.inc); d.err != nil {
+		d.err = fmt.Errorf("corrupt incident %s: %w", d.id, d.err)
+		return
+	}
+	if d.f, d.ok = fire(d.inc, d.step, pol); !d.ok {
+		return
+	}
+	for _, ch := range d.f.channels {
+		n, err := json.Marshal(notification(d.inc, d.step, fmt.Sprint(d.step), ch, "trigger", now))
+		if err != nil {
+			d.err = err
+			return
+		}
+		d.notes = append(d.notes, n)
+	}
+	if d.data, d.err = json.Marshal(stateOf(d.inc)); d.err != nil {
+		return
+	}
+	d.entry, d.err = json.Marshal(Entry{Time: now, Incident: d.id, Action: "escalated", Detail: d.f.audit})
+}
+
+// parallel runs f(0..n-1) on one goroutine per CPU.
+func parallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
