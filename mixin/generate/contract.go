@@ -12,7 +12,8 @@ import (
 
 // The metrics rules and dashboards may use, by who produces them. Our
 // exporters are read from their own descriptors. escalator's are listed
-// here (reading its descriptors would link its stores into mixgen), and
+// here (reading its descriptors would link its stores into mixgen; a test
+// compares the list with what it registers), and
 // sla_exporter's come from the metric contract in DESIGN.md until it
 // exists; the rest are external exporters and the application,
 // documented in the README.

@@ -145,7 +145,7 @@ func (s *Syncer) settle(ctx context.Context, inc *store.Incident, active map[str
 				return err
 			}
 			res.Silenced++
-		case inc.Status == store.Resolved && inc.SilenceID != "" && inc.SilenceID != store.SilenceExpired:
+		case inc.Status == store.Resolved && inc.Silenced():
 			if err := s.unsilence(ctx, inc); err != nil {
 				return err
 			}

@@ -56,7 +56,7 @@ func OpenBolt(path string) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("initialising store %s: %w", path, err)
 	}
-	return &Bolt{db: db, commits: newCommitter(db)}, nil
+	return &Bolt{db: db, commits: newCommitter(db), claimed: claims{keys: map[string]bool{}}}, nil
 }
 
 // Close commits the writes under way and closes the file.
@@ -75,18 +75,6 @@ func seqKey(n uint64) []byte {
 	k := make([]byte, 8)
 	binary.BigEndian.PutUint64(k, n)
 	return k
-}
-
-func getJSON[T any](b *bolt.Bucket, k []byte) (*T, error) {
-	v := b.Get(k)
-	if v == nil {
-		return nil, nil
-	}
-	var out T
-	if err := json.Unmarshal(v, &out); err != nil {
-		return nil, fmt.Errorf("corrupt record %x: %w", k, err)
-	}
-	return &out, nil
 }
 
 func putJSON(b *bolt.Bucket, k []byte, v any) error {
@@ -373,16 +361,10 @@ func (s *Bolt) Incident(ctx context.Context, id string) (*Incident, error) {
 func (s *Bolt) Incidents(ctx context.Context, limit int) ([]Incident, error) {
 	var all []Incident
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bIncidents).ForEach(func(_, v []byte) error {
-			var inc Incident
-			if err := json.Unmarshal(v, &inc); err != nil {
-				return err
-			}
-			if err := overlayState(tx, &inc); err != nil {
-				return err
-			}
+		return tx.Bucket(bIncidents).ForEach(func(k, v []byte) error {
+			inc, err := decodeIncident(tx, k, v)
 			all = append(all, inc)
-			return nil
+			return err
 		})
 	})
 	sortIncidents(all)
@@ -402,11 +384,8 @@ func (s *Bolt) UnsettledAfter(ctx context.Context, after string, limit int) ([]I
 			k, v = c.Next()
 		}
 		for ; k != nil && len(out) < limit; k, v = c.Next() {
-			var inc Incident
-			if err := json.Unmarshal(v, &inc); err != nil {
-				return fmt.Errorf("corrupt incident %s: %w", k, err)
-			}
-			if err := overlayState(tx, &inc); err != nil {
+			inc, err := decodeIncident(tx, k, v)
+			if err != nil {
 				return err
 			}
 			if inc.Unsettled() {

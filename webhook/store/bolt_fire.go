@@ -71,9 +71,6 @@ func (s *Bolt) readDue(now time.Time, limit int) ([]*dueStep, error) {
 	// still sees them claimed.
 	s.claimed.mu.Lock()
 	defer s.claimed.mu.Unlock()
-	if s.claimed.keys == nil {
-		s.claimed.keys = map[string]bool{}
-	}
 	var due []*dueStep
 	err := s.db.View(func(tx *bolt.Tx) error {
 		end := timerKey(now, "\xff")
@@ -119,7 +116,7 @@ func (s *Bolt) applyDue(due []*dueStep, pol *policy.File, now time.Time) ([]Fire
 	var fired []Fired
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		fired = fired[:0]
-		timers, states := tx.Bucket(bTimers), tx.Bucket(bState)
+		timers, states, outbox := tx.Bucket(bTimers), tx.Bucket(bState), tx.Bucket(bOutbox)
 		for _, d := range due {
 			if v := timers.Get(d.key); v == nil || int(binary.BigEndian.Uint32(v)) != d.step {
 				continue // taken, or removed by an acknowledgement or a resolve, since it was read
@@ -138,9 +135,8 @@ func (s *Bolt) applyDue(due []*dueStep, pol *policy.File, now time.Time) ([]Fire
 				continue
 			}
 			for _, n := range d.notes {
-				b := tx.Bucket(bOutbox)
-				seq, _ := b.NextSequence()
-				if err := b.Put(seqKey(seq), n); err != nil {
+				seq, _ := outbox.NextSequence()
+				if err := outbox.Put(seqKey(seq), n); err != nil {
 					return err
 				}
 			}

@@ -34,11 +34,22 @@ func stateOf(inc *Incident) escState {
 // loadIncident reads an incident with its escalation state; nil when
 // there is none.
 func loadIncident(tx *bolt.Tx, id string) (*Incident, error) {
-	inc, err := getJSON[Incident](tx.Bucket(bIncidents), []byte(id))
-	if inc == nil || err != nil {
-		return inc, err
+	v := tx.Bucket(bIncidents).Get([]byte(id))
+	if v == nil {
+		return nil, nil
 	}
-	return inc, overlayState(tx, inc)
+	inc, err := decodeIncident(tx, []byte(id), v)
+	return &inc, err
+}
+
+// decodeIncident decodes the incident stored as v under k, with its
+// escalation state.
+func decodeIncident(tx *bolt.Tx, k, v []byte) (Incident, error) {
+	var inc Incident
+	if err := json.Unmarshal(v, &inc); err != nil {
+		return inc, fmt.Errorf("corrupt incident %s: %w", k, err)
+	}
+	return inc, overlayState(tx, &inc)
 }
 
 // overlayState sets inc's escalation state from its record, when it has one.

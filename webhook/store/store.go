@@ -38,10 +38,16 @@ type Incident struct {
 // SilenceExpired marks an incident whose silence was expired.
 const SilenceExpired = "expired"
 
+// Silenced reports whether the incident holds an Alertmanager silence
+// not yet expired.
+func (inc *Incident) Silenced() bool {
+	return inc.SilenceID != "" && inc.SilenceID != SilenceExpired
+}
+
 // Unsettled reports whether Alertmanager may still have work for the
 // incident: it is not resolved, or it holds a silence not yet expired.
 func (inc *Incident) Unsettled() bool {
-	return inc.Status != Resolved || (inc.SilenceID != "" && inc.SilenceID != SilenceExpired)
+	return inc.Status != Resolved || inc.Silenced()
 }
 
 // Incident states.
