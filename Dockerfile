@@ -4,8 +4,12 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -o /out/ ./exporters/...
+RUN CGO_ENABLED=0 go build -o /out/ ./exporters/... ./webhook/escalator
+# escalator's embedded store lives here. A named volume mounted on it starts
+# with this owner, so escalator (nonroot) can write its file.
+RUN mkdir -p /state
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/ /usr/local/bin/
+COPY --from=build --chown=nonroot:nonroot /state /var/lib/escalator
 USER nonroot

@@ -1,0 +1,233 @@
+package main
+
+// docker-compose.yml cannot be run here (no Docker engine), so these
+// tests check what can be checked without one: every configuration it
+// carries loads in the program that reads it, every hotel-ops command it
+// runs is in the image, and its escalation policies are the shipped ones.
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/hotel-ops/hotel-ops/internal/testenv"
+	"github.com/hotel-ops/hotel-ops/webhook/config"
+	"github.com/hotel-ops/hotel-ops/webhook/notify"
+	"github.com/hotel-ops/hotel-ops/webhook/policy"
+)
+
+type composeFile struct {
+	Services map[string]struct {
+		Build   string  `yaml:"build"`
+		Command command `yaml:"command"`
+		Configs []struct {
+			Source, Target string
+		} `yaml:"configs"`
+	} `yaml:"services"`
+	Configs map[string]struct {
+		Content string `yaml:"content"`
+	} `yaml:"configs"`
+}
+
+// command is a service's command: a list, or a string compose splits
+// as a shell would (here: at spaces, enough for the commands compared).
+type command []string
+
+func (c *command) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*c = strings.Fields(n.Value)
+		return nil
+	}
+	return n.Decode((*[]string)(c))
+}
+
+func readCompose(t *testing.T) composeFile {
+	t.Helper()
+	data, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c composeFile
+	if err := yaml.Unmarshal(data, &c); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	return c
+}
+
+// content is the compose config a service mounts at target, written to a
+// file of the same base name.
+func content(t *testing.T, c composeFile, service, target string) string {
+	t.Helper()
+	for _, m := range c.Services[service].Configs {
+		if m.Target == target {
+			file := filepath.Join(t.TempDir(), filepath.Base(target))
+			if err := os.WriteFile(file, []byte(c.Configs[m.Source].Content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return file
+		}
+	}
+	t.Fatalf("docker-compose.yml: service %s mounts nothing at %s", service, target)
+	return ""
+}
+
+func TestComposeEscalatorConfigLoads(t *testing.T) {
+	c := readCompose(t)
+	cfg, err := config.Load(content(t, c, "escalator", "/etc/escalator/escalator.yml"))
+	if err != nil {
+		t.Fatalf("escalator's configuration in docker-compose.yml: %v", err)
+	}
+	for name, ch := range cfg.Channels {
+		if _, err := notify.New(name, ch, nil); err != nil {
+			t.Errorf("channel %s: %v", name, err)
+		}
+	}
+	// Every file the configuration and the command name is mounted.
+	mounted := map[string]bool{}
+	for _, m := range c.Services["escalator"].Configs {
+		mounted[m.Target] = true
+	}
+	need := []string{cfg.AckLinks.SecretFile}
+	for _, arg := range c.Services["escalator"].Command {
+		if v, ok := strings.CutPrefix(arg, "--api.token-file="); ok {
+			need = append(need, v)
+		}
+	}
+	for _, f := range need {
+		if !mounted[f] {
+			t.Errorf("escalator reads %s, which docker-compose.yml does not mount", f)
+		}
+	}
+}
+
+// The compose policies are the shipped ones (generated from the spec):
+// the same names and matchers, each escalation at the same delay, plus a
+// first step at 0s that Alertmanager's own routes send in service.
+func TestComposePoliciesAreTheShippedOnes(t *testing.T) {
+	c := readCompose(t)
+	compose, err := config.Load(content(t, c, "escalator", "/etc/escalator/escalator.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped, err := config.Load("../alertmanager/escalator.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]policy.Policy{}
+	for _, p := range compose.Policies {
+		byName[p.Name] = p
+	}
+	for _, want := range shipped.Policies {
+		got, ok := byName[want.Name]
+		if !ok {
+			t.Errorf("policy %s is shipped but not in docker-compose.yml", want.Name)
+			continue
+		}
+		if !slices.Equal(got.Matchers, want.Matchers) {
+			t.Errorf("policy %s: matchers %q in docker-compose.yml, %q shipped", want.Name, got.Matchers, want.Matchers)
+		}
+		var delays []string
+		for _, s := range got.Steps {
+			delays = append(delays, s.After.String())
+		}
+		for _, s := range want.Steps {
+			if !slices.Contains(delays, s.After.String()) {
+				t.Errorf("policy %s: the shipped step after %s is not in docker-compose.yml (%v)", want.Name, s.After, delays)
+			}
+		}
+	}
+}
+
+func TestComposeAlertmanagerConfigChecks(t *testing.T) {
+	amtool := testenv.Tool(t, "amtool")
+	c := readCompose(t)
+	file := content(t, c, "alertmanager", "/etc/alertmanager/alertmanager.yml")
+	res, err := exec.Command(amtool, "check-config", file).CombinedOutput()
+	if err != nil || !strings.Contains(string(res), "SUCCESS") {
+		t.Fatalf("amtool check-config on docker-compose.yml's alertmanager.yml: %v\n%s", err, res)
+	}
+	m := regexp.MustCompile(`credentials_file: ([^\s}]+)`).FindStringSubmatch(string(mustRead(t, file)))
+	if m == nil {
+		t.Fatal("Alertmanager's webhook to escalator has no credentials file")
+	}
+	if !slices.ContainsFunc(c.Services["alertmanager"].Configs, func(c struct{ Source, Target string }) bool { return c.Target == m[1] }) {
+		t.Errorf("Alertmanager reads escalator's token from %s, which docker-compose.yml does not mount", m[1])
+	}
+}
+
+func TestComposePrometheusConfigChecks(t *testing.T) {
+	promtool := testenv.Tool(t, "promtool")
+	c := readCompose(t)
+	file := content(t, c, "prometheus", "/etc/prometheus/prometheus.yml")
+	// The rules are mounted from ./rules; promtool reads them from here.
+	rules, err := filepath.Abs("../rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.ReplaceAll(string(mustRead(t, file)), "/etc/prometheus/rules/", rules+"/")
+	if conf == string(mustRead(t, file)) {
+		t.Fatal("docker-compose.yml's prometheus.yml does not read the rules from /etc/prometheus/rules/")
+	}
+	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := exec.Command(promtool, "check", "config", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check config on docker-compose.yml's prometheus.yml: %v\n%s", err, res)
+	}
+	// Each job the rules select is scraped (pgha and escalator run here).
+	for _, job := range []string{"pgha", "escalator"} {
+		if !regexp.MustCompile(`job_name: ` + job + `\b`).MatchString(conf) {
+			t.Errorf("docker-compose.yml's Prometheus does not scrape job %s", job)
+		}
+	}
+}
+
+// Each hotel-ops command a service built from the Dockerfile runs is
+// one the Dockerfile builds.
+func TestComposeCommandsAreInTheImage(t *testing.T) {
+	dockerfile := string(mustRead(t, "../Dockerfile"))
+	m := regexp.MustCompile(`go build -o /out/ (.+)`).FindStringSubmatch(dockerfile)
+	if m == nil {
+		t.Fatal("Dockerfile: no `go build -o /out/` line")
+	}
+	cmd := exec.Command("go", append([]string{"list", "-f", "{{if eq .Name \"main\"}}{{.ImportPath}}{{end}}"}, strings.Fields(m[1])...)...)
+	cmd.Dir = ".."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v", m[1], err)
+	}
+	built := map[string]bool{}
+	for _, p := range strings.Fields(string(out)) {
+		built[filepath.Base(p)] = true
+	}
+	c := readCompose(t)
+	n := 0
+	for name, s := range c.Services {
+		if s.Build == "" {
+			continue
+		}
+		n++
+		if len(s.Command) == 0 || !built[s.Command[0]] {
+			t.Errorf("service %s runs %q, which the Dockerfile does not build (it builds %v)", name, s.Command, built)
+		}
+	}
+	if n < 2 {
+		t.Errorf("%d services are built from the Dockerfile, want pgha_exporter and escalator", n)
+	}
+}
+
+func mustRead(t *testing.T, file string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
