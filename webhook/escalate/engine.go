@@ -111,8 +111,8 @@ func (e *Engine) Receive(ctx context.Context, d *payload.Delivery) (store.Receiv
 			for _, a := range d.Alerts {
 				m.AlertsReceived.WithLabelValues(a.Status).Inc()
 			}
-			for _, dur := range res.ResolutionDuration {
-				m.Resolution.Observe(dur.Seconds())
+			for _, r := range res.Resolutions {
+				m.Resolution.WithLabelValues(r.Severity).Observe(r.Duration.Seconds())
 			}
 		}
 	}

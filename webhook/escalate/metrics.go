@@ -6,7 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	AlertsReceived *prometheus.CounterVec
 	Duplicates     prometheus.Counter
-	Resolution     prometheus.Histogram
+	Resolution     *prometheus.HistogramVec
 	Steps          *prometheus.CounterVec
 	EscalationLag  prometheus.Histogram
 	Notifications  *prometheus.CounterVec
@@ -22,8 +22,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		AlertsReceived: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "escalator_alerts_received_total", Help: "Alerts received from Alertmanager, by status."}, []string{"status"}),
 		Duplicates:     prometheus.NewCounter(prometheus.CounterOpts{Name: "escalator_duplicate_deliveries_total", Help: "Deliveries already received (another Alertmanager peer, or a repeat)."}),
-		Resolution: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "escalator_incident_resolution_seconds", Help: "Time from opening to resolving an incident (MTTR).",
-			Buckets: []float64{60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 72 * 3600}}),
+		Resolution: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "escalator_incident_resolution_seconds", Help: "Time from opening to resolving an incident (MTTR), by the alert's severity label.",
+			Buckets: []float64{60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 72 * 3600}}, []string{"severity"}),
 		Steps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "escalator_escalation_steps_total", Help: "Escalation steps taken, by policy."}, []string{"policy"}),
 		EscalationLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "escalator_escalation_lag_seconds", Help: "Delay from a step's due time to its notifications being queued.",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),

@@ -202,7 +202,7 @@ func TestWebhookAuthAndBadPayloads(t *testing.T) {
 		t.Fatalf("a good delivery: %d %s", code, msg)
 	}
 	// Every answer is timed, by status: the 200 after its commit.
-	answered := deliveryCounts(t, p)
+	answered := histogramCounts(t, p, "escalator_delivery_duration_seconds", "code")
 	for code, want := range map[string]uint64{"200": 1, "400": 3, "401": 2, "413": 1} {
 		if answered[code] != want {
 			t.Errorf("escalator_delivery_duration_seconds: %d answers with %s, want %d (all: %v)", answered[code], code, want, answered)
@@ -210,9 +210,9 @@ func TestWebhookAuthAndBadPayloads(t *testing.T) {
 	}
 }
 
-// deliveryCounts reads escalator_delivery_duration_seconds's count for
-// each status code from /metrics.
-func deliveryCounts(t *testing.T, p *proc) map[string]uint64 {
+// histogramCounts reads a histogram's count for each value of label
+// from /metrics.
+func histogramCounts(t *testing.T, p *proc, family, label string) map[string]uint64 {
 	t.Helper()
 	resp, err := http.Get(p.url + "/metrics")
 	if err != nil {
@@ -225,9 +225,9 @@ func deliveryCounts(t *testing.T, p *proc) map[string]uint64 {
 		t.Fatal(err)
 	}
 	out := map[string]uint64{}
-	for _, m := range families["escalator_delivery_duration_seconds"].GetMetric() {
+	for _, m := range families[family].GetMetric() {
 		for _, l := range m.GetLabel() {
-			if l.GetName() == "code" {
+			if l.GetName() == label {
 				out[l.GetValue()] = m.GetHistogram().GetSampleCount()
 			}
 		}
@@ -322,6 +322,10 @@ receivers:
 			t.Fatalf("incident %s is %q, not resolved, 10s after Alertmanager resolved it", id, inc.Status)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	// MTTR and MTBF are read per severity (rules/reliability.yml).
+	if got := histogramCounts(t, p, "escalator_incident_resolution_seconds", "severity"); got["critical"] != 1 || len(got) != 1 {
+		t.Errorf("escalator_incident_resolution_seconds counts by severity: %v, want critical: 1", got)
 	}
 }
 

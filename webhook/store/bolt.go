@@ -210,7 +210,7 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 					}
 				}
 				res.Resolved++
-				res.ResolutionDuration = append(res.ResolutionDuration, now.Sub(inc.OpenedAt))
+				res.Resolutions = append(res.Resolutions, resolution(inc, now))
 				if err := audit(tx, now, id, "resolved", "resolved notification from Alertmanager"); err != nil {
 					return err
 				}

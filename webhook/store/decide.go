@@ -46,6 +46,11 @@ func resolve(inc *Incident, now time.Time) bool {
 	return true
 }
 
+// resolution is what a resolve of inc at now tells MTTR.
+func resolution(inc *Incident, now time.Time) Resolution {
+	return Resolution{Severity: inc.Labels["severity"], Duration: now.Sub(inc.OpenedAt)}
+}
+
 // acknowledge marks inc acknowledged; false when there is nothing to stop.
 func acknowledge(inc *Incident, by string, now time.Time) bool {
 	if inc.Status != Open {

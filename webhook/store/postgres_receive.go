@@ -182,7 +182,7 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 	written := map[string]bool{}
 	closed := func(i int, inc *Incident, now time.Time) {
 		res[i].Resolved++
-		res[i].ResolutionDuration = append(res[i].ResolutionDuration, now.Sub(inc.OpenedAt))
+		res[i].Resolutions = append(res[i].Resolutions, resolution(inc, now))
 		w.log(now, inc.ID, "resolved", "resolved notification from Alertmanager")
 	}
 	for i, r := range group {

@@ -81,10 +81,17 @@ type Entry struct {
 
 // Received is what a delivery changed.
 type Received struct {
-	Duplicate          bool
-	Opened, Resolved   int
-	ResolutionDuration []time.Duration // per resolved incident, for MTTR
-	Severities         []string        // of opened incidents
+	Duplicate        bool
+	Opened, Resolved int
+	Resolutions      []Resolution // per resolved incident, for MTTR
+	Severities       []string     // of opened incidents
+}
+
+// Resolution is how long an incident of a severity was open: MTTR and
+// MTBF are read per severity (the spec counts critical failures).
+type Resolution struct {
+	Severity string
+	Duration time.Duration
 }
 
 // Fired is one escalation step taken.

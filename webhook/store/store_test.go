@@ -164,7 +164,7 @@ func testLifecycle(t *testing.T, s Store) {
 		}
 	}
 	res, _ = s.Receive(ctx, delivery(t, "g1", "resolved", "HotelAppDown/f1"), pol, t0.Add(time.Hour))
-	if res.Resolved != 1 || res.ResolutionDuration[0] != time.Hour {
+	if res.Resolved != 1 || res.Resolutions[0] != (Resolution{"critical", time.Hour}) {
 		t.Fatalf("resolve: %+v", res)
 	}
 	out, _ = s.Claim(ctx, t0.Add(time.Hour), time.Minute, 100)
@@ -593,7 +593,7 @@ func TestPostgresGroupOfDeliveries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res[0].Opened != 1 || !res[1].Duplicate || res[2].Resolved != 1 || res[2].ResolutionDuration[0] != 2*time.Second ||
+	if res[0].Opened != 1 || !res[1].Duplicate || res[2].Resolved != 1 || res[2].Resolutions[0].Duration != 2*time.Second ||
 		res[3].Opened != 1 || res[4].Opened != 0 || res[4].Duplicate {
 		t.Fatalf("results %+v", res)
 	}
