@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"sync"
 	"time"
 
@@ -327,7 +328,7 @@ func (e *Engine) deliver(ctx context.Context, n store.Notification) error {
 	}
 	if e.Links != nil && n.Event == "trigger" {
 		m.AckURL = e.Links.AckURL(inc.ID, e.Now())
-		m.ConsoleURL = e.Links.Base + "/"
+		m.ConsoleURL = e.Links.Base + "/console/incidents/" + url.PathEscape(inc.ID) // its timeline, with an acknowledge button
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

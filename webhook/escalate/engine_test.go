@@ -113,7 +113,8 @@ func TestStepsFireAtTheirDelays(t *testing.T) {
 		t.Fatalf("on-call at once: %v", got)
 	}
 	m := oncall.sent[0]
-	if m.Summary != "5xx over 50%" || !strings.HasPrefix(m.AckURL, "https://escalator.example/ack?") || m.Key != m.Incident+"/0/oncall" {
+	if m.Summary != "5xx over 50%" || !strings.HasPrefix(m.AckURL, "https://escalator.example/ack?") ||
+		m.ConsoleURL != "https://escalator.example/console/incidents/"+m.Incident || m.Key != m.Incident+"/0/oncall" {
 		t.Errorf("message %+v", m)
 	}
 	c.t = c.t.Add(14*time.Minute + 59*time.Second)

@@ -409,6 +409,10 @@ func TestBasicAuthFromWebConfig(t *testing.T) {
 	}
 	web := filepath.Join(t.TempDir(), "web.yml")
 	os.WriteFile(web, []byte(fmt.Sprintf("basic_auth_users:\n  alertmanager: %s\n", hash)), 0o600)
+	out, err = exec.Command(binary(t), "--config.file="+cfg, "--web.config.file="+web, "--api.token-file="+web, "--web.listen-address=127.0.0.1:0").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "exclude each other") {
+		t.Errorf("started with a bearer token and basic auth, which no request can pass both: %v\n%s", err, out)
+	}
 	p := startWith(t, testenv.FreePort(t), "--config.file="+cfg, "--web.config.file="+web)
 	for user, want := range map[string]int{"": http.StatusUnauthorized, "wrong": http.StatusUnauthorized, "am-password": http.StatusOK} {
 		req, _ := http.NewRequest(http.MethodPost, p.url+"/api/v1/alerts", strings.NewReader(deliveryJSON("g", "f", "firing")))

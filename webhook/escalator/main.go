@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -69,13 +68,23 @@ func run(args []string) int {
 
 	logger := svc.Logger
 	var token []byte
-	if tokenFile != "" {
+	users, err := basicAuthUsers(*svc.Web.WebConfigFile)
+	switch {
+	case err != nil:
+		logger.Error("Authentication", "err", err)
+		return 2
+	case tokenFile != "" && users > 0:
+		// Basic auth guards every request and the API then wants a bearer
+		// token in the same Authorization header: nothing could get in.
+		logger.Error("Authentication", "err", "--api.token-file and basic_auth_users in --web.config.file exclude each other (both use the Authorization header): choose one")
+		return 2
+	case tokenFile != "":
 		if token, err = readSecret(tokenFile); err != nil {
 			logger.Error("API token", "err", err)
 			return 2
 		}
-	} else if err := requireBasicAuth(*svc.Web.WebConfigFile); err != nil {
-		logger.Error("Authentication", "err", err)
+	case users == 0:
+		logger.Error("Authentication", "err", "no authentication configured: give --api.token-file, or a --web.config.file with basic_auth_users")
 		return 2
 	}
 	notifiers := map[string]notify.Notifier{}
@@ -185,28 +194,25 @@ func openStore(c config.Store) (store.Store, error) {
 	return store.OpenPostgres(ctx, dsn)
 }
 
-// requireBasicAuth refuses to run the state-changing endpoints open: with
-// no bearer token, the exporter-toolkit web configuration must hold basic
-// auth users (it then guards every endpoint, TLS included when set).
-func requireBasicAuth(webConfig string) error {
-	const need = "give --api.token-file, or a --web.config.file with basic_auth_users"
+// basicAuthUsers counts the basic_auth_users of the web configuration
+// file (none without one). escalator never runs its state-changing
+// endpoints open: with no bearer token there must be basic auth users
+// (exporter-toolkit then guards every endpoint, TLS included when set).
+func basicAuthUsers(webConfig string) (int, error) {
 	if webConfig == "" {
-		return errors.New("no authentication configured: " + need)
+		return 0, nil
 	}
 	b, err := os.ReadFile(webConfig)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", webConfig, err)
+		return 0, fmt.Errorf("reading %s: %w", webConfig, err)
 	}
 	var c struct {
 		Users map[string]string `yaml:"basic_auth_users"`
 	}
 	if err := yaml.Unmarshal(b, &c); err != nil {
-		return fmt.Errorf("%s: %w", webConfig, err)
+		return 0, fmt.Errorf("%s: %w", webConfig, err)
 	}
-	if len(c.Users) == 0 {
-		return fmt.Errorf("%s has no basic_auth_users: %s", webConfig, need)
-	}
-	return nil
+	return len(c.Users), nil
 }
 
 // readSecret reads a secret file; the error never holds its content.
