@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"net/url"
 	"sync"
 	"time"
@@ -33,8 +32,11 @@ type Engine struct {
 	// Tick bounds how long a due step waits when nothing wakes the
 	// scheduler.
 	Tick time.Duration
-	// Retry settles how sends are retried: attempts and backoff.
-	MaxAttempts     int
+	// Retry settles how sends are retried: for how long after the
+	// notification was queued (default a day: a page must outlast a
+	// Slack or PagerDuty outage), and the backoff between attempts
+	// (doubling from Backoff up to MaxGap, or the receiver's Retry-After).
+	RetryFor        time.Duration
 	Backoff, MaxGap time.Duration
 	Senders         int
 	// OnFired, when set, sees every step taken (benchmarks measure the
@@ -63,8 +65,8 @@ func (e *Engine) init() {
 		if e.Tick == 0 {
 			e.Tick = 100 * time.Millisecond
 		}
-		if e.MaxAttempts == 0 {
-			e.MaxAttempts = 8
+		if e.RetryFor == 0 {
+			e.RetryFor = 24 * time.Hour
 		}
 		if e.Backoff == 0 {
 			e.Backoff = time.Second
@@ -290,9 +292,8 @@ func (e *Engine) SendDue(ctx context.Context, limit int) (int, error) {
 		result := "success"
 		if sendErr != nil {
 			var perm *notify.PermanentError
-			if !errors.As(sendErr, &perm) && n.Attempts+1 < e.MaxAttempts {
-				gap := min(e.Backoff<<n.Attempts, e.MaxGap)
-				retryAt = e.Now().Add(gap/2 + time.Duration(rand.Int64N(int64(gap/2)+1)))
+			if !errors.As(sendErr, &perm) && e.Now().Sub(n.Created) < e.RetryFor {
+				retryAt = e.Now().Add(notify.Backoff(n.Attempts+1, e.Backoff, e.MaxGap, sendErr))
 				result = "retry"
 			} else {
 				result = "failure"

@@ -74,7 +74,7 @@ func engine(t *testing.T, oncall, manager *channel) (*Engine, *clock, *prometheu
 	c := &clock{t: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
 	reg := prometheus.NewRegistry()
 	e := &Engine{Store: st, Policies: &pol, Notifiers: map[string]notify.Notifier{"oncall": oncall, "manager": manager},
-		Metrics: NewMetrics(reg), Now: c.now, Backoff: time.Minute, MaxAttempts: 3,
+		Metrics: NewMetrics(reg), Now: c.now, Backoff: time.Minute, RetryFor: 3 * time.Hour,
 		Links: &Links{Base: "https://escalator.example", Secret: []byte("k"), TTL: time.Hour}}
 	return e, c, reg
 }
@@ -183,6 +183,66 @@ func TestSendRetries(t *testing.T) {
 	}
 	if !failed {
 		t.Error("the permanent failure is not in the audit log")
+	}
+}
+
+// A channel down for two hours (503s asking to wait 4 minutes) still
+// gets the page once it is back: the outbox retries for RetryFor, not a
+// number of attempts, and waits as long as the receiver asks. Past
+// RetryFor it gives up and says so.
+func TestSendRetriesThroughAnOutage(t *testing.T) {
+	busy := &notify.StatusError{StatusCode: 503, RetryAfter: 4 * time.Minute}
+	oncall := &channel{}
+	for range 100 {
+		oncall.fail = append(oncall.fail, busy)
+	}
+	e, c, _ := engine(t, oncall, &channel{})
+	deliver(t, e, "firing")
+	run(t, e)
+	c.t = c.t.Add(3 * time.Minute) // within Retry-After, past the first backoff (at most 1m)
+	run(t, e)
+	if got := len(oncall.fail); got != 99 {
+		t.Fatalf("%d attempts in the first 3 minutes, want 1: Retry-After was not honoured", 100-got)
+	}
+	c.t = c.t.Add(2 * time.Minute)
+	for range 24 {
+		run(t, e)
+		c.t = c.t.Add(5 * time.Minute)
+	}
+	if attempts := 100 - len(oncall.fail); attempts != 25 {
+		t.Errorf("%d attempts over two hours of 503s with Retry-After 4m, want one each 5m step (25)", attempts)
+	}
+	oncall.mu.Lock()
+	oncall.fail = nil // the channel is back
+	oncall.mu.Unlock()
+	run(t, e)
+	if got := oncall.events(); len(got) != 1 || got[0] != "trigger" {
+		t.Fatalf("after a two-hour outage: %v, want the trigger", got)
+	}
+
+	// Past RetryFor (3h here) the send is given up, in the audit log.
+	down := &channel{fail: []error{errors.New("connection refused")}}
+	for range 200 {
+		down.fail = append(down.fail, errors.New("connection refused"))
+	}
+	e, c, _ = engine(t, down, &channel{})
+	deliver(t, e, "firing")
+	for range 40 {
+		run(t, e)
+		c.t = c.t.Add(5 * time.Minute)
+	}
+	if got := testutil.ToFloat64(e.Metrics.Notifications.WithLabelValues("oncall", "failure")); got != 1 {
+		t.Errorf("oncall failures after 3h20m of refusals: %v, want 1 (given up once)", got)
+	}
+	audit, _ := e.Store.Audit(ctx, "", 1000)
+	failed := 0
+	for _, a := range audit {
+		if a.Action == "notify_failed" {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d notify_failed entries, want 1", failed)
 	}
 }
 

@@ -1,9 +1,10 @@
 // Package notify sends the escalator's notifications: one escalation step of
 // one incident to one channel (Slack, email, PagerDuty or a generic webhook).
 //
-// A Notifier makes exactly one attempt; WithRetry adds backoff around it. The
-// split keeps each channel's code about its wire format and lets the caller
-// (the durable timer loop) decide how long a step may keep trying.
+// A Notifier makes exactly one attempt. The split keeps each channel's code
+// about its wire format and lets the caller decide how long to keep
+// trying: escalator's outbox retries durably with Backoff; WithRetry
+// retries in process, for callers without an outbox.
 //
 // Alert labels and annotations reach this package from outside the escalator,
 // so every format is built with an encoder for that format (encoding/json,
@@ -89,8 +90,8 @@ func IsPermanent(err error) bool {
 type StatusError struct {
 	Channel    string // the channel's name in the configuration
 	StatusCode int
-	// RetryAfter is the server's Retry-After, 0 when it sent none. WithRetry
-	// waits this long (capped) instead of its own backoff.
+	// RetryAfter is the server's Retry-After, 0 when it sent none. Backoff
+	// waits this long (capped) instead of its own delay.
 	RetryAfter time.Duration
 	// Body is the start of the answer, with the channel's secrets removed:
 	// Slack and PagerDuty say there what was wrong with the request.
