@@ -4,6 +4,7 @@
 package api
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -29,7 +31,13 @@ type Server struct {
 	// (escalator refuses to start with neither).
 	Token   []byte
 	MaxBody int64 // webhook body limit in bytes
-	Logger  *slog.Logger
+	// StoreTimeout bounds the wait for a delivery's commit (default
+	// 900ms): past it the answer is 503 and Alertmanager sends the
+	// delivery again, so a stalled store never holds Alertmanager's
+	// notification pipeline. A commit that lands after it makes the
+	// copy sent again a duplicate.
+	StoreTimeout time.Duration
+	Logger       *slog.Logger
 
 	keyOnce sync.Once
 	key     []byte // signs console sessions and form tokens
@@ -101,7 +109,13 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	res, err := s.Engine.Receive(r.Context(), d)
+	timeout := s.StoreTimeout
+	if timeout <= 0 {
+		timeout = 900 * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	res, err := s.Engine.Receive(ctx, d)
 	if err != nil {
 		s.Logger.Error("storing a delivery", "group", d.GroupKey, "err", err)
 		httpError(w, http.StatusServiceUnavailable, "store unavailable; retry")

@@ -38,6 +38,7 @@ func run(args []string) int {
 	svc.App.Flag("config.file", "YAML configuration: store, channels, policies.").Required().StringVar(&configFile)
 	runCmd.Flag("api.token-file", "File holding the bearer token that Alertmanager and API clients send. Without it, --web.config.file must set basic_auth_users.").StringVar(&tokenFile)
 	runCmd.Flag("web.max-body-bytes", "Largest webhook body accepted.").Default("1048576").Int64Var(&maxBody)
+	storeTimeout := runCmd.Flag("web.store-timeout", "Longest wait for a delivery's commit; past it the answer is 503 and Alertmanager sends it again.").Default("900ms").Duration()
 	svc.App.Command("check-config", "Validate the configuration and exit.")
 	simCmd := svc.App.Command("simulate", "Print the timeline of what the policies would send for alert fixtures.")
 	fixtures := simCmd.Arg("fixtures", "YAML file of alerts: labels, at, acked_after, resolved_after.").Required().String()
@@ -123,7 +124,7 @@ func run(args []string) int {
 		logger.Error("Web handlers", "err", err)
 		return 1
 	}
-	(&api.Server{Engine: eng, Token: token, MaxBody: maxBody, Logger: logger}).Register(mux)
+	(&api.Server{Engine: eng, Token: token, MaxBody: maxBody, StoreTimeout: *storeTimeout, Logger: logger}).Register(mux)
 
 	syncer, err := newSyncer(cfg.Alertmanager, eng, logger)
 	if err != nil {

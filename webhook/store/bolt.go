@@ -157,7 +157,7 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 		return Received{}, err
 	}
 	var res Received
-	err = s.commits.write(func(tx *bolt.Tx) error {
+	err = s.commits.write(ctx, func(tx *bolt.Tx) error {
 		res = Received{} // a group commit may run the function again
 		deliveries := tx.Bucket(bDeliveries)
 		if deliveries.Get([]byte(d.Hash)) != nil {
@@ -223,7 +223,11 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 		}
 		return audit(tx, now, "", "received", receivedDetail(d))
 	})
-	return res, err
+	if err != nil {
+		// After ctx ended, fn may still be running: res is not read.
+		return Received{}, fmt.Errorf("storing the delivery: %w", err)
+	}
+	return res, nil
 }
 
 // NextDue implements Store.
@@ -272,7 +276,7 @@ func (s *Bolt) Claim(ctx context.Context, now time.Time, lease time.Duration, li
 
 // Done implements Store.
 func (s *Bolt) Done(ctx context.Context, n Notification, sendErr error, retryAt time.Time, now time.Time) error {
-	return s.commits.write(func(tx *bolt.Tx) error {
+	return s.commits.write(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bOutbox)
 		switch {
 		case sendErr == nil:

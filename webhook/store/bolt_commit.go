@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"sync"
 
@@ -43,16 +44,31 @@ func newCommitter(db *bolt.DB) *committer {
 // write runs fn in a transaction shared with other writes and returns
 // once that transaction is committed (or fn failed). fn may run more than
 // once: when another write of its group fails, the rest run again without it.
-func (c *committer) write(fn func(*bolt.Tx) error) error {
+//
+// When ctx ends first, write returns its error at once, and fn may still
+// run and commit later: callers whose writes are idempotent (a delivery
+// is deduplicated by its hash) use this to answer in time, and must not
+// read what fn sets after such a return.
+func (c *committer) write(ctx context.Context, fn func(*bolt.Tx) error) error {
 	r := &commitReq{fn: fn, err: make(chan error, 1)}
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
 		return errClosed
 	}
-	c.reqs <- r
+	select {
+	case c.reqs <- r:
+	case <-ctx.Done():
+		c.mu.RUnlock()
+		return ctx.Err()
+	}
 	c.mu.RUnlock()
-	return <-r.err
+	select {
+	case err := <-r.err:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // close commits what is queued and stops the goroutine.

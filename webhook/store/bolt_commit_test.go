@@ -1,11 +1,13 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -30,7 +32,7 @@ func TestGroupCommit(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			errs[i] = c.write(func(tx *bolt.Tx) error {
+			errs[i] = c.write(context.Background(), func(tx *bolt.Tx) error {
 				if err := tx.Bucket([]byte("b")).Put(fmt.Appendf(nil, "k%04d", i), []byte("v")); err != nil {
 					return err
 				}
@@ -43,7 +45,7 @@ func TestGroupCommit(t *testing.T) {
 	}
 	wg.Wait()
 	c.close()
-	if err := c.write(func(*bolt.Tx) error { return nil }); !errors.Is(err, errClosed) {
+	if err := c.write(context.Background(), func(*bolt.Tx) error { return nil }); !errors.Is(err, errClosed) {
 		t.Errorf("write after close: %v, want %v", err, errClosed)
 	}
 	err = db.View(func(tx *bolt.Tx) error {
@@ -65,5 +67,49 @@ func TestGroupCommit(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A write whose caller's deadline passes while the writer is held returns
+// the deadline's error then, not when the writer is free; it still
+// commits once the writer is, so a delivery answered 503 and sent again
+// is a duplicate, not lost nor stored twice.
+func TestGroupCommitDeadline(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "d.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c := newCommitter(db)
+	defer c.close()
+	held, release := make(chan struct{}), make(chan struct{})
+	go db.Update(func(*bolt.Tx) error { close(held); <-release; return nil }) // a stalled writer
+	<-held
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	returned := make(chan error, 1)
+	go func() {
+		returned <- c.write(ctx, func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists([]byte("late"))
+			return err
+		})
+	}()
+	select {
+	case err := <-returned:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("write past its deadline: %v, want %v", err, context.DeadlineExceeded)
+		}
+	case <-time.After(time.Minute): // the writer is held until release: only the deadline can end it
+		t.Fatal("write did not return at its deadline while the writer was held")
+	}
+	close(release)
+	c.close() // commits what is queued
+	if err := db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("late")) == nil {
+			return errors.New("the write answered at its deadline was never committed")
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
 	}
 }
