@@ -159,7 +159,7 @@ func (s *Syncer) settle(ctx context.Context, inc *store.Incident, active map[str
 		GroupKey: "escalator reconciler: not active in Alertmanager",
 		Alerts: []payload.Alert{{Status: "resolved", Fingerprint: inc.Fingerprint, StartsAt: inc.StartsAt,
 			EndsAt: now, Labels: inc.Labels, Annotations: inc.Annotations}},
-		Hash: "reconciler/" + inc.ID,
+		Hash: store.ReconcilerHashPrefix + inc.ID,
 	}
 	r, err := s.Engine.Receive(ctx, d)
 	if err != nil {

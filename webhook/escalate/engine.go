@@ -119,7 +119,7 @@ func (e *Engine) Receive(ctx context.Context, d *payload.Delivery) (store.Receiv
 			}
 		}
 	}
-	if res.Opened > 0 || res.Resolved > 0 {
+	if res.Opened > 0 || res.Resolved > 0 || res.Reopened > 0 {
 		e.poke()
 	}
 	return res, nil

@@ -198,7 +198,7 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 				continue // resolved before we heard it fire: nothing to close
 			case a.Resolved():
 				due := inc.NextDue
-				if !resolve(inc, now) {
+				if !resolve(inc, d, now) {
 					continue
 				}
 				if err := unschedule(tx, id, due); err != nil {
@@ -211,7 +211,27 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 				}
 				res.Resolved++
 				res.Resolutions = append(res.Resolutions, resolution(inc, now))
-				if err := audit(tx, now, id, "resolved", "resolved notification from Alertmanager"); err != nil {
+				if err := audit(tx, now, id, "resolved", resolvedDetail(inc)); err != nil {
+					return err
+				}
+			case inc.Status == Resolved:
+				outs, ok := reopen(inc, pol, now)
+				if !ok {
+					inc.LastSeen = now
+					break
+				}
+				if !inc.NextDue.IsZero() {
+					if err := schedule(tx, id, inc.NextDue, inc.NextStep); err != nil {
+						return err
+					}
+				}
+				for _, n := range outs {
+					if err := enqueue(tx, n); err != nil {
+						return err
+					}
+				}
+				res.Reopened++
+				if err := audit(tx, now, id, "reopened", reopenedDetail); err != nil {
 					return err
 				}
 			default:

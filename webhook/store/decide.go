@@ -37,13 +37,55 @@ func newIncident(a payload.Alert, pol *policy.File, now time.Time) opening {
 	return o
 }
 
+// ReconcilerHashPrefix begins the hash of the deliveries the reconciler
+// makes to close an incident whose resolve was missed.
+const ReconcilerHashPrefix = "reconciler/"
+
 // resolve closes inc; it returns false when it was already closed.
-func resolve(inc *Incident, now time.Time) bool {
+func resolve(inc *Incident, d *payload.Delivery, now time.Time) bool {
 	if inc.Status == Resolved {
 		return false
 	}
 	inc.Status, inc.ResolvedAt, inc.LastSeen, inc.NextDue = Resolved, now, now, time.Time{}
+	if strings.HasPrefix(d.Hash, ReconcilerHashPrefix) {
+		inc.ClosedBy = "reconciler"
+	}
 	return true
+}
+
+// reopen opens inc again when the reconciler closed it and Alertmanager
+// now delivers its alert firing: the alert had only dropped out of every
+// Alertmanager's view for a while (Alertmanagers restarted, Prometheus
+// late to send again). Escalation goes on where it stopped, with its
+// next step due when the policy says or at once if that is past, and the
+// channels told of the resolve are told it fires again; an acknowledged
+// incident comes back acknowledged, quietly. An incident Alertmanager
+// itself resolved is not reopened: a firing notification after that is
+// a late copy from another peer, and a new firing has a new start.
+func reopen(inc *Incident, pol *policy.File, now time.Time) (notify []Notification, ok bool) {
+	if inc.Status != Resolved || inc.ClosedBy != "reconciler" {
+		return nil, false
+	}
+	inc.Status, inc.ResolvedAt, inc.ClosedBy, inc.LastSeen = Open, time.Time{}, "", now
+	if !inc.AckedAt.IsZero() {
+		// Someone owns it: no page (PagerDuty would have no way to hear
+		// of an acknowledgement made before).
+		inc.Status = Acknowledged
+		return nil, true
+	}
+	if p := pol.Byname(inc.Policy); p != nil {
+		if _, after, more := p.StepAt(inc.NextStep); more {
+			inc.NextDue = inc.OpenedAt.Add(after)
+			if inc.NextDue.Before(now) {
+				inc.NextDue = now
+			}
+		}
+	}
+	stepName := fmt.Sprintf("reopened@%d", now.Unix())
+	for _, ch := range inc.Notified {
+		notify = append(notify, notification(inc, -1, stepName, ch, "trigger", now))
+	}
+	return notify, true
 }
 
 // resolution is what a resolve of inc at now tells MTTR.
@@ -120,6 +162,15 @@ func notifiedDetail(n Notification) string {
 func failedDetail(n Notification, err error) string {
 	return fmt.Sprintf("%s %s after %d attempts: %v", n.Channel, n.Event, n.Attempts+1, err)
 }
+
+func resolvedDetail(inc *Incident) string {
+	if inc.ClosedBy == "reconciler" {
+		return "closed by the reconciler: the alert is in no Alertmanager's view"
+	}
+	return "resolved notification from Alertmanager"
+}
+
+const reopenedDetail = "firing again after the reconciler closed it: escalation goes on"
 
 func receivedDetail(d *payload.Delivery) string {
 	return fmt.Sprintf("group %s, %d alerts", d.GroupKey, len(d.Alerts))

@@ -183,7 +183,7 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 	closed := func(i int, inc *Incident, now time.Time) {
 		res[i].Resolved++
 		res[i].Resolutions = append(res[i].Resolutions, resolution(inc, now))
-		w.log(now, inc.ID, "resolved", "resolved notification from Alertmanager")
+		w.log(now, inc.ID, "resolved", resolvedDetail(inc))
 	}
 	for i, r := range group {
 		d, now := r.d, r.now
@@ -202,7 +202,7 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 				// written as the group leaves it.
 				if !a.Resolved() {
 					o.inc.LastSeen = now
-				} else if resolve(o.inc, now) {
+				} else if resolve(o.inc, d, now) {
 					o.scheduled = false
 					closed(i, o.inc, now)
 				}
@@ -218,7 +218,7 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 			case inc == nil:
 				continue // resolved before we heard it fire: nothing to close
 			case a.Resolved():
-				if !resolve(inc, now) {
+				if !resolve(inc, d, now) {
 					continue
 				}
 				w.unschedule = append(w.unschedule, inc.ID)
@@ -226,6 +226,16 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 					w.outbox = append(w.outbox, notification(inc, -1, "resolve", ch, "resolve", now))
 				}
 				closed(i, inc, now)
+			case inc.Status == Resolved:
+				outs, ok := reopen(inc, r.pol, now)
+				if !ok {
+					inc.LastSeen = now
+					break
+				}
+				w.stepped = append(w.stepped, inc) // its next step and due time
+				w.outbox = append(w.outbox, outs...)
+				res[i].Reopened++
+				w.log(now, inc.ID, "reopened", reopenedDetail)
 			default:
 				inc.LastSeen = now // a repeat: a heartbeat
 			}

@@ -33,6 +33,10 @@ type Incident struct {
 	// SilenceID is the Alertmanager silence made when it was acknowledged;
 	// SilenceExpired once that silence was expired at the resolve.
 	SilenceID string `json:"silenceId,omitempty"`
+	// ClosedBy is "reconciler" for an incident the reconciler closed (its
+	// alert was in no Alertmanager's view); such an incident whose alert
+	// fires again is reopened.
+	ClosedBy string `json:"closedBy,omitempty"`
 }
 
 // SilenceExpired marks an incident whose silence was expired.
@@ -83,6 +87,7 @@ type Entry struct {
 type Received struct {
 	Duplicate        bool
 	Opened, Resolved int
+	Reopened         int          // closed by the reconciler, firing again
 	Resolutions      []Resolution // per resolved incident, for MTTR
 	Severities       []string     // of opened incidents
 }

@@ -116,7 +116,73 @@ func TestStores(t *testing.T) {
 			t.Run("prune", func(t *testing.T) { s, _ := b.open(t); testPrune(t, s) })
 			t.Run("history", func(t *testing.T) { s, _ := b.open(t); testHistory(t, s) })
 			t.Run("unsettled", func(t *testing.T) { s, _ := b.open(t); testUnsettled(t, s) })
+			t.Run("reopen", func(t *testing.T) { s, _ := b.open(t); testReopen(t, s) })
 		})
+	}
+}
+
+// An incident the reconciler closed whose alert Alertmanager delivers
+// firing again is reopened: its channels hear it fires again and its
+// escalation goes on (the next step at its time, or at once if past).
+// One Alertmanager resolved stays resolved; an acknowledged one comes
+// back acknowledged, quietly, with no step pending.
+func testReopen(t *testing.T, s Store) {
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	id := func(fp string) string { return payload.IncidentID(fp, t0) }
+	reconcilerClose := func(fp string, at time.Time) {
+		d := delivery(t, "escalator reconciler", "resolved", "HotelAppDown/"+fp)
+		d.Hash = ReconcilerHashPrefix + id(fp)
+		if res, err := s.Receive(ctx, d, pol, at); err != nil || res.Resolved != 1 {
+			t.Fatalf("reconciler closing %s: %+v %v", fp, res, err)
+		}
+	}
+	for _, fp := range []string{"r1", "r2", "r3"} {
+		if _, err := s.Receive(ctx, delivery(t, "g-"+fp, "firing", "HotelAppDown/"+fp), pol, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fired, _ := s.FireDue(ctx, pol, t0, 100); len(fired) != 3 {
+		t.Fatalf("step 0 of three incidents: %+v", fired)
+	}
+	s.Claim(ctx, t0, time.Hour, 100) // the triggers: leased, out of the way
+	if _, err := s.Ack(ctx, id("r3"), "alice", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	reconcilerClose("r1", t0.Add(5*time.Minute))
+	reconcilerClose("r3", t0.Add(5*time.Minute))
+	if res, _ := s.Receive(ctx, delivery(t, "g-r2", "resolved", "HotelAppDown/r2"), pol, t0.Add(5*time.Minute)); res.Resolved != 1 {
+		t.Fatalf("Alertmanager resolving r2: %+v", res)
+	}
+	s.Claim(ctx, t0.Add(5*time.Minute), time.Hour, 100) // the resolves
+
+	// Alertmanager delivers all three firing again (a new group: a new hash).
+	res, err := s.Receive(ctx, delivery(t, "g-again", "firing", "HotelAppDown/r1", "HotelAppDown/r2", "HotelAppDown/r3"), pol, t0.Add(6*time.Minute))
+	if err != nil || res.Reopened != 2 || res.Opened != 0 {
+		t.Fatalf("firing again: %+v %v, want r1 and r3 reopened", res, err)
+	}
+	for fp, want := range map[string]string{"r1": Open, "r2": Resolved, "r3": Acknowledged} {
+		inc, err := s.Incident(ctx, id(fp))
+		if err != nil || inc.Status != want {
+			t.Errorf("%s after firing again: %+v %v, want %s", fp, inc, err, want)
+		}
+	}
+	out, _ := s.Claim(ctx, t0.Add(6*time.Minute), time.Hour, 100)
+	names := map[string]string{id("r1"): "r1", id("r2"): "r2", id("r3"): "r3"}
+	var got []string
+	for _, n := range out {
+		got = append(got, names[n.Incident]+"/"+n.Channel+":"+n.Event)
+	}
+	sort.Strings(got)
+	if strings.Join(got, " ") != "r1/pagerduty:trigger r1/slack:trigger" {
+		t.Errorf("told of the reopening: %v, want r1's channels only (r3 is acknowledged)", got)
+	}
+	if fired, _ := s.FireDue(ctx, pol, t0.Add(14*time.Minute), 100); len(fired) != 0 {
+		t.Errorf("a step fired before its time: %+v", fired)
+	}
+	fired, _ := s.FireDue(ctx, pol, t0.Add(15*time.Minute), 100)
+	if len(fired) != 1 || fired[0].Incident != id("r1") || fired[0].Step != 1 {
+		t.Errorf("step 1 at 15m: %+v, want r1's only", fired)
 	}
 }
 
