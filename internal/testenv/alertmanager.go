@@ -7,8 +7,23 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 )
+
+// AlertmanagerVersion is the Alertmanager the tests run: Debian
+// bookworm's prometheus-alertmanager, which the Makefile installs. (The
+// module's cmd/alertmanager cannot be built with go install: its web UI
+// is not in the module.) Another version is refused rather than tested
+// against unnoticed.
+const AlertmanagerVersion = "0.25.0"
+
+var amVersion struct {
+	once sync.Once
+	out  string
+	err  error
+}
 
 // Alertmanager is a real Alertmanager (Debian's prometheus-alertmanager)
 // on loopback.
@@ -24,6 +39,14 @@ type Alertmanager struct {
 func StartAlertmanager(t TB, config string, peers ...string) *Alertmanager {
 	t.Helper()
 	bin := LookPath(t, "prometheus-alertmanager", "apt-get install prometheus-alertmanager")
+	amVersion.once.Do(func() {
+		out, err := exec.Command(bin, "--version").CombinedOutput()
+		amVersion.out, amVersion.err = string(out), err
+	})
+	if amVersion.err != nil || !strings.Contains(amVersion.out, "version "+AlertmanagerVersion+" ") {
+		t.Fatalf("%s is not Alertmanager %s, the version the tests are pinned to (Debian bookworm's package): %v\n%s",
+			bin, AlertmanagerVersion, amVersion.err, amVersion.out)
+	}
 	dir, err := os.MkdirTemp("", "hotelops-am-")
 	if err != nil {
 		t.Fatalf("temp dir: %v", err)
