@@ -39,9 +39,11 @@ type Engine struct {
 	RetryFor        time.Duration
 	Backoff, MaxGap time.Duration
 	Senders         int
-	// OnFired, when set, sees every step taken (benchmarks measure the
-	// escalation lag with it); several workers may call it at once.
+	// OnFired, when set, sees every step taken; OnSent every step's
+	// notification sent, with its escalation lag (due time to sent).
+	// Several workers may call them at once; benchmarks measure with them.
 	OnFired func(store.Fired)
+	OnSent  func(n store.Notification, lag time.Duration)
 	// Retention is how long delivery hashes are kept to recognise copies
 	// (default 7 days; pruned hourly).
 	Retention time.Duration
@@ -53,12 +55,16 @@ type Engine struct {
 	OnAck func()
 
 	wake chan struct{}
-	once sync.Once
+	// queued wakes a sender when notifications were queued, so that a
+	// step's notification goes out at once rather than at the next Tick.
+	queued chan struct{}
+	once   sync.Once
 }
 
 func (e *Engine) init() {
 	e.once.Do(func() {
 		e.wake = make(chan struct{}, 1)
+		e.queued = make(chan struct{}, 1)
 		if e.Now == nil {
 			e.Now = time.Now
 		}
@@ -139,8 +145,14 @@ func (e *Engine) Ack(ctx context.Context, id, by string) (*store.Incident, error
 }
 
 func (e *Engine) poke() {
+	signal(e.wake)
+	signal(e.queued) // a resolve or an acknowledgement queued notifications
+}
+
+// signal wakes one waiter on ch, if none is already due to wake.
+func signal(ch chan struct{}) {
 	select {
-	case e.wake <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
@@ -163,6 +175,10 @@ func (e *Engine) Run(ctx context.Context) {
 // a backlog after a restart costs few commits, small enough that one
 // transaction stays well under a second.
 const stepBatch = 5000
+
+// sendBatch is how many notifications a sender claims, sends at once and
+// settles in one transaction.
+const sendBatch = 64
 
 // Step runs the scheduler once: every step due now, in batches. Tests
 // with an injected clock call it directly. A store that lets several
@@ -211,10 +227,12 @@ func (e *Engine) drain(ctx context.Context) (int, error) {
 			}
 			if e.Metrics != nil {
 				e.Metrics.Steps.WithLabelValues(f.Policy).Inc()
-				e.Metrics.EscalationLag.Observe(f.Lag.Seconds())
 			}
 		}
 		total += len(fired)
+		if len(fired) > 0 {
+			signal(e.queued)
+		}
 		if len(fired) < stepBatch {
 			return total, nil
 		}
@@ -265,13 +283,17 @@ func (e *Engine) prune(ctx context.Context) {
 
 func (e *Engine) send(ctx context.Context) {
 	for ctx.Err() == nil {
-		n, err := e.SendDue(ctx, 16)
+		n, err := e.SendDue(ctx, sendBatch)
 		if err != nil && ctx.Err() == nil {
 			e.Logger.Error("sending notifications", "err", err)
+		}
+		if n == sendBatch {
+			signal(e.queued) // more waiting: another sender may help
 		}
 		if n == 0 {
 			select {
 			case <-ctx.Done():
+			case <-e.queued:
 			case <-time.After(e.Tick):
 			}
 		}
@@ -283,31 +305,54 @@ func (e *Engine) send(ctx context.Context) {
 func (e *Engine) SendDue(ctx context.Context, limit int) (int, error) {
 	e.init()
 	claimed, err := e.Store.Claim(ctx, e.Now(), time.Minute, limit)
-	if err != nil {
+	if err != nil || len(claimed) == 0 {
 		return 0, err
 	}
-	for _, n := range claimed {
-		sendErr := e.deliver(ctx, n)
-		var retryAt time.Time
-		result := "success"
-		if sendErr != nil {
-			var perm *notify.PermanentError
-			if !errors.As(sendErr, &perm) && e.Now().Sub(n.Created) < e.RetryFor {
-				retryAt = e.Now().Add(notify.Backoff(n.Attempts+1, e.Backoff, e.MaxGap, sendErr))
-				result = "retry"
-			} else {
-				result = "failure"
-			}
-			e.Logger.Warn("notification failed", "channel", n.Channel, "incident", n.Incident, "attempt", n.Attempts+1, "err", sendErr)
+	// The claim holds at most one notification per incident and channel
+	// (the stores hand out each pair's oldest only), so they go out at
+	// once: a slow receiver holds only its own, and their settlements
+	// share the store's commits.
+	outcomes := make([]store.Outcome, len(claimed))
+	var wg sync.WaitGroup
+	for i, n := range claimed {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outcomes[i] = e.sendOne(ctx, n)
+		}()
+	}
+	wg.Wait()
+	return len(claimed), e.Store.Settle(ctx, outcomes)
+}
+
+// sendOne sends n: sent, to be retried after its backoff, or given up.
+func (e *Engine) sendOne(ctx context.Context, n store.Notification) store.Outcome {
+	sendErr := e.deliver(ctx, n)
+	var retryAt time.Time
+	result := "success"
+	if sendErr != nil {
+		var perm *notify.PermanentError
+		if !errors.As(sendErr, &perm) && e.Now().Sub(n.Created) < e.RetryFor {
+			retryAt = e.Now().Add(notify.Backoff(n.Attempts+1, e.Backoff, e.MaxGap, sendErr))
+			result = "retry"
+		} else {
+			result = "failure"
+		}
+		e.Logger.Warn("notification failed", "channel", n.Channel, "incident", n.Incident, "attempt", n.Attempts+1, "err", sendErr)
+	}
+	now := e.Now()
+	if sendErr == nil && !n.Due.IsZero() {
+		if e.OnSent != nil {
+			e.OnSent(n, now.Sub(n.Due))
 		}
 		if e.Metrics != nil {
-			e.Metrics.Notifications.WithLabelValues(n.Channel, result).Inc()
-		}
-		if err := e.Store.Done(ctx, n, sendErr, retryAt, e.Now()); err != nil {
-			return len(claimed), err
+			e.Metrics.EscalationLag.Observe(now.Sub(n.Due).Seconds())
 		}
 	}
-	return len(claimed), nil
+	if e.Metrics != nil {
+		e.Metrics.Notifications.WithLabelValues(n.Channel, result).Inc()
+	}
+	return store.Outcome{N: n, Err: sendErr, RetryAt: retryAt, Now: now}
 }
 
 func (e *Engine) deliver(ctx context.Context, n store.Notification) error {

@@ -3,6 +3,7 @@ package escalate
 import (
 	"context"
 	"errors"
+	dto "github.com/prometheus/client_model/go"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -183,6 +184,34 @@ func TestSendRetries(t *testing.T) {
 	}
 	if !failed {
 		t.Error("the permanent failure is not in the audit log")
+	}
+}
+
+// The escalation lag runs from the step's due time to the send: a step
+// taken at once whose first send failed and went out two minutes later
+// lagged two minutes.
+func TestEscalationLagRunsToTheSend(t *testing.T) {
+	oncall := &channel{fail: []error{errors.New("connection refused")}}
+	e, c, reg := engine(t, oncall, &channel{})
+	deliver(t, e, "firing") // step 0 due at once
+	run(t, e)
+	c.t = c.t.Add(2 * time.Minute) // past the retry's backoff (at most 1m)
+	run(t, e)
+	if got := oncall.events(); len(got) != 1 {
+		t.Fatalf("after the retry: %v", got)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h *dto.Histogram
+	for _, f := range families {
+		if f.GetName() == "escalator_escalation_lag_seconds" {
+			h = f.GetMetric()[0].GetHistogram()
+		}
+	}
+	if h.GetSampleCount() != 1 || h.GetSampleSum() != 120 {
+		t.Errorf("escalation lag: %d observations summing %vs, want one of 120s", h.GetSampleCount(), h.GetSampleSum())
 	}
 }
 

@@ -25,7 +25,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Resolution: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "escalator_incident_resolution_seconds", Help: "Time from opening to resolving an incident (MTTR), by the alert's severity label.",
 			Buckets: []float64{60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 72 * 3600}}, []string{"severity"}),
 		Steps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "escalator_escalation_steps_total", Help: "Escalation steps taken, by policy."}, []string{"policy"}),
-		EscalationLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "escalator_escalation_lag_seconds", Help: "Delay from a step's due time to its notifications being queued.",
+		EscalationLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "escalator_escalation_lag_seconds", Help: "Delay from an escalation step's due time to its notification being sent, per notification sent.",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
 		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "escalator_notifications_total", Help: "Notification attempts by channel and result (success, failure, retry)."}, []string{"channel", "result"}),
 		Actions:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "escalator_actions_total", Help: "Auto-recovery actions by action and result (none configured yet)."}, []string{"action", "result"}),

@@ -270,12 +270,20 @@ func (s *Bolt) Claim(ctx context.Context, now time.Time, lease time.Duration, li
 		b := tx.Bucket(bOutbox)
 		c := b.Cursor()
 		var claimed []Notification
+		// Only the oldest notification of an incident to a channel is
+		// taken: a resolve never overtakes its trigger.
+		queued := map[[2]string]bool{}
 		for k, v := c.First(); k != nil && len(claimed) < limit; k, v = c.Next() {
 			var n Notification
 			if err := json.Unmarshal(v, &n); err != nil {
 				return err
 			}
 			n.Seq = binary.BigEndian.Uint64(k) // the key is the sequence
+			pair := [2]string{n.Incident, n.Channel}
+			if queued[pair] {
+				continue
+			}
+			queued[pair] = true
 			if n.NextTry.After(now) {
 				continue
 			}
@@ -296,25 +304,40 @@ func (s *Bolt) Claim(ctx context.Context, now time.Time, lease time.Duration, li
 
 // Done implements Store.
 func (s *Bolt) Done(ctx context.Context, n Notification, sendErr error, retryAt time.Time, now time.Time) error {
+	return s.Settle(ctx, []Outcome{{N: n, Err: sendErr, RetryAt: retryAt, Now: now}})
+}
+
+// Settle implements Store.
+func (s *Bolt) Settle(ctx context.Context, outcomes []Outcome) error {
 	return s.commits.write(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bOutbox)
-		switch {
-		case sendErr == nil:
-			if err := b.Delete(seqKey(n.Seq)); err != nil {
+		for _, o := range outcomes {
+			if err := settle(tx, b, o); err != nil {
 				return err
 			}
-			return audit(tx, now, n.Incident, "notified", notifiedDetail(n))
-		case retryAt.IsZero():
-			if err := b.Delete(seqKey(n.Seq)); err != nil {
-				return err
-			}
-			return audit(tx, now, n.Incident, "notify_failed", failedDetail(n, sendErr))
-		default:
-			n.Attempts++
-			n.NextTry = retryAt
-			return putJSON(b, seqKey(n.Seq), n)
 		}
+		return nil
 	})
+}
+
+func settle(tx *bolt.Tx, b *bolt.Bucket, o Outcome) error {
+	n := o.N
+	switch {
+	case o.Err == nil:
+		if err := b.Delete(seqKey(n.Seq)); err != nil {
+			return err
+		}
+		return audit(tx, o.Now, n.Incident, "notified", notifiedDetail(n))
+	case o.RetryAt.IsZero():
+		if err := b.Delete(seqKey(n.Seq)); err != nil {
+			return err
+		}
+		return audit(tx, o.Now, n.Incident, "notify_failed", failedDetail(n, o.Err))
+	default:
+		n.Attempts++
+		n.NextTry = o.RetryAt
+		return putJSON(b, seqKey(n.Seq), n)
+	}
 }
 
 // Ack implements Store.

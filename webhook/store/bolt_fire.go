@@ -176,7 +176,7 @@ func (d *dueStep) prepare(pol *policy.File, now time.Time) {
 		return
 	}
 	for _, ch := range d.f.channels {
-		n, err := json.Marshal(notification(d.inc, d.step, fmt.Sprint(d.step), ch, "trigger", now))
+		n, err := json.Marshal(stepNotification(d.inc, d.step, ch, d.at, now))
 		if err != nil {
 			d.err = err
 			return

@@ -139,6 +139,13 @@ func fire(inc *Incident, step int, pol *policy.File) (f firing, ok bool) {
 	return f, true
 }
 
+// stepNotification is the trigger step of inc, due at due, sends to channel.
+func stepNotification(inc *Incident, step int, channel string, due, now time.Time) Notification {
+	n := notification(inc, step, fmt.Sprint(step), channel, "trigger", now)
+	n.Due = due
+	return n
+}
+
 // notification is an outbox entry for inc; its key makes the send
 // idempotent: incident, step and channel.
 func notification(inc *Incident, step int, stepName, channel, event string, now time.Time) Notification {

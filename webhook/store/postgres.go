@@ -107,6 +107,8 @@ CREATE TABLE IF NOT EXISTS escalator_outbox (
 	created  timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS escalator_outbox_next_try ON escalator_outbox (next_try);
+ALTER TABLE escalator_outbox ADD COLUMN IF NOT EXISTS due timestamptz;
+CREATE INDEX IF NOT EXISTS escalator_outbox_queue ON escalator_outbox (incident, channel, seq);
 CREATE TABLE IF NOT EXISTS escalator_audit (
 	seq      bigserial PRIMARY KEY,
 	time     timestamptz NOT NULL,
@@ -186,10 +188,6 @@ func (s *Postgres) inTx(ctx context.Context, f func(pgx.Tx) error) error {
 		}
 	}
 	return err
-}
-
-func auditSQL(b *pgx.Batch, now time.Time, incident, action, detail string) {
-	b.Queue(`INSERT INTO escalator_audit (time, incident, action, detail) VALUES ($1, $2, $3, $4)`, now, incident, action, detail)
 }
 
 func runBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
@@ -371,7 +369,7 @@ func (s *Postgres) FireDue(ctx context.Context, pol *policy.File, now time.Time,
 				continue
 			}
 			for _, ch := range f.channels {
-				w.outbox = append(w.outbox, notification(&d.inc, step, fmt.Sprint(step), ch, "trigger", now))
+				w.outbox = append(w.outbox, stepNotification(&d.inc, step, ch, d.at, now))
 			}
 			w.stepped = append(w.stepped, &d.inc)
 			w.log(now, id, "escalated", f.audit)
@@ -449,13 +447,13 @@ func (w *writes) queue(b *pgx.Batch) error {
 	}
 	if n := len(w.outbox); n > 0 {
 		keys, incs, chans, events := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		steps, times := make([]int32, n), make([]time.Time, n)
+		steps, times, dues := make([]int32, n), make([]time.Time, n), make([]pgtype.Timestamptz, n)
 		for i, o := range w.outbox {
-			keys[i], incs[i], chans[i], events[i], steps[i], times[i] = o.Key, o.Incident, o.Channel, o.Event, int32(o.Step), o.NextTry
+			keys[i], incs[i], chans[i], events[i], steps[i], times[i], dues[i] = o.Key, o.Incident, o.Channel, o.Event, int32(o.Step), o.NextTry, nullTime(o.Due)
 		}
-		b.Queue(`INSERT INTO escalator_outbox (key, incident, step, channel, event, next_try, created)
-			SELECT k, i, s, c, e, t, t FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[]) AS x(k, i, s, c, e, t)
-			ON CONFLICT (key) DO NOTHING`, keys, incs, steps, chans, events, times)
+		b.Queue(`INSERT INTO escalator_outbox (key, incident, step, channel, event, next_try, created, due)
+			SELECT k, i, s, c, e, t, t, d FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[]) AS x(k, i, s, c, e, t, d)
+			ON CONFLICT (key) DO NOTHING`, keys, incs, steps, chans, events, times, dues)
 	}
 	if n := len(w.audit); n > 0 {
 		times, incs, actions, details := make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n)
@@ -483,18 +481,27 @@ func (s *Postgres) NextDue(ctx context.Context) (time.Time, error) {
 // Claim implements Store: leased rows are invisible to other replicas
 // until the lease ends, and rows another replica is claiming are skipped.
 func (s *Postgres) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Notification, error) {
+	// Only the oldest notification of an incident to a channel is taken:
+	// a resolve never overtakes its trigger (PagerDuty would drop a
+	// resolve for an incident it does not know yet, then open it).
 	rows, err := s.pool.Query(ctx, `UPDATE escalator_outbox SET next_try = $2
-		WHERE seq IN (SELECT seq FROM escalator_outbox WHERE next_try <= $1 ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING seq, key, incident, step, channel, event, attempts, created`, now, now.Add(lease), limit)
+		WHERE seq IN (SELECT o.seq FROM escalator_outbox o WHERE o.next_try <= $1
+			AND NOT EXISTS (SELECT 1 FROM escalator_outbox p WHERE p.incident = o.incident AND p.channel = o.channel AND p.seq < o.seq)
+			ORDER BY o.seq LIMIT $3 FOR UPDATE SKIP LOCKED)
+		RETURNING seq, key, incident, step, channel, event, attempts, created, due`, now, now.Add(lease), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claiming notifications: %w", err)
 	}
 	var out []Notification
 	for rows.Next() {
 		n := Notification{NextTry: now}
-		if err := rows.Scan(&n.Seq, &n.Key, &n.Incident, &n.Step, &n.Channel, &n.Event, &n.Attempts, &n.Created); err != nil {
+		var due pgtype.Timestamptz
+		if err := rows.Scan(&n.Seq, &n.Key, &n.Incident, &n.Step, &n.Channel, &n.Event, &n.Attempts, &n.Created, &due); err != nil {
 			rows.Close()
 			return nil, err
+		}
+		if due.Valid {
+			n.Due = due.Time
 		}
 		out = append(out, n)
 	}
@@ -507,22 +514,44 @@ func (s *Postgres) Claim(ctx context.Context, now time.Time, lease time.Duration
 
 // Done implements Store.
 func (s *Postgres) Done(ctx context.Context, n Notification, sendErr error, retryAt time.Time, now time.Time) error {
+	return s.Settle(ctx, []Outcome{{N: n, Err: sendErr, RetryAt: retryAt, Now: now}})
+}
+
+// Settle implements Store: one transaction, a statement per kind of
+// outcome, however many.
+func (s *Postgres) Settle(ctx context.Context, outcomes []Outcome) error {
+	var gone, retried []int64
+	var retryAt []time.Time
+	var w writes
+	for _, o := range outcomes {
+		n := o.N
+		switch {
+		case o.Err == nil:
+			gone = append(gone, int64(n.Seq))
+			w.log(o.Now, n.Incident, "notified", notifiedDetail(n))
+		case o.RetryAt.IsZero():
+			gone = append(gone, int64(n.Seq))
+			w.log(o.Now, n.Incident, "notify_failed", failedDetail(n, o.Err))
+		default:
+			retried, retryAt = append(retried, int64(n.Seq)), append(retryAt, o.RetryAt)
+		}
+	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		switch {
-		case sendErr == nil:
-			b.Queue(`DELETE FROM escalator_outbox WHERE seq = $1`, n.Seq)
-			auditSQL(b, now, n.Incident, "notified", notifiedDetail(n))
-		case retryAt.IsZero():
-			b.Queue(`DELETE FROM escalator_outbox WHERE seq = $1`, n.Seq)
-			auditSQL(b, now, n.Incident, "notify_failed", failedDetail(n, sendErr))
-		default:
-			b.Queue(`UPDATE escalator_outbox SET attempts = attempts + 1, next_try = $2 WHERE seq = $1`, n.Seq, retryAt)
+		if len(gone) > 0 {
+			b.Queue(`DELETE FROM escalator_outbox WHERE seq = ANY($1)`, gone)
+		}
+		if len(retried) > 0 {
+			b.Queue(`UPDATE escalator_outbox o SET attempts = attempts + 1, next_try = x.t
+				FROM unnest($1::bigint[], $2::timestamptz[]) AS x(seq, t) WHERE o.seq = x.seq`, retried, retryAt)
+		}
+		if err := w.queue(b); err != nil {
+			return err
 		}
 		return runBatch(ctx, tx, b)
 	})
 	if err != nil {
-		return fmt.Errorf("settling notification %s: %w", n.Key, err)
+		return fmt.Errorf("settling %d notifications: %w", len(outcomes), err)
 	}
 	return nil
 }

@@ -72,6 +72,18 @@ type Notification struct {
 	Attempts int       `json:"attempts"`
 	NextTry  time.Time `json:"nextTry"`
 	Created  time.Time `json:"created"`
+	// Due is when the step that queued it was due (zero for resolves and
+	// acknowledgements): the escalation lag runs from it to the send.
+	Due time.Time `json:"due,omitzero"`
+}
+
+// Outcome is a claimed notification's send: Err nil (sent), or failed
+// with a retry time (zero: give up), at Now.
+type Outcome struct {
+	N       Notification
+	Err     error
+	RetryAt time.Time
+	Now     time.Time
 }
 
 // Entry is one audit log line: a decision and why.
@@ -123,6 +135,8 @@ type Store interface {
 	// Done settles a claimed notification: sent, or failed with a retry
 	// time (zero: give up).
 	Done(ctx context.Context, n Notification, sendErr error, retryAt time.Time, now time.Time) error
+	// Settle is Done for several notifications, in one transaction.
+	Settle(ctx context.Context, outcomes []Outcome) error
 	// Ack acknowledges an incident: no further steps.
 	Ack(ctx context.Context, id, by string, now time.Time) (*Incident, error)
 	// SetSilence records the incident's Alertmanager silence.

@@ -117,7 +117,55 @@ func TestStores(t *testing.T) {
 			t.Run("history", func(t *testing.T) { s, _ := b.open(t); testHistory(t, s) })
 			t.Run("unsettled", func(t *testing.T) { s, _ := b.open(t); testUnsettled(t, s) })
 			t.Run("reopen", func(t *testing.T) { s, _ := b.open(t); testReopen(t, s) })
+			t.Run("outbox-order", func(t *testing.T) { s, reopen := b.open(t); testOutboxOrder(t, s, reopen) })
 		})
+	}
+}
+
+// The outbox hands out an incident's notifications to a channel in
+// order, one at a time: a resolve waits until its trigger is settled,
+// even for another worker (a second handle: another replica), so a
+// receiver never hears of a resolve before the trigger. Step
+// notifications carry their step's due time, for the escalation lag.
+func testOutboxOrder(t *testing.T, s Store, other func() Store) {
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	if _, err := s.Receive(ctx, delivery(t, "g1", "firing", "HotelAppDown/o1"), pol, t0); err != nil {
+		t.Fatal(err)
+	}
+	if fired, _ := s.FireDue(ctx, pol, t0.Add(time.Second), 100); len(fired) != 1 {
+		t.Fatalf("step 0: %+v", fired)
+	}
+	first, _ := s.Claim(ctx, t0.Add(time.Second), time.Minute, 1)
+	if len(first) != 1 || first[0].Channel != "pagerduty" || !first[0].Due.Equal(t0) {
+		t.Fatalf("first claim: %+v, want pagerduty's trigger, due at %s", first, t0)
+	}
+	if res, _ := s.Receive(ctx, delivery(t, "g1", "resolved", "HotelAppDown/o1"), pol, t0.Add(2*time.Second)); res.Resolved != 1 {
+		t.Fatalf("resolve: %+v", res)
+	}
+	s2 := other()
+	claim := func(st Store) []string {
+		out, err := st.Claim(ctx, t0.Add(3*time.Second), time.Minute, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, n := range out {
+			got = append(got, n.Channel+":"+n.Event)
+			if (n.Event == "trigger") == n.Due.IsZero() {
+				t.Errorf("%s %s: due %v", n.Channel, n.Event, n.Due)
+			}
+		}
+		return got
+	}
+	if got := claim(s2); strings.Join(got, " ") != "slack:trigger" {
+		t.Fatalf("while pagerduty's trigger is out: %v, want slack's trigger only", got)
+	}
+	if err := s2.Done(ctx, first[0], nil, time.Time{}, t0.Add(3*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(s2); strings.Join(got, " ") != "pagerduty:resolve" {
+		t.Fatalf("after pagerduty's trigger was sent: %v, want its resolve only (slack's trigger is still out)", got)
 	}
 }
 
@@ -145,7 +193,20 @@ func testReopen(t *testing.T, s Store) {
 	if fired, _ := s.FireDue(ctx, pol, t0, 100); len(fired) != 3 {
 		t.Fatalf("step 0 of three incidents: %+v", fired)
 	}
-	s.Claim(ctx, t0, time.Hour, 100) // the triggers: leased, out of the way
+	sent := func(at time.Time) { // every notification queued is sent
+		for {
+			out, _ := s.Claim(ctx, at, time.Minute, 100)
+			if len(out) == 0 {
+				return
+			}
+			for _, n := range out {
+				if err := s.Done(ctx, n, nil, time.Time{}, at); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	sent(t0)
 	if _, err := s.Ack(ctx, id("r3"), "alice", t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +215,7 @@ func testReopen(t *testing.T, s Store) {
 	if res, _ := s.Receive(ctx, delivery(t, "g-r2", "resolved", "HotelAppDown/r2"), pol, t0.Add(5*time.Minute)); res.Resolved != 1 {
 		t.Fatalf("Alertmanager resolving r2: %+v", res)
 	}
-	s.Claim(ctx, t0.Add(5*time.Minute), time.Hour, 100) // the resolves
+	sent(t0.Add(5 * time.Minute))
 
 	// Alertmanager delivers all three firing again (a new group: a new hash).
 	res, err := s.Receive(ctx, delivery(t, "g-again", "firing", "HotelAppDown/r1", "HotelAppDown/r2", "HotelAppDown/r3"), pol, t0.Add(6*time.Minute))
