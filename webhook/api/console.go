@@ -55,12 +55,17 @@ const (
 )
 
 // consoleKey signs sessions and CSRF tokens: derived from the API token,
-// so that every replica accepts the same session; without a token (basic
-// auth), random per process.
+// so that every replica accepts the same session and form; without a
+// token (basic auth), from the acknowledgement links' secret, which the
+// replicas share too; with neither, random per process.
 func (s *Server) consoleKey() []byte {
 	s.keyOnce.Do(func() {
-		if len(s.Token) > 0 {
-			m := hmac.New(sha256.New, s.Token)
+		secret := s.Token
+		if len(secret) == 0 && s.Engine != nil && s.Engine.Links != nil {
+			secret = s.Engine.Links.Secret
+		}
+		if len(secret) > 0 {
+			m := hmac.New(sha256.New, secret)
 			m.Write([]byte("escalator console v1"))
 			s.key = m.Sum(nil)
 			return

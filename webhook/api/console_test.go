@@ -207,3 +207,22 @@ func FuzzSessionCookie(f *testing.F) {
 		}
 	})
 }
+
+// With basic auth, replicas behind one address accept each other's
+// console forms: the form key comes from the acknowledgement links'
+// secret they share, not from each process.
+func TestConsoleFormsAcrossReplicasWithBasicAuth(t *testing.T) {
+	replica := func(secret string) *Server {
+		return &Server{Engine: &escalate.Engine{Links: &escalate.Links{Base: "https://e.example", Secret: []byte(secret), TTL: time.Hour}}}
+	}
+	r := httptest.NewRequest(http.MethodGet, "/console/", nil)
+	r.SetBasicAuth("alice", "pw")
+	now := time.Now()
+	a, b, other := replica("shared"), replica("shared"), replica("another")
+	if a.csrf(r, now) != b.csrf(r, now) {
+		t.Error("two replicas with the same link secret make different form tokens")
+	}
+	if a.csrf(r, now) == other.csrf(r, now) {
+		t.Error("replicas with different secrets make the same form token")
+	}
+}
