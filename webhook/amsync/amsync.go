@@ -222,22 +222,36 @@ func (s *Syncer) silence(ctx context.Context, inc *store.Incident) error {
 			lastErr = err
 			continue
 		}
-		return s.Engine.Store.SetSilence(ctx, inc.ID, ok.Payload.SilenceID, now)
+		err = s.Engine.Store.SetSilence(ctx, inc.ID, ok.Payload.SilenceID, now)
+		if errors.Is(err, store.ErrSilenceTaken) {
+			// Another replica silenced it first: ours goes.
+			return s.expire(ctx, ok.Payload.SilenceID)
+		}
+		return err
 	}
 	return fmt.Errorf("silencing %s: %w", inc.ID, lastErr)
 }
 
 // unsilence expires a resolved incident's silence.
 func (s *Syncer) unsilence(ctx context.Context, inc *store.Incident) error {
+	if err := s.expire(ctx, inc.SilenceID); err != nil {
+		return fmt.Errorf("expiring the silence of %s: %w", inc.ID, err)
+	}
+	return s.Engine.Store.SetSilence(ctx, inc.ID, store.SilenceExpired, s.Engine.Now())
+}
+
+// expire expires a silence on the first peer that answers (peers gossip
+// silences); one already gone is expired.
+func (s *Syncer) expire(ctx context.Context, id string) error {
 	var lastErr error
 	for _, p := range s.Peers {
-		_, err := p.Silence.DeleteSilence(silence.NewDeleteSilenceParamsWithContext(ctx).WithSilenceID(strfmt.UUID(inc.SilenceID)))
+		_, err := p.Silence.DeleteSilence(silence.NewDeleteSilenceParamsWithContext(ctx).WithSilenceID(strfmt.UUID(id)))
 		var notFound *silence.DeleteSilenceNotFound
 		if err != nil && !errors.As(err, &notFound) {
 			lastErr = err
 			continue
 		}
-		return s.Engine.Store.SetSilence(ctx, inc.ID, store.SilenceExpired, s.Engine.Now())
+		return nil
 	}
-	return fmt.Errorf("expiring the silence of %s: %w", inc.ID, lastErr)
+	return lastErr
 }

@@ -209,3 +209,43 @@ func silenceState(t *testing.T, am *testenv.Alertmanager, id string) string {
 	json.NewDecoder(resp.Body).Decode(&s)
 	return s.Status.State
 }
+
+// Two replicas' reconcilers both silencing one acknowledgement (each read
+// it unsilenced) leave one silence: the one recorded second expires its
+// own instead of leaving it in Alertmanager.
+func TestSilenceOnceAcrossReplicas(t *testing.T) {
+	am := testenv.StartAlertmanager(t, amConfig)
+	e := engine(t)
+	fp, starts := fire(t, am, "AckedTwice", "")
+	id := open(t, e, "AckedTwice", fp, starts)
+	if _, err := e.Ack(ctx, id, "api"); err != nil {
+		t.Fatal(err)
+	}
+	stale := status(t, e, id) // as both replicas read it
+	for range 2 {
+		s := &Syncer{Engine: e, Peers: []*amclient.AlertmanagerAPI{peer(t, am.URL)}, SilenceFor: time.Hour}
+		if err := s.silence(ctx, stale); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := status(t, e, id).SilenceID
+	resp, err := http.Get(am.URL + "/api/v2/silences")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var all []struct {
+		ID     string
+		Status struct{ State string }
+	}
+	json.NewDecoder(resp.Body).Decode(&all)
+	var active []string
+	for _, s := range all {
+		if s.Status.State == "active" {
+			active = append(active, s.ID)
+		}
+	}
+	if len(all) != 2 || len(active) != 1 || active[0] != kept {
+		t.Errorf("silences %+v, want two made and one active, the recorded %s", all, kept)
+	}
+}

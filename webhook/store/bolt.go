@@ -382,6 +382,9 @@ func (s *Bolt) SetSilence(ctx context.Context, id, silenceID string, now time.Ti
 		if inc == nil {
 			return ErrNotFound
 		}
+		if err := silenceTaken(inc, silenceID); err != nil {
+			return err
+		}
 		inc.SilenceID = silenceID
 		if err := saveIncident(tx, inc); err != nil {
 			return err

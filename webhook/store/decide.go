@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -86,6 +87,20 @@ func reopen(inc *Incident, pol *policy.File, now time.Time) (notify []Notificati
 		notify = append(notify, notification(inc, -1, stepName, ch, "trigger", now))
 	}
 	return notify, true
+}
+
+// ErrSilenceTaken is SetSilence's answer when the incident already holds
+// another silence (or had it expired): another replica silenced it first.
+var ErrSilenceTaken = errors.New("the incident holds another silence")
+
+// silenceTaken refuses a new silence for an incident that has one: each
+// replica's reconciler may silence the same acknowledgement, and the one
+// that loses expires its own rather than leave it in Alertmanager.
+func silenceTaken(inc *Incident, silenceID string) error {
+	if silenceID != SilenceExpired && inc.SilenceID != "" && inc.SilenceID != silenceID {
+		return ErrSilenceTaken
+	}
+	return nil
 }
 
 // resolution is what a resolve of inc at now tells MTTR.

@@ -598,6 +598,9 @@ func (s *Postgres) SetSilence(ctx context.Context, id, silenceID string, now tim
 		if inc == nil {
 			return ErrNotFound
 		}
+		if err := silenceTaken(inc, silenceID); err != nil {
+			return err
+		}
 		inc.SilenceID = silenceID
 		w := writes{incidents: []*Incident{inc}}
 		w.log(now, id, "silenced", silenceDetail(silenceID))
@@ -607,7 +610,7 @@ func (s *Postgres) SetSilence(ctx context.Context, id, silenceID string, now tim
 		}
 		return runBatch(ctx, tx, b)
 	})
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrSilenceTaken) {
 		return fmt.Errorf("recording the silence of %s: %w", id, err)
 	}
 	return err

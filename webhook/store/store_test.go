@@ -117,8 +117,31 @@ func TestStores(t *testing.T) {
 			t.Run("history", func(t *testing.T) { s, _ := b.open(t); testHistory(t, s) })
 			t.Run("unsettled", func(t *testing.T) { s, _ := b.open(t); testUnsettled(t, s) })
 			t.Run("reopen", func(t *testing.T) { s, _ := b.open(t); testReopen(t, s) })
+			t.Run("silence-once", func(t *testing.T) { s, _ := b.open(t); testSilenceOnce(t, s) })
 			t.Run("outbox-order", func(t *testing.T) { s, reopen := b.open(t); testOutboxOrder(t, s, reopen) })
 		})
+	}
+}
+
+// An incident records one silence: a second (another replica's) is
+// refused with ErrSilenceTaken, also after the first was expired.
+func testSilenceOnce(t *testing.T, s Store) {
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	if _, err := s.Receive(ctx, delivery(t, "g1", "firing", "HotelAppDown/s1"), pol, t0); err != nil {
+		t.Fatal(err)
+	}
+	id := payload.IncidentID("s1", t0)
+	for _, c := range []struct {
+		silence string
+		want    error
+	}{{"a", nil}, {"a", nil}, {"b", ErrSilenceTaken}, {SilenceExpired, nil}, {"c", ErrSilenceTaken}} {
+		if err := s.SetSilence(ctx, id, c.silence, t0); !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+			t.Errorf("SetSilence(%q): %v, want %v", c.silence, err, c.want)
+		}
+	}
+	if inc, _ := s.Incident(ctx, id); inc.SilenceID != SilenceExpired {
+		t.Errorf("silence recorded: %q, want %q", inc.SilenceID, SilenceExpired)
 	}
 }
 
