@@ -334,6 +334,18 @@ receivers:
 // their own escalator replica; the replicas share one PostgreSQL. Each
 // step reaches each channel once.
 func TestTwoAlertmanagersTwoReplicasOnePostgres(t *testing.T) {
+	twoAlertmanagers(t, false)
+}
+
+// The same with the two Alertmanagers clustered, as an HA pair runs:
+// the second peer waits for the first's notification log by gossip, so
+// usually one delivers; either way each step reaches each channel once.
+// The wait covers the second peer's turn (its peer timeout, 15 s).
+func TestTwoClusteredAlertmanagersTwoReplicasOnePostgres(t *testing.T) {
+	twoAlertmanagers(t, true)
+}
+
+func twoAlertmanagers(t *testing.T, clustered bool) {
 	pg := testenv.StartPrimary(t, "escalator-e2e", testenv.PrimaryOptions{})
 	pg.Exec("CREATE DATABASE escalator")
 	dsnFile := filepath.Join(t.TempDir(), "dsn")
@@ -345,6 +357,13 @@ func TestTwoAlertmanagersTwoReplicasOnePostgres(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		p := start(t, cfg, tok, testenv.FreePort(t))
 		replicas = append(replicas, p)
+		var peers []string
+		switch {
+		case clustered && i == 0:
+			peers = []string{""} // listens for the second
+		case clustered:
+			peers = []string{ams[0].ClusterAddr}
+		}
 		ams = append(ams, testenv.StartAlertmanager(t, fmt.Sprintf(`
 route: {receiver: escalator, group_wait: 100ms, group_interval: 1s, repeat_interval: 1h}
 receivers:
@@ -352,7 +371,7 @@ receivers:
     webhook_configs:
       - url: %s/api/v1/alerts
         http_config: {authorization: {credentials_file: %s}}
-`, p.url, tok)))
+`, p.url, tok), peers...))
 	}
 	for _, am := range ams {
 		body := `[{"labels":{"alertname":"PostgresDown","severity":"critical","instance":"db-1"},"annotations":{"summary":"db down"},"startsAt":"2026-11-28T00:00:00Z"}]`
@@ -362,8 +381,12 @@ receivers:
 		}
 		resp.Body.Close()
 	}
-	rec.waitFor(t, 2, 15*time.Second)
-	time.Sleep(3 * time.Second) // a second copy of either would arrive by now
+	rec.waitFor(t, 2, 30*time.Second)
+	if clustered {
+		time.Sleep(20 * time.Second) // the second peer's turn comes after its peer timeout
+	} else {
+		time.Sleep(3 * time.Second) // a second copy of either would arrive by now
+	}
 	got := rec.snapshot()
 	if len(got) != 2 {
 		t.Errorf("%d distinct notifications, want 2 (step 0 and step 1): %v", len(got), got)
@@ -388,8 +411,11 @@ receivers:
 	for _, e := range entries {
 		count[e.Action]++
 	}
-	if count["received"] != 1 || count["deduplicated"] < 1 || count["opened"] != 1 {
-		t.Errorf("audit %v: want one delivery stored, its copy deduplicated, one incident", count)
+	if count["received"] != 1 || count["opened"] != 1 || !clustered && count["deduplicated"] < 1 {
+		t.Errorf("audit %v: want one delivery stored, one incident (and, unclustered, the other peer's copy deduplicated)", count)
+	}
+	if clustered {
+		t.Logf("clustered pair: %d deliveries deduplicated", count["deduplicated"])
 	}
 }
 
