@@ -87,10 +87,10 @@ func (r *retrier) wait(i int, last error) time.Duration {
 }
 
 // Backoff is the pause before retry number i (from 1) after the error
-// last: base·2^(i-1) capped at max, of which a random half is taken off
-// (so the pages of many incidents failing together do not hit the
+// last: base·2^(i-1) capped at ceiling, of which a random half is taken
+// off (so the pages of many incidents failing together do not hit the
 // endpoint in step), or the server's Retry-After when it asked for
-// longer, also capped at max. escalator's outbox and WithRetry share it.
+// longer, also capped at ceiling. escalator's outbox and WithRetry share it.
 func Backoff(i int, base, ceiling time.Duration, last error) time.Duration {
 	d := base
 	for k := 1; k < i && d < ceiling; k++ {

@@ -302,11 +302,6 @@ func (s *Bolt) Claim(ctx context.Context, now time.Time, lease time.Duration, li
 	return out, err
 }
 
-// Done implements Store.
-func (s *Bolt) Done(ctx context.Context, n Notification, sendErr error, retryAt time.Time, now time.Time) error {
-	return s.Settle(ctx, []Outcome{{N: n, Err: sendErr, RetryAt: retryAt, Now: now}})
-}
-
 // Settle implements Store.
 func (s *Bolt) Settle(ctx context.Context, outcomes []Outcome) error {
 	return s.commits.write(ctx, func(tx *bolt.Tx) error {

@@ -39,8 +39,12 @@ func newIncident(a payload.Alert, pol *policy.File, now time.Time) opening {
 }
 
 // ReconcilerHashPrefix begins the hash of the deliveries the reconciler
-// makes to close an incident whose resolve was missed.
-const ReconcilerHashPrefix = "reconciler/"
+// makes to close an incident whose resolve was missed; such a close is
+// recorded as closedByReconciler.
+const (
+	ReconcilerHashPrefix = "reconciler/"
+	closedByReconciler   = "reconciler"
+)
 
 // resolve closes inc; it returns false when it was already closed.
 func resolve(inc *Incident, d *payload.Delivery, now time.Time) bool {
@@ -49,7 +53,7 @@ func resolve(inc *Incident, d *payload.Delivery, now time.Time) bool {
 	}
 	inc.Status, inc.ResolvedAt, inc.LastSeen, inc.NextDue = Resolved, now, now, time.Time{}
 	if strings.HasPrefix(d.Hash, ReconcilerHashPrefix) {
-		inc.ClosedBy = "reconciler"
+		inc.ClosedBy = closedByReconciler
 	}
 	return true
 }
@@ -64,7 +68,7 @@ func resolve(inc *Incident, d *payload.Delivery, now time.Time) bool {
 // itself resolved is not reopened: a firing notification after that is
 // a late copy from another peer, and a new firing has a new start.
 func reopen(inc *Incident, pol *policy.File, now time.Time) (notify []Notification, ok bool) {
-	if inc.Status != Resolved || inc.ClosedBy != "reconciler" {
+	if inc.Status != Resolved || inc.ClosedBy != closedByReconciler {
 		return nil, false
 	}
 	inc.Status, inc.ResolvedAt, inc.ClosedBy, inc.LastSeen = Open, time.Time{}, "", now
@@ -186,7 +190,7 @@ func failedDetail(n Notification, err error) string {
 }
 
 func resolvedDetail(inc *Incident) string {
-	if inc.ClosedBy == "reconciler" {
+	if inc.ClosedBy == closedByReconciler {
 		return "closed by the reconciler: the alert is in no Alertmanager's view"
 	}
 	return "resolved notification from Alertmanager"

@@ -512,11 +512,6 @@ func (s *Postgres) Claim(ctx context.Context, now time.Time, lease time.Duration
 	return out, nil
 }
 
-// Done implements Store.
-func (s *Postgres) Done(ctx context.Context, n Notification, sendErr error, retryAt time.Time, now time.Time) error {
-	return s.Settle(ctx, []Outcome{{N: n, Err: sendErr, RetryAt: retryAt, Now: now}})
-}
-
 // Settle implements Store: one transaction, a statement per kind of
 // outcome, however many.
 func (s *Postgres) Settle(ctx context.Context, outcomes []Outcome) error {

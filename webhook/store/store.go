@@ -132,10 +132,8 @@ type Store interface {
 	NextDue(ctx context.Context) (time.Time, error)
 	// Claim leases up to limit notifications whose time has come.
 	Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Notification, error)
-	// Done settles a claimed notification: sent, or failed with a retry
-	// time (zero: give up).
-	Done(ctx context.Context, n Notification, sendErr error, retryAt time.Time, now time.Time) error
-	// Settle is Done for several notifications, in one transaction.
+	// Settle records what became of claimed notifications, in one
+	// transaction: each sent, or failed with a retry time (zero: give up).
 	Settle(ctx context.Context, outcomes []Outcome) error
 	// Ack acknowledges an incident: no further steps.
 	Ack(ctx context.Context, id, by string, now time.Time) (*Incident, error)

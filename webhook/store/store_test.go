@@ -55,6 +55,15 @@ func delivery(t testing.TB, group, status string, alerts ...string) *payload.Del
 	return d
 }
 
+// events lists notifications as channel:event, in their order.
+func events(ns []Notification) []string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, n.Channel+":"+n.Event)
+	}
+	return out
+}
+
 func openBolt(t testing.TB) (*Bolt, string) {
 	path := filepath.Join(t.TempDir(), "escalator.db")
 	s, err := OpenBolt(path)
@@ -172,19 +181,17 @@ func testOutboxOrder(t *testing.T, s Store, other func() Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
 		for _, n := range out {
-			got = append(got, n.Channel+":"+n.Event)
 			if (n.Event == "trigger") == n.Due.IsZero() {
 				t.Errorf("%s %s: due %v", n.Channel, n.Event, n.Due)
 			}
 		}
-		return got
+		return events(out)
 	}
 	if got := claim(s2); strings.Join(got, " ") != "slack:trigger" {
 		t.Fatalf("while pagerduty's trigger is out: %v, want slack's trigger only", got)
 	}
-	if err := s2.Done(ctx, first[0], nil, time.Time{}, t0.Add(3*time.Second)); err != nil {
+	if err := s2.Settle(ctx, []Outcome{{N: first[0], Now: t0.Add(3 * time.Second)}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim(s2); strings.Join(got, " ") != "pagerduty:resolve" {
@@ -223,7 +230,7 @@ func testReopen(t *testing.T, s Store) {
 				return
 			}
 			for _, n := range out {
-				if err := s.Done(ctx, n, nil, time.Time{}, at); err != nil {
+				if err := s.Settle(ctx, []Outcome{{N: n, Now: at}}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -298,18 +305,14 @@ func testLifecycle(t *testing.T, s Store) {
 		t.Fatalf("incident after both steps: %+v %v", inc, err)
 	}
 	out, _ := s.Claim(ctx, t0.Add(16*time.Minute), time.Minute, 100)
-	var keys []string
-	for _, n := range out {
-		keys = append(keys, n.Channel+":"+n.Event)
-	}
-	if strings.Join(keys, " ") != "pagerduty:trigger slack:trigger manager:trigger" {
+	if keys := events(out); strings.Join(keys, " ") != "pagerduty:trigger slack:trigger manager:trigger" {
 		t.Errorf("outbox %v", keys)
 	}
 	if again, _ := s.Claim(ctx, t0.Add(16*time.Minute), time.Minute, 100); len(again) != 0 {
 		t.Errorf("leased notifications claimed twice: %v", again)
 	}
 	for _, n := range out {
-		if err := s.Done(ctx, n, nil, time.Time{}, t0.Add(16*time.Minute)); err != nil {
+		if err := s.Settle(ctx, []Outcome{{N: n, Now: t0.Add(16 * time.Minute)}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -858,10 +861,7 @@ func TestPostgresAckWaitsForAStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, n := range sent {
-		got = append(got, n.Channel+":"+n.Event)
-	}
+	got := events(sent)
 	sort.Strings(got)
 	if strings.Join(got, " ") != "pagerduty:acknowledge slack:acknowledge" {
 		t.Errorf("notifications after the ack: %v, want an acknowledge on each channel the step notified", got)
