@@ -7,7 +7,9 @@ GO    ?= go
 BIN   := $(CURDIR)/bin
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# The Go module of Prometheus tags release 3.MM.P as v0.3MM.P: this is 3.16.0.
 PROMETHEUS_VERSION  := v0.316.0
+NODE_EXPORTER_VERSION := v1.12.1
 STATICCHECK_VERSION := v0.8.2
 BENCHSTAT_VERSION   := v0.0.0-20260908200009-22c9c6c9d4da
 VERSITYGW_VERSION   := v1.8.0
@@ -21,7 +23,7 @@ APT_PACKAGES := postgresql:/usr/lib/postgresql/15/bin/initdb redis-server:/usr/b
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./exporters/... ./mixin/mixgen ./webhook/escalator
+	$(GO) build -o $(BIN)/ ./exporters/... ./mixin/mixgen ./webhook/escalator ./demo/hotelapp
 
 ## generate: rules/, rules/tests/, dashboards/, alertmanager/ and runbooks/
 ## from the threshold spec (mixin/spec/defaults.yaml, plus SPEC_FILES).
@@ -39,7 +41,7 @@ mixin: $(BIN)/promtool $(BIN)/amtool
 	  PATH=$(BIN):$$PATH $(GO) test -count=1 ./mixin/... )
 
 ## tools: everything the tests need, installed only when missing.
-tools: apt-deps $(BIN)/promtool $(BIN)/amtool $(BIN)/staticcheck $(BIN)/benchstat $(BIN)/versitygw
+tools: apt-deps $(BIN)/promtool $(BIN)/prometheus $(BIN)/node_exporter $(BIN)/amtool $(BIN)/staticcheck $(BIN)/benchstat $(BIN)/versitygw
 
 apt-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -52,6 +54,17 @@ apt-deps:
 
 $(BIN)/promtool:
 	GOBIN=$(BIN) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
+
+# prometheus: the server of the end-to-end tests (internal/testenv), at
+# promtool's version so the two share one build. go install leaves out the
+# web UI (it needs the builtinassets tag and a built UI) and the version
+# string; the HTTP API, /-/ready and /-/reload are all there.
+$(BIN)/prometheus:
+	GOBIN=$(BIN) $(GO) install github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS_VERSION)
+
+# node_exporter: a real scrape target for the end-to-end tests.
+$(BIN)/node_exporter:
+	GOBIN=$(BIN) $(GO) install github.com/prometheus/node_exporter@$(NODE_EXPORTER_VERSION)
 
 # amtool: checks the generated alertmanager.yml (mixin/alertmanager).
 $(BIN)/amtool:
@@ -104,7 +117,7 @@ bench: tools
 	$(BIN)/benchstat bench-escalator.txt
 
 ## demo: a primary, a standby, S3, pgBackRest and the exporters, until Ctrl-C.
-demo: apt-deps $(BIN)/versitygw
+demo: apt-deps $(BIN)/versitygw $(BIN)/prometheus $(BIN)/node_exporter
 	PATH=$(BIN):$$PATH $(GO) run ./demo
 
 clean:
