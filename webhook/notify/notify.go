@@ -27,7 +27,6 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +35,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/hotel-ops/hotel-ops/internal/secret"
 	"github.com/hotel-ops/hotel-ops/internal/yamlconf"
 )
 
@@ -159,28 +159,8 @@ func New(name string, c ChannelConfig, client *http.Client) (Notifier, error) {
 	return nil, fmt.Errorf("notify %s: unknown type %q", name, c.Type)
 }
 
-// readSecret reads a secret from a file or an environment variable, the one
-// that is configured. Errors name where it was looked for, never what was
-// found.
-func readSecret(file, env string) (string, error) {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			// *PathError names the file and the reason, nothing of the content.
-			return "", fmt.Errorf("reading secret: %w", err)
-		}
-		s := strings.TrimSpace(string(b))
-		if s == "" {
-			return "", fmt.Errorf("secret file %s is empty", file)
-		}
-		return s, nil
-	}
-	s := strings.TrimSpace(os.Getenv(env))
-	if s == "" {
-		return "", fmt.Errorf("environment variable %s is unset or empty", env)
-	}
-	return s, nil
-}
+// readSecret is secret.Read: every channel reads its credentials so.
+var readSecret = secret.Read
 
 // redactor removes known secret values from error text.
 type redactor []string
