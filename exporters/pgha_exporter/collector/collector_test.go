@@ -56,6 +56,9 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 				t.Errorf("collector %s failed on the primary", c)
 			}
 		}
+		if v := m.Get(t, "pgha_archiver_timeout_seconds"); v != 60 {
+			t.Errorf("testenv's default archive_timeout: %v s, want 60", v)
+		}
 		if _, ok := m["pgha_standby_lag_seconds"]; ok {
 			t.Errorf("a primary must not export pgha_standby_lag_seconds")
 		}
@@ -286,5 +289,47 @@ func mustExec(t *testing.T, tx pgx.Tx, sql string) {
 	t.Helper()
 	if _, err := tx.Exec(context.Background(), sql); err != nil {
 		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// TestArchiveTimeout: pgha_archiver_timeout_seconds is the server's own
+// archive_timeout, read on every scrape: 0 when off (a quiet primary then
+// archives nothing until a segment fills), the seconds otherwise, on a
+// standby too.
+func TestArchiveTimeout(t *testing.T) {
+	const series = "pgha_archiver_timeout_seconds"
+	monitor := func(pg *testenv.Postgres) *target {
+		return newTarget(t, pg.DSNAs("pgha_monitor", "postgres"), Options{Timeout: scrapeTimeout})
+	}
+	withRole := func(pg *testenv.Postgres) {
+		pg.Exec("CREATE ROLE pgha_monitor LOGIN")
+		pg.Exec("GRANT pg_monitor TO pgha_monitor")
+	}
+
+	off := testenv.StartPrimary(t, "timeout-off", testenv.PrimaryOptions{Settings: []string{"archive_timeout = 0"}})
+	withRole(off)
+	if got := monitor(off).scrape(t).Get(t, series); got != 0 {
+		t.Errorf("archive_timeout = 0: %s = %v, want 0", series, got)
+	}
+
+	on := testenv.StartPrimary(t, "timeout-60s", testenv.PrimaryOptions{Settings: []string{"archive_timeout = 60s"}})
+	withRole(on) // replicated to the standby below
+	p := monitor(on)
+	if got := p.scrape(t).Get(t, series); got != 60 {
+		t.Errorf("archive_timeout = 60s: %s = %v, want 60", series, got)
+	}
+
+	// The standby starts with the primary's postgresql.conf, then gets a
+	// setting of its own: each server reports its own.
+	standby := testenv.StartStandby(t, on, "timeout-standby")
+	s := monitor(standby)
+	if m := s.scrape(t); m.Get(t, "pgha_in_recovery") != 1 || m.Get(t, series) != 60 {
+		t.Errorf("standby: in_recovery %v, %s = %v, want 1 and 60", m["pgha_in_recovery"], series, m[series])
+	}
+	standby.Exec("ALTER SYSTEM SET archive_timeout = '2min'")
+	standby.Exec("SELECT pg_reload_conf()")
+	s.eventually(t, 10*time.Second, "standby reports its new archive_timeout", func(m sample) bool { return m[series] == 120 })
+	if got := p.scrape(t).Get(t, series); got != 60 {
+		t.Errorf("primary after the standby's change: %s = %v, want 60", series, got)
 	}
 }

@@ -16,6 +16,7 @@ type status struct {
 	superuserReserved  float64
 	reserved           float64 // reserved_connections, PostgreSQL 16+; 0 before
 	archiveMode        string
+	archiveTimeout     float64 // seconds; 0 = off
 	walPositionBytes   float64 // current LSN on a primary, last replayed on a standby
 	now                float64 // server time, seconds since the epoch
 	walReceiverTimeout float64 // seconds; 0 = disabled
@@ -41,6 +42,7 @@ SELECT
   current_setting('superuser_reserved_connections')::float8,
   coalesce(current_setting('reserved_connections', true), '0')::float8,
   current_setting('archive_mode'),
+  extract(epoch FROM current_setting('archive_timeout')::interval)::float8,
   (CASE WHEN pg_is_in_recovery() THEN coalesce(pg_last_wal_replay_lsn(), '0/0') ELSE pg_current_wal_lsn() END - '0/0'::pg_lsn)::float8,
   extract(epoch FROM clock_timestamp())::float8,
   extract(epoch FROM current_setting('wal_receiver_timeout')::interval)::float8,
@@ -62,7 +64,7 @@ LEFT JOIN pg_stat_wal_receiver r ON true`
 func readStatus(row pgx.Row) (*status, error) {
 	var s status
 	err := row.Scan(
-		&s.inRecovery, &s.maxConnections, &s.superuserReserved, &s.reserved, &s.archiveMode,
+		&s.inRecovery, &s.maxConnections, &s.superuserReserved, &s.reserved, &s.archiveMode, &s.archiveTimeout,
 		&s.walPositionBytes, &s.now, &s.walReceiverTimeout,
 		&s.receiveLSN, &s.replayLSN, &s.lastReplayTimestamp, &s.replayPaused,
 		&s.receiverStatus, &s.latestEndLSN, &s.lastMsgReceiptTime,
