@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/prometheus/alertmanager/pkg/labels"
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 
@@ -31,7 +32,19 @@ type Config struct {
 	// Alertmanager, when set, is read to close incidents whose resolve
 	// was missed, and written to silence acknowledged alerts.
 	Alertmanager *Alertmanager `yaml:"alertmanager,omitempty"`
-	policy.File  `yaml:",inline"`
+	// Maintenance is the spec's planned stops, which `escalator
+	// maintenance start` silences (critical alerts included) for at most
+	// their max.
+	Maintenance []Maintenance `yaml:"maintenance,omitempty"`
+	policy.File `yaml:",inline"`
+}
+
+// Maintenance is a planned stop of the spec: what its silences cover and
+// how long they may last at most.
+type Maintenance struct {
+	Name     string         `yaml:"name"`
+	Max      model.Duration `yaml:"max"`
+	Silences [][]string     `yaml:"silences"` // each entry: Alertmanager label matchers of one silence
 }
 
 // Alertmanager is the cluster escalator reconciles with (API v2).
@@ -100,6 +113,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, yamlconf.Fieldf("alertmanager.http_config", "%v", err))
 		}
 	}
+	errs = append(errs, validateMaintenance(c.Maintenance)...)
 	names := map[string]bool{}
 	keys := make([]string, 0, len(c.Channels))
 	for name := range c.Channels {
@@ -116,6 +130,62 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("policies: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// validateMaintenance checks the planned stops: unique names, a positive
+// max, and silences Alertmanager would accept.
+func validateMaintenance(stops []Maintenance) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, m := range stops {
+		at := fmt.Sprintf("maintenance[%d]", i)
+		switch {
+		case m.Name == "":
+			errs = append(errs, yamlconf.Fieldf(at+".name", "required"))
+		case seen[m.Name]:
+			errs = append(errs, yamlconf.Fieldf(at+".name", "%q: another planned stop has this name", m.Name))
+		}
+		seen[m.Name] = true
+		if m.Max <= 0 {
+			errs = append(errs, yamlconf.Fieldf(at+".max", "required: the longest the planned stop's silences may last"))
+		}
+		if len(m.Silences) == 0 {
+			errs = append(errs, yamlconf.Fieldf(at+".silences", "at least one silence"))
+		}
+		for j, ms := range m.Silences {
+			where := fmt.Sprintf("%s.silences[%d]", at, j)
+			if len(ms) == 0 {
+				errs = append(errs, yamlconf.Fieldf(where, "at least one matcher"))
+				continue
+			}
+			matchesEmpty, parsed := true, true
+			for _, raw := range ms {
+				pm, err := labels.ParseMatcher(raw)
+				if err != nil {
+					errs = append(errs, yamlconf.Fieldf(where, "%q: %v", raw, err))
+					parsed = false
+					continue
+				}
+				matchesEmpty = matchesEmpty && pm.Matches("")
+			}
+			if parsed && matchesEmpty {
+				// Such a silence would cover alerts that lack every label
+				// named; Alertmanager refuses it.
+				errs = append(errs, yamlconf.Fieldf(where, "%q: at least one matcher must not match the empty string", ms))
+			}
+		}
+	}
+	return errs
+}
+
+// Stop returns the planned stop of that name, nil when none.
+func (c *Config) Stop(name string) *Maintenance {
+	for i := range c.Maintenance {
+		if c.Maintenance[i].Name == name {
+			return &c.Maintenance[i]
+		}
+	}
+	return nil
 }
 
 // Load reads and validates the file.

@@ -2,11 +2,13 @@
 // incident per alert occurrence, escalates it on durable timers until it
 // is acknowledged or resolved, and notifies Slack, e-mail, PagerDuty and
 // webhooks. `escalator check-config` validates a configuration;
-// `escalator simulate` prints what a policy would send when.
+// `escalator simulate` prints what a policy would send when;
+// `escalator maintenance start|end|status` silences a planned stop.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -43,6 +45,7 @@ func run(args []string) int {
 	simCmd := svc.App.Command("simulate", "Print the timeline of what the policies would send for alert fixtures.")
 	fixtures := simCmd.Arg("fixtures", "YAML file of alerts: labels, at, acked_after, resolved_after.").Required().String()
 	horizon := simCmd.Flag("horizon", "How far to simulate.").Default("24h").Duration()
+	maint := addMaintenance(svc.App)
 	cmd, err := svc.Parse(args)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -64,6 +67,16 @@ func run(args []string) int {
 			return 2
 		}
 		fmt.Print(out)
+		return 0
+	case "maintenance start", "maintenance end", "maintenance status":
+		if err := maint.run(cmd, cfg, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			var usage usageError
+			if errors.As(err, &usage) {
+				return 2
+			}
+			return 1
+		}
 		return 0
 	}
 
