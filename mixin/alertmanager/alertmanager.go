@@ -71,7 +71,7 @@ func globalSettings(s *spec.Spec) global {
 		SMTPFrom:             d.SMTPFrom,
 		SMTPAuthUsername:     d.SMTPAuthUsername,
 		SMTPAuthPasswordFile: d.SMTPAuthPasswordFile,
-		SMTPRequireTLS:       true,
+		SMTPRequireTLS:       d.RequireTLS(),
 	}
 }
 

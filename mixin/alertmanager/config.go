@@ -85,6 +85,7 @@ type receiver struct {
 
 type pagerdutyConfig struct {
 	RoutingKeyFile string `yaml:"routing_key_file"`
+	URL            string `yaml:"url,omitempty"`
 }
 
 type slackConfig struct {

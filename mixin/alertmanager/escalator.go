@@ -6,9 +6,8 @@ import "github.com/hotel-ops/hotel-ops/mixin/spec"
 // and runs the spec's timed escalations.
 const escalatorReceiver = "escalator"
 
-// escalatorRoute sends every alert to escalator and lets the routes after
-// it pick the people (continue: true). It is first, so no route before it
-// can stop an alert from reaching escalator.
+// escalatorRoute sends every alert the direct route leaves to escalator,
+// which sends the first pages and the escalations.
 func escalatorRoute(s *spec.Spec, rs *receiverSet, groups []muteGroup) *route {
 	wh := webhookConfig{
 		URL: s.Delivery.EscalatorURL,
@@ -25,9 +24,8 @@ func escalatorRoute(s *spec.Spec, rs *receiverSet, groups []muteGroup) *route {
 	// Critical timing for every alert: escalations may start at once (the
 	// spec has 0s steps), and escalator ignores repeated deliveries.
 	r := &route{
-		comment:        "escalator: every alert, then the routes below pick who is notified",
+		comment:        "escalator: every other alert; it pages the channels routing names, with an acknowledgement link, then escalates",
 		Receiver:       escalatorReceiver,
-		Continue:       true,
 		GroupWait:      criticalTiming.wait,
 		RepeatInterval: criticalTiming.repeat,
 	}

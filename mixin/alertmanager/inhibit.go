@@ -6,7 +6,7 @@ import "github.com/hotel-ops/hotel-ops/mixin/spec"
 // which every other warning about that database is noise.
 const postgresDown = "PostgresDown"
 
-// inhibitRules silence warnings that a firing critical alert already
+// inhibitRules silence alerts that a firing critical alert already
 // explains.
 func inhibitRules(s *spec.Spec) []inhibitRule {
 	rules := []inhibitRule{{
@@ -20,9 +20,13 @@ func inhibitRules(s *spec.Spec) []inhibitRule {
 	}}
 	if a, ok := s.Alerts[postgresDown]; ok && a.On() {
 		rules = append(rules, inhibitRule{
-			comment:        postgresDown + " silences every " + a.Team + " warning of that instance",
+			// Of a database that does not answer, its lag, connections and
+			// queries are unknown: the lag alerts that keep firing for a
+			// stopped standby (so that they never send a false "resolved")
+			// are said once, by PostgresDown.
+			comment:        postgresDown + " silences every other " + a.Team + " alert of that instance",
 			SourceMatchers: labelSet{"alertname": postgresDown}.matchers(),
-			TargetMatchers: labelSet{"team": a.Team, "severity": "warning"}.matchers(),
+			TargetMatchers: append(labelSet{"team": a.Team}.matchers(), `alertname!="`+postgresDown+`"`),
 			Equal:          []string{"instance"},
 		})
 	}

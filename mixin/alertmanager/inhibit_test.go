@@ -37,8 +37,11 @@ func TestInhibitRules(t *testing.T) {
 	if !src.Matches(lset("alertname", "PostgresDown", "severity", "critical", "team", "database")) || src.Matches(lset("alertname", "PostgresConnectionsHigh")) {
 		t.Errorf("PostgresDown rule sources: %v", src)
 	}
+	// Every other alert of that database, critical too (the lag of a
+	// stopped standby), but never PostgresDown itself.
 	if !dst.Matches(lset("alertname", "PostgresSlowQueries", "severity", "warning", "team", "database")) ||
-		dst.Matches(lset("severity", "warning", "team", "app")) || dst.Matches(lset("severity", "critical", "team", "database")) {
+		!dst.Matches(lset("alertname", "PostgresReplicationLagCritical", "severity", "critical", "team", "database")) ||
+		dst.Matches(lset("severity", "warning", "team", "app")) || dst.Matches(lset("alertname", "PostgresDown", "severity", "critical", "team", "database")) {
 		t.Errorf("PostgresDown rule targets: %v", dst)
 	}
 	if len(down.Equal) != 1 || down.Equal[0] != "instance" {

@@ -2,6 +2,7 @@ package alertmanager
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,13 +116,47 @@ func TestWeeklyWindowMutesDatabaseWarnings(t *testing.T) {
 		t.Errorf("database warning during the weekly window reaches %v", got)
 	}
 	for _, out := range []time.Time{in.Add(24 * time.Hour), in.Add(3 * time.Hour)} { // Monday; Sunday after the window
-		if got := notified(t, cfg, warning, out); !slices.Equal(got, []string{"escalator", "slack-email"}) {
+		if got := notified(t, cfg, warning, out); !slices.Equal(got, []string{"escalator"}) {
 			t.Errorf("database warning at %v reaches %v", out, got)
 		}
 	}
-	critical := map[string]string{"alertname": "PostgresDown", "severity": "critical", "team": "database", "category": "availability"}
-	if got := notified(t, cfg, critical, in); !slices.Equal(got, []string{"escalator", "pagerduty-slack-email-dba"}) {
+	critical := map[string]string{"alertname": "PostgresDown", "severity": "critical", "team": "database", "category": "database"}
+	if got := notified(t, cfg, critical, in); !slices.Equal(got, []string{"escalator"}) {
 		t.Errorf("database critical during the weekly window reaches %v", got)
+	}
+}
+
+// No window mutes a critical: the monthly (5 h) and quarterly (8 h)
+// windows hold planned stops of at most 1 h and 4 h, and a database that
+// fails at 01:05 on the first Sunday must page at once, not at 06:00.
+func TestNoWindowMutesACritical(t *testing.T) {
+	s := merged(t)
+	_, cfg := generated(t, s)
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Time{
+		time.Date(2026, 12, 6, 1, 5, 0, 0, tokyo),   // first Sunday: monthly window, and the weekly one
+		time.Date(2026, 12, 26, 23, 0, 0, 0, tokyo), // last Saturday of a quarter: quarterly
+		time.Date(2026, 12, 1, 3, 30, 0, 0, tokyo),  // the daily window
+	} {
+		for _, labels := range alertLabels(s) {
+			if labels["severity"] != "critical" {
+				continue
+			}
+			if got := notified(t, cfg, labels, at); len(got) == 0 {
+				t.Errorf("%s at %v reaches nobody", labels["alertname"], at)
+			}
+		}
+	}
+	for _, bad := range []string{
+		"maintenance: [{name: m, times: [{start: \"01:00\", end: \"06:00\"}], mutes: [{team: database}]}]\n",
+		"maintenance: [{name: m, times: [{start: \"01:00\", end: \"06:00\"}], mutes: [{severity: critical}]}]\n",
+	} {
+		if _, err := spec.Merge(spec.Layer{Name: "override.yaml", Data: []byte(bad)}); err == nil || !strings.Contains(err.Error(), "warnings only") {
+			t.Errorf("%q: %v, want a refusal of a window that mutes criticals", bad, err)
+		}
 	}
 }
 
@@ -161,10 +196,10 @@ func TestOverlappingMuteGroups(t *testing.T) {
 maintenance:
   - name: backups
     times: [{start: "03:00", end: "04:00"}]
-    mutes: [{alertname: BackupIncrTooOld}, {team: database, category: backup}]
+    mutes: [{alertname: BackupIncrTooOld, severity: warning}, {team: database, category: backup, severity: warning}]
   - name: drill
     times: [{weekdays: [sunday], start: "02:00", end: "05:00"}]
-    mutes: [{team: security}, {severity: critical, category: backup}, {category: resource}]
+    mutes: [{team: security, severity: warning}, {severity: warning, category: backup}, {category: resource, severity: warning}]
 `))
 }
 

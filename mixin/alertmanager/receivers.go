@@ -49,7 +49,7 @@ func (rs *receiverSet) forChannels(channels []string) (string, error) {
 			return "", fmt.Errorf("channel %q is routed to but channels.%s does not say how to reach it", c, c)
 		}
 		if ch.PagerDutyRoutingKeyFile != "" {
-			r.PagerdutyConfigs = append(r.PagerdutyConfigs, pagerdutyConfig{RoutingKeyFile: ch.PagerDutyRoutingKeyFile})
+			r.PagerdutyConfigs = append(r.PagerdutyConfigs, pagerdutyConfig{RoutingKeyFile: ch.PagerDutyRoutingKeyFile, URL: rs.s.Delivery.PagerDutyURL})
 		}
 		if ch.SlackChannel != "" {
 			r.SlackConfigs = append(r.SlackConfigs, slackConfig{

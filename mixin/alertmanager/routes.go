@@ -21,9 +21,10 @@ var (
 	defaultTiming  = timing{wait: "1m", repeat: "4h"}
 )
 
-// groupInterval is how long a group waits before notifying about alerts
-// added to it: Alertmanager's default, written out so the file tells.
-const groupInterval = "5m"
+// defaultGroupInterval is how long a group waits before notifying about
+// alerts added to it or resolved in it: Alertmanager's default, written
+// out so the file tells; routing.group_interval overrides it.
+const defaultGroupInterval = "5m"
 
 func timingOf(severity string) timing {
 	if severity == "critical" {
@@ -58,11 +59,26 @@ func buildRoute(s *spec.Spec, rs *receiverSet) (*route, error) {
 		Receiver:       fallback,
 		GroupBy:        s.Routing.GroupBy,
 		GroupWait:      defaultTiming.wait,
-		GroupInterval:  groupInterval,
+		GroupInterval:  defaultGroupInterval,
 		RepeatInterval: defaultTiming.repeat,
 	}
+	if s.Routing.GroupInterval.D() > 0 {
+		root.GroupInterval = s.Routing.GroupInterval.String()
+	}
+	// With escalator, it sends every page: first pages carry its
+	// acknowledgement link, and one acknowledgement stops the escalation.
+	// Alertmanager pages directly only the alerts labelled for it (escalator's
+	// own health, and the copies raised while escalator is down), through
+	// the same team, category and severity routes as without escalator.
+	parent := root
 	if s.Routing.Escalator {
-		root.Routes = append(root.Routes, escalatorRoute(s, rs, groups))
+		direct := &route{
+			comment:  "paged by Alertmanager itself: escalator's health, and every alert again while escalator is down",
+			Receiver: fallback,
+			Matchers: labelSet{spec.DirectLabel: spec.DirectValue}.matchers(),
+		}
+		root.Routes = append(root.Routes, direct, escalatorRoute(s, rs, groups))
+		parent = direct
 	}
 	var earlier []labelSet
 	for _, n := range notifications(s) {
@@ -77,7 +93,7 @@ func buildRoute(s *spec.Spec, rs *receiverSet) (*route, error) {
 		}
 		addMutes(s, r, n.labels, groups, earlier)
 		earlier = append(earlier, n.labels)
-		root.Routes = append(root.Routes, r)
+		parent.Routes = append(parent.Routes, r)
 	}
 	return root, nil
 }

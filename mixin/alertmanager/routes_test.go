@@ -1,6 +1,7 @@
 package alertmanager
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"github.com/prometheus/alertmanager/config"
 	"github.com/prometheus/alertmanager/dispatch"
 	"github.com/prometheus/common/model"
+
+	"github.com/hotel-ops/hotel-ops/mixin/spec"
 )
 
 // receiversOf returns the receivers Alertmanager picks for an alert, in
@@ -104,19 +107,47 @@ func TestRouting(t *testing.T) {
 			[]string{email, slack}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rs := receiversOf(cfg, tc.labels)
-			if len(rs) != 2 || rs[0] != escalatorReceiver {
-				t.Fatalf("receivers %v: want escalator then one receiver", rs)
+			// escalator sends the page: Alertmanager notifies nobody else.
+			if rs := receiversOf(cfg, tc.labels); !slices.Equal(rs, []string{escalatorReceiver}) {
+				t.Fatalf("receivers %v: want escalator alone", rs)
+			}
+			// Labelled for direct paging (escalator down), the same alert
+			// reaches the people routing names, and not escalator.
+			direct := maps.Clone(tc.labels)
+			direct[spec.DirectLabel] = spec.DirectValue
+			rs := receiversOf(cfg, direct)
+			if len(rs) != 1 || rs[0] == escalatorReceiver {
+				t.Fatalf("direct receivers %v: want one receiver, not escalator", rs)
 			}
 			slices.Sort(tc.want)
-			if got := integrations(t, cfg, rs[1]); !slices.Equal(got, tc.want) {
-				t.Errorf("%s notifies %v, want %v", rs[1], got, tc.want)
+			if got := integrations(t, cfg, rs[0]); !slices.Equal(got, tc.want) {
+				t.Errorf("%s notifies %v, want %v", rs[0], got, tc.want)
 			}
 		})
 	}
+}
 
-	if got := receiversOf(cfg, map[string]string{"alertname": "PostgresDown", "severity": "critical", "team": "database", "category": "availability"}); !slices.Equal(got, []string{"escalator", "pagerduty-slack-email-dba"}) {
-		t.Errorf("PostgresDown goes to %v", got)
+// escalator's first page and Alertmanager's direct page of an alert go to
+// the same channels: both follow spec.FirstChannels.
+func TestDirectRoutesMatchFirstChannels(t *testing.T) {
+	s := merged(t)
+	_, cfg := generated(t, s)
+	for _, labels := range alertLabels(s) {
+		direct := maps.Clone(labels)
+		direct[spec.DirectLabel] = spec.DirectValue
+		rs := receiversOf(cfg, direct)
+		if len(rs) != 1 {
+			t.Errorf("%v: direct receivers %v", labels, rs)
+			continue
+		}
+		want, _ := s.FirstChannels(labels["team"], labels["category"], labels["severity"])
+		ordered, err := canonical(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rs[0] != strings.Join(ordered, "-") {
+			t.Errorf("%v: Alertmanager pages %s directly, escalator first pages %v", labels, rs[0], want)
+		}
 	}
 }
 
@@ -130,9 +161,15 @@ func TestEscalatorReceiver(t *testing.T) {
 	if !wh.SendResolved() || wh.MaxAlerts != 0 || wh.HTTPConfig.Authorization == nil || wh.HTTPConfig.Authorization.CredentialsFile != s.Delivery.EscalatorTokenFile {
 		t.Errorf("escalator webhook %+v", wh)
 	}
-	first := cfg.Route.Routes[0]
-	if first.Receiver != escalatorReceiver || !first.Continue || len(first.AllMatchers()) != 0 {
-		t.Errorf("first route %+v: want escalator, matching everything, continue", first)
+	if n := len(cfg.Route.Routes); n != 2 {
+		t.Fatalf("%d top routes, want the direct route and escalator's", n)
+	}
+	direct, esc := cfg.Route.Routes[0], cfg.Route.Routes[1]
+	if ms := direct.AllMatchers(); len(ms) != 1 || ms[0].String() != spec.DirectLabel+`="`+spec.DirectValue+`"` || direct.Continue {
+		t.Errorf("first route %+v: want the direct route, matching %s=%q", direct, spec.DirectLabel, spec.DirectValue)
+	}
+	if esc.Receiver != escalatorReceiver || esc.Continue || len(esc.AllMatchers()) != 0 {
+		t.Errorf("second route %+v: want escalator, matching everything else", esc)
 	}
 
 	_, off := generated(t, merged(t, "routing: {escalator: false}\n"))
@@ -149,7 +186,7 @@ func TestEscalatorReceiver(t *testing.T) {
 func TestTimings(t *testing.T) {
 	_, cfg := generated(t, merged(t))
 	for sev, want := range map[string]timing{"critical": criticalTiming, "warning": defaultTiming} {
-		r := matched(cfg, map[string]string{"severity": sev, "team": "app", "category": "errors"})
+		r := matched(cfg, map[string]string{"severity": sev, "team": "app", "category": "errors", spec.DirectLabel: spec.DirectValue})
 		got := r[len(r)-1].RouteOpts
 		if got.GroupWait != mustDur(t, want.wait) || got.RepeatInterval != mustDur(t, want.repeat) {
 			t.Errorf("%s: group_wait %v repeat_interval %v, want %+v", sev, got.GroupWait, got.RepeatInterval, want)
@@ -174,10 +211,10 @@ routing:
   categories: {latency: [email, slack]}
   teams: {sre: {warning: [manager]}}
 `))
-	if got := receiversOf(cfg, map[string]string{"severity": "warning", "team": "app", "category": "latency"}); got[len(got)-1] != "slack-email" {
+	if got := receiversOf(cfg, map[string]string{"severity": "warning", "team": "app", "category": "latency", spec.DirectLabel: spec.DirectValue}); got[len(got)-1] != "slack-email" {
 		t.Errorf("latency warning goes to %v", got)
 	}
-	if got := receiversOf(cfg, map[string]string{"severity": "warning", "team": "sre", "category": "slo"}); got[len(got)-1] != "manager" {
+	if got := receiversOf(cfg, map[string]string{"severity": "warning", "team": "sre", "category": "slo", spec.DirectLabel: spec.DirectValue}); got[len(got)-1] != "manager" {
 		t.Errorf("sre warning goes to %v", got)
 	}
 }

@@ -1,15 +1,15 @@
 // Package escalator generates escalator's configuration from the
-// threshold spec: its channels from the spec's channels, and one policy
-// per escalation of the spec (アラート設定 / escalation), selecting the
-// alerts that name it, with the generic warning escalation last.
+// threshold spec: its channels from the spec's channels; its policies,
+// whose first step pages the channels routing names (escalator sends the
+// first page, with its acknowledgement link) and whose next step is the
+// alert's escalation (アラート設定 / escalation); the Alertmanager peers it
+// silences on acknowledgement; and the planned stops of the maintenance
+// windows.
 package escalator
 
 import (
 	"fmt"
 	"net/url"
-	"regexp"
-	"sort"
-	"strings"
 
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
@@ -17,7 +17,6 @@ import (
 	"github.com/hotel-ops/hotel-ops/mixin/spec"
 	"github.com/hotel-ops/hotel-ops/webhook/config"
 	"github.com/hotel-ops/hotel-ops/webhook/notify"
-	"github.com/hotel-ops/hotel-ops/webhook/policy"
 )
 
 // Paths the generated configuration expects; override by editing the
@@ -38,10 +37,15 @@ func Generate(s *spec.Spec) ([]byte, error) {
 		ch := s.Channels[name]
 		switch {
 		case ch.PagerDutyRoutingKeyFile != "":
-			c.Channels[name] = notify.ChannelConfig{Type: "pagerduty", RoutingKeyFile: ch.PagerDutyRoutingKeyFile}
+			c.Channels[name] = notify.ChannelConfig{Type: "pagerduty", RoutingKeyFile: ch.PagerDutyRoutingKeyFile, URL: s.Delivery.PagerDutyURL}
 		case len(ch.Email) > 0:
-			c.Channels[name] = notify.ChannelConfig{Type: "email", Smarthost: s.Delivery.SMTPSmarthost, From: s.Delivery.SMTPFrom,
+			cc := notify.ChannelConfig{Type: "email", Smarthost: s.Delivery.SMTPSmarthost, From: s.Delivery.SMTPFrom,
 				To: ch.Email, Username: s.Delivery.SMTPAuthUsername, PasswordFile: s.Delivery.SMTPAuthPasswordFile}
+			if !s.Delivery.RequireTLS() {
+				off := false
+				cc.RequireTLS = &off
+			}
+			c.Channels[name] = cc
 		default:
 			file := ch.SlackAPIURLFile
 			if file == "" {
@@ -50,35 +54,32 @@ func Generate(s *spec.Spec) ([]byte, error) {
 			c.Channels[name] = notify.ChannelConfig{Type: "slack", WebhookURLFile: file}
 		}
 	}
-	// Alerts that name an escalation, by escalation.
-	named := map[string][]string{}
-	for _, a := range s.AlertNames() {
-		if e := s.Alerts[a].Escalation; e != "" {
-			named[e] = append(named[e], a)
-		}
+	pols, err := policies(s)
+	if err != nil {
+		return nil, err
 	}
-	for _, name := range spec.SortedKeys(s.Escalations.Steps) {
-		e := s.Escalations.Steps[name]
-		p := policy.Policy{Name: name, Steps: []policy.Step{{After: model.Duration(e.After.D()), Notify: []string{e.To}}}}
-		switch {
-		case len(named[name]) > 0:
-			sort.Strings(named[name])
-			quoted := make([]string, len(named[name]))
-			for i, a := range named[name] {
-				quoted[i] = regexp.QuoteMeta(a)
+	c.Policies = pols
+	if len(s.Delivery.AlertmanagerURLs) > 0 {
+		// Silencing on acknowledgement makes one acknowledgement stop every
+		// page, Alertmanager's direct ones included; the silence is expired
+		// when the incident resolves, and lasts at most the MTTR target.
+		c.Alertmanager = &config.Alertmanager{URLs: s.Delivery.AlertmanagerURLs,
+			SilenceOnAck: model.Duration(s.Reliability.MTTR.Duration())}
+	}
+	for _, w := range s.Maintenance {
+		if w.PlannedStop == nil {
+			continue
+		}
+		m := config.Maintenance{Name: w.Name, Max: model.Duration(w.PlannedStop.Max.D())}
+		for _, set := range w.PlannedStop.Silences {
+			var ms []string
+			for _, k := range spec.SortedKeys(set) {
+				ms = append(ms, fmt.Sprintf("%s=%q", k, set[k]))
 			}
-			p.Matchers = []string{fmt.Sprintf(`alertname=~"%s"`, strings.Join(quoted, "|"))}
-		case spec.Contains(spec.Severities, name):
-			p.Matchers = []string{fmt.Sprintf(`severity="%s"`, name)}
-		default:
-			continue // an escalation no alert names
+			m.Silences = append(m.Silences, ms)
 		}
-		c.Policies = append(c.Policies, p)
+		c.Maintenance = append(c.Maintenance, m)
 	}
-	// Specific policies first: the first match wins.
-	sort.SliceStable(c.Policies, func(i, j int) bool {
-		return strings.HasPrefix(c.Policies[i].Matchers[0], "alertname") && !strings.HasPrefix(c.Policies[j].Matchers[0], "alertname")
-	})
 	out, err := yaml.Marshal(&c)
 	if err != nil {
 		return nil, err

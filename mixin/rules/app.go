@@ -102,20 +102,32 @@ func init() {
 	downFx.warmup = 2 * minute
 	register(map[string]*def{
 		"HotelAppDown": {
+			// The guard counts requests in the window rather than a rate:
+			// an outage under one request a second must page too.
 			expr: func(g *gen, v spec.Value) string {
-				return fmt.Sprintf(`sum by (job) (rate(http_requests_total%s[2m])) / sum by (job) (rate(http_requests_total%s[2m])) > %s and on (job) sum by (job) (rate(http_requests_total%s[2m])) > %s`,
-					g.sel("app", `code=~"5.."`), g.sel("app"), v.PromQL(), g.sel("app"), g.minRPS())
+				return fmt.Sprintf(`sum by (job) (rate(http_requests_total%s[2m])) / sum by (job) (rate(http_requests_total%s[2m])) > %s and on (job) sum by (job) (increase(http_requests_total%s[2m])) >= %s`,
+					g.sel("app", `code=~"5.."`), g.sel("app"), v.PromQL(), g.sel("app"), g.s.Traffic.DownMinRequests.PromQL())
 			},
 			describe:  "{{ $value | humanizePercentage }} of requests to {{ $labels.job }} answer 5xx (system down above THRESHOLD).",
-			dashboard: DashRealtime, fx: downFx,
+			dashboard: DashRealtime, fx: downFx, window: 2 * minute,
 		},
-		"HotelAppErrorRateHigh": {expr: errRatio, dashboard: DashRealtime, fx: errFx,
+		// A dead process answers no request, so no 5xx either: its
+		// absence from the scrape is the outage. absent() covers a job
+		// that service discovery no longer lists at all.
+		"HotelAppUnreachable": {
+			expr: func(g *gen, _ spec.Value) string {
+				return fmt.Sprintf(`sum by (job) (up%s) == 0 or absent(up%s)`, g.sel("app"), g.sel("app"))
+			},
+			describe:  "Prometheus cannot scrape any instance of {{ $labels.job }}: the application is down or unreachable.",
+			dashboard: DashRealtime, fx: upFixture("app", appJob),
+		},
+		"HotelAppErrorRateHigh": {expr: errRatio, dashboard: DashRealtime, fx: errFx, window: 5 * minute,
 			describe: "{{ $value | humanizePercentage }} of requests to {{ $labels.job }} answer 5xx over 5 minutes (warning above THRESHOLD)."},
-		"HotelAppErrorRateCritical": {expr: errRatio, dashboard: DashRealtime, fx: errFx,
+		"HotelAppErrorRateCritical": {expr: errRatio, dashboard: DashRealtime, fx: errFx, window: 5 * minute,
 			describe: "{{ $value | humanizePercentage }} of requests to {{ $labels.job }} answer 5xx over 5 minutes (critical above THRESHOLD)."},
-		"HotelAppLatencyHigh": {expr: latency, dashboard: DashRealtime, fx: latFx,
+		"HotelAppLatencyHigh": {expr: latency, dashboard: DashRealtime, fx: latFx, window: 5 * minute,
 			describe: "{{ $value | humanizePercentage }} of requests to {{ $labels.job }} take longer than THRESHOLD: the 95th percentile is above it."},
-		"HotelAppLatencyCritical": {expr: latency, dashboard: DashRealtime, fx: latFx,
+		"HotelAppLatencyCritical": {expr: latency, dashboard: DashRealtime, fx: latFx, window: 5 * minute,
 			describe: "{{ $value | humanizePercentage }} of requests to {{ $labels.job }} take longer than THRESHOLD: the 95th percentile is above it."},
 	})
 
@@ -142,9 +154,9 @@ func init() {
 		},
 	}
 	register(map[string]*def{
-		"HotelAppThroughputDropWarning": {expr: drop, dashboard: DashRealtime, fx: dropFx,
+		"HotelAppThroughputDropWarning": {expr: drop, dashboard: DashRealtime, fx: dropFx, window: 5 * minute,
 			describe: "{{ $labels.job }} serves {{ $value | humanizePercentage }} of the requests it served a week ago (warning at a drop of THRESHOLD)."},
-		"HotelAppThroughputDropCritical": {expr: drop, dashboard: DashRealtime, fx: dropFx,
+		"HotelAppThroughputDropCritical": {expr: drop, dashboard: DashRealtime, fx: dropFx, window: 5 * minute,
 			describe: "{{ $labels.job }} serves {{ $value | humanizePercentage }} of the requests it served a week ago (critical at a drop of THRESHOLD)."},
 	})
 }

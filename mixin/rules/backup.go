@@ -33,16 +33,26 @@ func (g *gen) backupDue(every spec.Value) spec.Value {
 	return v
 }
 
+// never is the branch for a repository that pitr_exporter reads but that
+// holds no such series at all (no incremental backup ever, no restore test
+// ever, no replica bucket configured): an age alert on the series alone
+// would stay silent exactly then. Its value is +Inf: infinitely old.
+func (g *gen) never(metric string) string {
+	return fmt.Sprintf(`(pitr_up%s == 1 unless on (job, instance) %s) * +Inf`, g.sel("pitr"), metric)
+}
+
 func init() {
 	age := func(metric string, extra string) func(*gen, spec.Value) string {
 		return func(g *gen, v spec.Value) string {
-			return fmt.Sprintf(`time() - %s%s > %s`, metric, g.sel("pitr", extra), v.PromQL())
+			m := metric + g.sel("pitr", extra)
+			return fmt.Sprintf(`time() - %s > %s or %s`, m, v.PromQL(), g.never(m))
 		}
 	}
 	overdue := func(typ string) func(*gen, spec.Value) string {
 		return func(g *gen, v spec.Value) string {
 			// interval + allowed delay, both as the spec writes them
-			return fmt.Sprintf(`time() - pitr_backup_last_completion_timestamp_seconds%s > %s + %s`, g.sel("pitr", fmt.Sprintf(`type="%s"`, typ)), v.PromQL(), g.s.Thresholds["backup_delay"].Warning.PromQL())
+			m := "pitr_backup_last_completion_timestamp_seconds" + g.sel("pitr", fmt.Sprintf(`type="%s"`, typ))
+			return fmt.Sprintf(`time() - %s > %s + %s or %s`, m, v.PromQL(), g.s.Thresholds["backup_delay"].Warning.PromQL(), g.never(m))
 		}
 	}
 	overdueFx := func(typ string) fixture {
@@ -52,9 +62,9 @@ func init() {
 	}
 	register(map[string]*def{
 		"BackupFullTooOld": {expr: overdue("full"), fx: overdueFx("full"), dashboard: DashDatabase,
-			describe: "The newest full backup in {{ $labels.instance }}'s repository finished {{ $value | humanizeDuration }} ago; the policy runs one every THRESHOLD."},
+			describe: "The newest full backup in {{ $labels.instance }}'s repository finished {{ $value | humanizeDuration }} ago (+Inf: there is none); the policy runs one every THRESHOLD."},
 		"BackupIncrTooOld": {expr: overdue("incr"), fx: overdueFx("incr"), dashboard: DashDatabase,
-			describe: "The newest incremental backup in {{ $labels.instance }}'s repository finished {{ $value | humanizeDuration }} ago; the policy runs one every THRESHOLD."},
+			describe: "The newest incremental backup in {{ $labels.instance }}'s repository finished {{ $value | humanizeDuration }} ago (+Inf: there is none); the policy runs one every THRESHOLD."},
 		"WALChainBroken": {
 			expr: func(g *gen, _ spec.Value) string {
 				return fmt.Sprintf(`sum by (job, instance) (pitr_wal_missing_segments%s) > 0`, g.sel("pitr"))
@@ -67,10 +77,12 @@ func init() {
 			dashboard: DashDatabase,
 			describe:  "{{ $value }} WAL segments are missing from the archive of {{ $labels.instance }}: recovery cannot replay past the gap."},
 		"RPOExceeded": {expr: age("pitr_wal_last_archived_timestamp_seconds", ""), fx: ageFixture("pitr_wal_last_archived_timestamp_seconds", nil, higherIsWorse), dashboard: DashDatabase,
-			describe: "The newest archived WAL of {{ $labels.instance }} is {{ $value | humanizeDuration }} old, over the RPO of THRESHOLD (set archive_timeout below it on quiet databases)."},
+			describe: "The newest archived WAL of {{ $labels.instance }} is {{ $value | humanizeDuration }} old (+Inf: none archived), over the RPO of THRESHOLD (set archive_timeout below it on quiet databases)."},
 		"PITRWindowTooShort": {
 			expr: func(g *gen, v spec.Value) string {
-				return fmt.Sprintf(`time() - pitr_window_start_timestamp_seconds%s < %s`, g.sel("pitr"), v.PromQL())
+				// No window at all is exported as a start of 0, or not at all.
+				m := "pitr_window_start_timestamp_seconds" + g.sel("pitr")
+				return fmt.Sprintf(`time() - %[1]s < %[2]s or %[1]s == 0 or (pitr_up%[3]s == 1 unless on (job, instance) %[1]s) * 0`, m, v.PromQL(), g.sel("pitr"))
 			},
 			fx: ageFixture("pitr_window_start_timestamp_seconds", nil, lowerIsWorse), dashboard: DashDatabase,
 			describe: "Point-in-time recovery of {{ $labels.instance }} reaches back {{ $value | humanizeDuration }}, less than THRESHOLD."},
@@ -88,7 +100,7 @@ func init() {
 			describe:  "Neither the bucket's default encryption nor the repository cipher protects the backups of {{ $labels.instance }}; the spec asks for AES-256."},
 		"BackupCrossRegionCopyStale": {
 			expr: func(g *gen, v spec.Value) string {
-				return fmt.Sprintf(`pitr_wal_last_archived_timestamp_seconds%s - on (job, instance) pitr_replica_wal_last_archived_timestamp_seconds%s > %s`, g.sel("pitr"), g.sel("pitr"), v.PromQL())
+				return fmt.Sprintf(`pitr_wal_last_archived_timestamp_seconds%s - on (job, instance) pitr_replica_wal_last_archived_timestamp_seconds%s > %s or %s`, g.sel("pitr"), g.sel("pitr"), v.PromQL(), g.never("pitr_replica_wal_last_archived_timestamp_seconds"+g.sel("pitr")))
 			},
 			fx: fixture{labels: pitrLabels, okBad: higherIsWorse, series: func(g *gen, segs []seg, step time.Duration) []inputSeries {
 				return []inputSeries{
@@ -97,8 +109,8 @@ func init() {
 				}
 			}},
 			dashboard: DashDatabase,
-			describe:  "The replica bucket of {{ $labels.instance }} (another region) is {{ $value | humanizeDuration }} behind the primary archive (limit THRESHOLD)."},
+			describe:  "The replica bucket of {{ $labels.instance }} (another region) is {{ $value | humanizeDuration }} behind the primary archive (+Inf: no replica is configured or it holds nothing; limit THRESHOLD)."},
 		"RestoreTestOverdue": {expr: age("pitr_restore_test_last_success_timestamp_seconds", ""), fx: ageFixture("pitr_restore_test_last_success_timestamp_seconds", nil, higherIsWorse), dashboard: DashDatabase,
-			describe: "The last successful restore test of {{ $labels.instance }} was {{ $value | humanizeDuration }} ago; the spec tests every THRESHOLD."},
+			describe: "The last successful restore test of {{ $labels.instance }} was {{ $value | humanizeDuration }} ago (+Inf: never); the spec tests every THRESHOLD."},
 	})
 }

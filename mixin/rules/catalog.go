@@ -15,6 +15,10 @@ type def struct {
 	// multi builds alerts that are several rules (burn rates); they are
 	// tested by scenarios instead of fixtures.
 	multi func(g *gen, name string, a spec.Alert) []*AlertRule
+	// window is how far back the expression looks (its rate window): a
+	// fault is seen only once the window holds enough of it, so the rule's
+	// `for` is the spec's detection time less this.
+	window time.Duration
 }
 
 // Dashboard uids, shared with the dashboards generator.
@@ -30,14 +34,15 @@ const (
 // the order they are written.
 var files = []ruleFile{
 	{name: "app.yml", recording: appRecording, alerts: []string{
-		"HotelAppDown", "HotelAppErrorRateCritical", "HotelAppErrorRateHigh", "HotelAppLatencyCritical", "HotelAppLatencyHigh"}},
+		"HotelAppDown", "HotelAppUnreachable", "HotelAppErrorRateCritical", "HotelAppErrorRateHigh", "HotelAppLatencyCritical", "HotelAppLatencyHigh"}},
 	{name: "throughput.yml", recording: none, alerts: []string{"HotelAppThroughputDropCritical", "HotelAppThroughputDropWarning"}},
 	{name: "node.yml", recording: nodeRecording, alerts: []string{
-		"NodeCPUCritical", "NodeCPUHigh", "NodeMemoryCritical", "NodeMemoryHigh", "NodeResourceUsageHigh",
-		"NodeDiskCritical", "NodeDiskHigh", "NodeNetworkCritical", "NodeNetworkHigh"}},
+		"NodeCPUCritical", "NodeCPUHigh", "NodeMemoryCritical", "NodeMemoryHigh",
+		"NodeDiskCritical", "NodeDiskHigh", "NodeNetworkCritical", "NodeNetworkHigh", "NodeExporterDown"}},
 	{name: "database.yml", recording: none, alerts: []string{
 		"PostgresDown", "PostgresConnectionsCritical", "PostgresConnectionsHigh", "PostgresSlowQueriesCritical", "PostgresSlowQueries",
-		"PostgresReplicationLagCritical", "PostgresReplicationLagHigh", "PostgresWALArchivingFailing"}},
+		"PostgresReplicationLagCritical", "PostgresReplicationLagHigh", "PostgresStandbyDisconnected",
+		"PostgresWALArchivingFailing", "PostgresArchiveTimeoutTooLong"}},
 	{name: "backup.yml", recording: none, alerts: []string{
 		"BackupFullTooOld", "BackupIncrTooOld", "WALChainBroken", "RPOExceeded", "PITRWindowTooShort",
 		"BackupNotEncrypted", "BackupCrossRegionCopyStale", "RestoreTestOverdue"}},
@@ -45,7 +50,10 @@ var files = []ruleFile{
 	{name: "reliability.yml", recording: reliabilityRecording, alerts: []string{"MTTRAboveTarget", "MTBFBelowTarget"}},
 	{name: "security.yml", recording: none, alerts: []string{
 		"BruteForceSuspected", "LoginFailuresHigh", "CertificateExpiryCritical", "CertificateExpiringSoon"}},
-	{name: "suite.yml", recording: none, alerts: []string{"HotelOpsExporterDown", "PITRRefreshFailing", "EscalatorNotificationsFailing"}},
+	{name: "suite.yml", recording: none, alerts: []string{"HotelOpsExporterDown", "PITRRefreshFailing", "EscalatorNotificationsFailing", "EscalatorDown"}},
+	// Its own file and group: it reads the ALERTS series every other group
+	// writes.
+	{name: "fallback.yml", recording: none, alerts: []string{"EscalatorFallback"}},
 }
 
 func none(*gen) []Rule { return nil }

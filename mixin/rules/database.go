@@ -52,9 +52,39 @@ func init() {
 		}
 		return f
 	}
+	// A standby that stops answering takes its lag series with it, and an
+	// alert on that series alone would resolve exactly when the standby is
+	// gone. So a target that reported a lag within the day and reports none
+	// now (down, or its exporter unreachable) lags by at least the time
+	// since it last reported one, unless it answers as a primary now
+	// (promoted). "and on up" keeps a target removed from Prometheus'
+	// configuration from alerting on.
 	lag := func(g *gen, v spec.Value) string {
-		return fmt.Sprintf(`pgha_standby_lag_seconds%s > %s`, g.sel("pgha"), v.PromQL())
+		p := g.sel("pgha")
+		return fmt.Sprintf(`pgha_standby_lag_seconds%[1]s > %[2]s or ((time() - max_over_time(timestamp(pgha_standby_lag_seconds%[1]s)[1d:1m]) > %[2]s) unless on (job, instance) (pgha_standby_lag_seconds%[1]s or pgha_in_recovery%[1]s == 0)) and on (job, instance) up%[1]s`, p, v.PromQL())
 	}
+	disconnected := func(g *gen, _ spec.Value) string {
+		p := g.sel("pgha")
+		return fmt.Sprintf(`pgha_replication_connected_standbys%[1]s < on (job, instance) max_over_time(pgha_replication_connected_standbys%[1]s[1d])`, p)
+	}
+	discFx := gaugeFixture("pgha_replication_connected_standbys", pghaLabels, nil, fixed(1, 0))
+	discFx.baseline, discFx.baselineFor = 1, 10*minute
+	// archive_timeout 0 (off) or above the RPO: a quiet primary fills no
+	// WAL segment, archives nothing, and the RPO cannot hold while it is
+	// quiet. Standbys do not archive here, so only primaries count.
+	archiveTimeout := func(g *gen, v spec.Value) string {
+		p := g.sel("pgha")
+		return fmt.Sprintf(`pgha_archiver_enabled%[1]s == 1 and on (job, instance) pgha_in_recovery%[1]s == 0 and on (job, instance) (pgha_archiver_timeout_seconds%[1]s == 0 or pgha_archiver_timeout_seconds%[1]s > %[2]s)`, p, v.PromQL())
+	}
+	archTimeoutFx := fixture{labels: pghaLabels, okBad: higherIsWorse, series: func(g *gen, segs []seg, step time.Duration) []inputSeries {
+		ls := pghaLabels(g)
+		n := total(segs)
+		return []inputSeries{
+			{series("pgha_archiver_timeout_seconds", ls), gaugeValues(segs, step, constant)},
+			{series("pgha_archiver_enabled", ls), gaugeValues([]seg{{1, n}}, step, constant)},
+			{series("pgha_in_recovery", ls), gaugeValues([]seg{{0, n}}, step, constant)},
+		}
+	}}
 	lagFx := gaugeFixture("pgha_standby_lag_seconds", pghaLabels, nil, higherIsWorse)
 	// The last archive attempt failed (after the last success) while WAL
 	// waits: a broken archive_command, not a single retried failure.
@@ -75,10 +105,15 @@ func init() {
 		}
 	}}
 	register(map[string]*def{
+		// When pgha_exporter itself cannot be scraped nobody knows whether
+		// the database is up: that is paged as the database being down, to
+		// the DBA too, not as a warning about the suite.
 		"PostgresDown": {
-			expr:     func(g *gen, _ spec.Value) string { return fmt.Sprintf(`pgha_up%s == 0`, g.sel("pgha")) },
+			expr: func(g *gen, _ spec.Value) string {
+				return fmt.Sprintf(`max by (job, instance) (pgha_up%[1]s == 0 or up%[1]s == 0) or absent(up%[1]s)`, g.sel("pgha"))
+			},
 			fx:       gaugeFixture("pgha_up", pghaLabels, nil, fixed(1, 0)),
-			describe: "pgha_exporter cannot connect to PostgreSQL at {{ $labels.instance }} or its queries fail.", dashboard: DashDatabase},
+			describe: "pgha_exporter cannot connect to PostgreSQL at {{ $labels.instance }}, its queries fail, or pgha_exporter itself does not answer.", dashboard: DashDatabase},
 		"PostgresConnectionsHigh": {expr: conns, fx: connFx, dashboard: DashDatabase,
 			describe: "{{ $labels.instance }} uses {{ $value | humanizePercentage }} of max_connections (warning above THRESHOLD)."},
 		"PostgresConnectionsCritical": {expr: conns, fx: connFx, dashboard: DashDatabase,
@@ -91,6 +126,10 @@ func init() {
 			describe: "Standby {{ $labels.instance }} is {{ $value | humanizeDuration }} behind its primary (warning above THRESHOLD)."},
 		"PostgresReplicationLagCritical": {expr: lag, fx: lagFx, dashboard: DashDatabase,
 			describe: "Standby {{ $labels.instance }} is {{ $value | humanizeDuration }} behind its primary (critical above THRESHOLD)."},
+		"PostgresStandbyDisconnected": {expr: disconnected, fx: discFx, dashboard: DashDatabase,
+			describe: "{{ $value }} standbys stream from {{ $labels.instance }}, fewer than at some time in the last day: a standby stopped, or lost its connection (the count drops back to normal a day after a standby is retired)."},
+		"PostgresArchiveTimeoutTooLong": {expr: archiveTimeout, fx: archTimeoutFx, dashboard: DashDatabase,
+			describe: "archive_timeout on {{ $labels.instance }} is off or above the THRESHOLD RPO: while the primary is quiet it fills no WAL segment and archives nothing, so the RPO cannot hold. Set archive_timeout to a minute."},
 		"PostgresWALArchivingFailing": {
 			expr: func(g *gen, _ spec.Value) string {
 				return fmt.Sprintf(`pgha_archiver_last_failed_timestamp_seconds%s > on (job, instance) pgha_archiver_last_archived_timestamp_seconds%s and on (job, instance) pgha_archiver_pending_segments%s > 0`,

@@ -217,3 +217,34 @@ func lowerIsWorse(_ *gen, v spec.Value) (float64, float64) {
 func fixed(ok, bad float64) func(*gen, spec.Value) (float64, float64) {
 	return func(*gen, spec.Value) (float64, float64) { return ok, bad }
 }
+
+// upFixture is a target that answers its scrape (up 1) and then does not
+// (up 0); labels are what the alert keeps of the series, which carries
+// every label the job's selector needs.
+func upFixture(job string, labels func(*gen) map[string]string) fixture {
+	return fixture{labels: labels, okBad: fixed(1, 0), series: func(g *gen, segs []seg, step time.Duration) []inputSeries {
+		ls := merge(g.mustLabels([]string{job}, map[string]string{"instance": "target-1:9000"}), labels(g))
+		return []inputSeries{{series("up", ls), gaugeValues(segs, step, constant)}}
+	}}
+}
+
+// withUp adds a target that answers (up 1, with the job and instance of
+// the fixture's labels) unless the fixture's series have one: an alert
+// whose expression also fires on absent(up{...}) must see its target.
+func withUp(g *gen, fx fixture, in []inputSeries, samples int, step time.Duration) []inputSeries {
+	for _, s := range in {
+		if strings.HasPrefix(s.Series, "up{") {
+			return in
+		}
+	}
+	ls := map[string]string{}
+	for _, k := range []string{"job", "instance"} {
+		if v, ok := fx.labels(g)[k]; ok {
+			ls[k] = v
+		}
+	}
+	if ls["job"] == "" {
+		return in
+	}
+	return append(in, inputSeries{series("up", ls), gaugeValues([]seg{{1, samples}}, step, constant)})
+}

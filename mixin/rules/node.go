@@ -79,33 +79,27 @@ func init() {
 	}}
 	// CPU or memory over the resource_usage level: both fixtures' series
 	// at once, memory at the value and CPU idle.
-	resFx := memFx
-	resFx.series = func(g *gen, segs []seg, step time.Duration) []inputSeries {
-		idle := []seg{{0.1, total(segs)}}
-		return append(memSeries(g, segs, step), cpuSeries(g, idle, step)...)
-	}
-	resFx.labels = func(g *gen) map[string]string { return merge(nodeLabels(g), map[string]string{"resource": "memory"}) }
 	register(map[string]*def{
-		"NodeCPUHigh":     {expr: above("instance:node_cpu_utilisation:ratio"), fx: cpuFx, dashboard: DashRealtime, describe: "CPU of {{ $labels.instance }} is {{ $value | humanizePercentage }} busy (warning above THRESHOLD)."},
-		"NodeCPUCritical": {expr: above("instance:node_cpu_utilisation:ratio"), fx: cpuFx, dashboard: DashRealtime, describe: "CPU of {{ $labels.instance }} is {{ $value | humanizePercentage }} busy (critical above THRESHOLD)."},
+		"NodeCPUHigh":     {expr: above("instance:node_cpu_utilisation:ratio"), fx: cpuFx, dashboard: DashRealtime, window: 5 * minute, describe: "CPU of {{ $labels.instance }} is {{ $value | humanizePercentage }} busy (warning above THRESHOLD)."},
+		"NodeCPUCritical": {expr: above("instance:node_cpu_utilisation:ratio"), fx: cpuFx, dashboard: DashRealtime, window: 5 * minute, describe: "CPU of {{ $labels.instance }} is {{ $value | humanizePercentage }} busy (critical above THRESHOLD)."},
 		"NodeMemoryHigh": {expr: above("instance:node_memory_utilisation:ratio"), fx: memFx, dashboard: DashRealtime,
 			describe: "Memory of {{ $labels.instance }} is {{ $value | humanizePercentage }} used (warning above THRESHOLD)."},
 		"NodeMemoryCritical": {expr: above("instance:node_memory_utilisation:ratio"), fx: memFx, dashboard: DashRealtime,
 			describe: "Memory of {{ $labels.instance }} is {{ $value | humanizePercentage }} used (critical above THRESHOLD)."},
-		"NodeResourceUsageHigh": {
-			expr: func(_ *gen, v spec.Value) string {
-				return fmt.Sprintf(`max by (job, instance, resource) (label_replace(instance:node_cpu_utilisation:ratio, "resource", "cpu", "", "") or label_replace(instance:node_memory_utilisation:ratio, "resource", "memory", "", "")) > %s`, v.PromQL())
-			},
-			fx: resFx, dashboard: DashRealtime,
-			describe: "{{ $labels.resource }} of {{ $labels.instance }} is {{ $value | humanizePercentage }} used (above THRESHOLD)."},
 		"NodeDiskHigh": {expr: above("instance_mountpoint:node_filesystem_utilisation:ratio"), fx: diskFx, dashboard: DashRealtime,
 			describe: "{{ $labels.mountpoint }} on {{ $labels.instance }} is {{ $value | humanizePercentage }} full (warning above THRESHOLD)."},
 		"NodeDiskCritical": {expr: above("instance_mountpoint:node_filesystem_utilisation:ratio"), fx: diskFx, dashboard: DashRealtime,
 			describe: "{{ $labels.mountpoint }} on {{ $labels.instance }} is {{ $value | humanizePercentage }} full (critical above THRESHOLD)."},
-		"NodeNetworkHigh": {expr: above("instance_device:node_network_utilisation:ratio"), fx: netFx, dashboard: DashRealtime,
+		"NodeNetworkHigh": {expr: above("instance_device:node_network_utilisation:ratio"), fx: netFx, dashboard: DashRealtime, window: 5 * minute,
 			describe: "{{ $labels.device }} on {{ $labels.instance }} runs at {{ $value | humanizePercentage }} of its speed (warning above THRESHOLD)."},
-		"NodeNetworkCritical": {expr: above("instance_device:node_network_utilisation:ratio"), fx: netFx, dashboard: DashRealtime,
+		"NodeNetworkCritical": {expr: above("instance_device:node_network_utilisation:ratio"), fx: netFx, dashboard: DashRealtime, window: 5 * minute,
 			describe: "{{ $labels.device }} on {{ $labels.instance }} runs at {{ $value | humanizePercentage }} of its speed (critical above THRESHOLD)."},
+		"NodeExporterDown": {
+			expr: func(g *gen, _ spec.Value) string {
+				return fmt.Sprintf(`up%s == 0 or absent(up%s)`, g.sel("node"), g.sel("node"))
+			},
+			fx: upFixture("node", nodeLabels), dashboard: DashRealtime,
+			describe: "Prometheus cannot scrape node_exporter on {{ $labels.instance }} (or no node target is configured): CPU, memory, disk and network of the host are not watched."},
 	})
 }
 

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/hotel-ops/hotel-ops/mixin/spec"
@@ -19,7 +20,7 @@ func reliabilityRecording(g *gen) []Rule {
 		// Critical incidents are the failures; no failure in the window
 		// divides by zero, +Inf, which no alert fires on.
 		{Record: "hotelops:incident_mtbf_seconds:" + w, Expr: fmt.Sprintf(
-			`%s / sum(increase(escalator_incident_resolution_seconds_count%s[%s]))`, num(g.s.Reliability.Window.D().Seconds()), g.sel("escalator", `severity="critical"`), w)},
+			`%s / round(sum(increase(escalator_incident_resolution_seconds_count%s[%s])))`, num(g.s.Reliability.Window.D().Seconds()), g.sel("escalator", `severity="critical"`), w)},
 	}
 }
 
@@ -39,7 +40,16 @@ func init() {
 		}}
 	// MTBF: incidents at the rate that makes the window/count the value;
 	// exact once a whole window of samples is in.
-	mtbfFx := fixture{labels: func(*gen) map[string]string { return map[string]string{} }, okBad: lowerIsWorse, step: time.Hour, earliest: time.Hour, warmup: time.Hour, warmupWindow: true,
+	// Incidents are whole: increase() extrapolates one incident in the
+	// window to a little more than one, which the recording rule rounds
+	// back, so exactly the most incidents the target allows stays silent
+	// and one more fires.
+	mtbfOkBad := func(g *gen, v spec.Value) (float64, float64) {
+		w := g.s.Reliability.Window.D().Seconds()
+		n := math.Max(1, math.Floor(w/v.Float()))
+		return w / n, w / (n + 1)
+	}
+	mtbfFx := fixture{labels: func(*gen) map[string]string { return map[string]string{} }, okBad: mtbfOkBad, step: time.Hour, earliest: time.Hour, warmup: time.Hour, warmupWindow: true,
 		series: func(g *gen, segs []seg, step time.Duration) []inputSeries {
 			ls := merge(escLabels(g), map[string]string{"severity": "critical"})
 			perStep := func(v float64) float64 { return step.Seconds() / v }

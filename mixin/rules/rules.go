@@ -147,6 +147,9 @@ func (g *gen) alertRules(name string, a spec.Alert, d *def) []*AlertRule {
 		return d.multi(g, name, a)
 	}
 	labels := map[string]string{"severity": a.Severity, "team": a.Team, "category": a.Category}
+	if a.InheritLabels {
+		labels = map[string]string{}
+	}
 	if parts := strings.Split(a.Threshold, "."); len(parts) == 2 && g.s.Thresholds[parts[0]].Section != "" {
 		labels["signal"] = parts[0]
 	}
@@ -156,7 +159,7 @@ func (g *gen) alertRules(name string, a spec.Alert, d *def) []*AlertRule {
 	r := Rule{
 		Alert:       name,
 		Expr:        d.expr(g, v),
-		For:         durString(a.For.D()),
+		For:         durString(max(a.For.D()-d.window, 0)),
 		Labels:      labels,
 		Annotations: g.annotations(name, a, d, v),
 	}
@@ -177,10 +180,14 @@ func (g *gen) annotations(name string, a spec.Alert, d *def, v spec.Value) map[s
 		}
 		desc += " Spec: " + a.Section + "."
 	}
+	runbook := RunbookURL(g.s, name)
+	if a.InheritLabels { // the runbook of the alert it stands for
+		runbook = g.s.Links.Runbooks + "#{{ $labels.fallback_for | toLower }}"
+	}
 	ann := map[string]string{
 		"summary":       a.Summary,
 		"description":   desc,
-		"runbook_url":   RunbookURL(g.s, name),
+		"runbook_url":   runbook,
 		"dashboard_url": strings.TrimRight(g.s.Links.Grafana, "/") + "/d/" + d.dashboard,
 	}
 	for k, val := range a.Annotations {

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 	"time"
 )
@@ -30,6 +31,55 @@ func (g *gen) scenarios(set *Set) []scenario {
 		out = append(out, g.burnScenarios(set, a.Name, a.Rule.Labels["slo"])...)
 	}
 	out = append(out, g.tinyTraffic(set)...)
+	out = append(out, g.stoppedStandby(set)...)
+	return out
+}
+
+// stoppedStandby: a standby that stops answering takes its lag series
+// with it. Its lag alerts must go on firing (the lag is unknown and
+// growing), never resolve while it is down; a standby promoted to primary
+// is not lagging.
+func (g *gen) stoppedStandby(set *Set) []scenario {
+	var out []scenario
+	for _, a := range set.Alerts {
+		if a.Name != "PostgresReplicationLagCritical" && a.Name != "PostgresReplicationLagHigh" {
+			continue
+		}
+		ls := pghaLabels(g)
+		const up, down = 10, 20 // minutes
+		// The exporter answers without the standby's series: Prometheus
+		// marks them stale at once.
+		lag := fmt.Sprintf("0x%d stale", up)
+		at := func(m int) alertTest {
+			ago := float64((m - up) * 60) // seconds since the last lag sample
+			return alertTest{EvalTime: durString(time.Duration(m) * minute), Alertname: a.Name, ExpAlerts: []expAlert{{
+				ExpLabels: merge(ls, a.Rule.Labels), ExpAnnotations: expand(a.Name, a.Rule.Annotations, ls, ago)}}}
+		}
+		// Fires once the standby has been silent longer than the threshold
+		// plus the rule's for, and still fires much later.
+		first := up + int(math.Ceil((a.value.Float()+durationOf(a.Rule.For).Seconds())/60)) + 1
+		firing := []alertTest{at(first), at(up + down - 1)}
+		out = append(out, scenario{file: a.File, eval: minute, deps: a.Rule.Expr, group: TestGroup{
+			Name:     fmt.Sprintf("%s: a standby that stops answering keeps it firing, never resolved while down", a.Name),
+			Interval: "1m",
+			InputSeries: []inputSeries{
+				{series("pgha_standby_lag_seconds", ls), lag},
+				{series("pgha_in_recovery", ls), fmt.Sprintf("1x%d stale", up)},
+				{series("up", ls), fmt.Sprintf("1x%d", up+down)},
+			},
+			AlertTests: firing,
+		}})
+		out = append(out, scenario{file: a.File, eval: minute, deps: a.Rule.Expr, group: TestGroup{
+			Name:     fmt.Sprintf("%s: a standby promoted to primary reports no lag and is not lagging", a.Name),
+			Interval: "1m",
+			InputSeries: []inputSeries{
+				{series("pgha_standby_lag_seconds", ls), lag},
+				{series("pgha_in_recovery", ls), fmt.Sprintf("1x%d 0x%d", up, down)},
+				{series("up", ls), fmt.Sprintf("1x%d", up+down)},
+			},
+			AlertTests: []alertTest{{EvalTime: durString(time.Duration(up+down-1) * minute), Alertname: a.Name, ExpAlerts: []expAlert{}}},
+		}})
+	}
 	return out
 }
 
@@ -139,18 +189,43 @@ func (g *gen) burnScenarios(set *Set, alert, slo string) []scenario {
 }
 
 // tinyTraffic: every request failing, at a tenth of the traffic guard,
-// fires no ratio alert.
+// fires no ratio alert; HotelAppDown fires on a count of requests.
 func (g *gen) tinyTraffic(set *Set) []scenario {
 	rps := g.s.Traffic.MinRequestsPerSecond.Float() / 10
 	var out []scenario
 	for _, a := range set.Alerts {
+		ls := g.mustLabels([]string{"app"}, map[string]string{"instance": "app-1:8080", "code": "500"})
+		end := roundUp(15*minute+durationOf(a.Rule.For), minute)
+		if a.Name == "HotelAppDown" {
+			// system_down counts requests in its window, not a rate: every
+			// request failing at night pages once the window holds
+			// down_min_requests of them, and not below.
+			min := g.s.Traffic.DownMinRequests.Float()
+			window := a.def.window.Seconds()
+			for _, c := range []struct {
+				share float64
+				exp   []expAlert
+			}{{1.5, []expAlert{g.expected(a, 1)}}, {0.5, []expAlert{}}} {
+				perSec := c.share * min / window
+				verdict := "fires"
+				if len(c.exp) == 0 {
+					verdict = "stays silent"
+				}
+				out = append(out, scenario{file: a.File, eval: minute, deps: a.Rule.Expr, group: TestGroup{
+					Name:     fmt.Sprintf("%s: every request failing at %s requests a second (%s in its window, guard %s) %s", a.Name, num(perSec), num(c.share*min), num(min), verdict),
+					Interval: "1m",
+					InputSeries: []inputSeries{{series("http_requests_total", ls),
+						counterValues([]seg{{1, int(end/minute) + 1}}, func(float64) float64 { return perSec * 60 })}},
+					AlertTests: []alertTest{{EvalTime: durString(end), Alertname: a.Name, ExpAlerts: c.exp}},
+				}})
+			}
+			continue
+		}
 		switch a.Name {
-		case "HotelAppDown", "HotelAppErrorRateCritical", "HotelAppErrorRateHigh":
+		case "HotelAppErrorRateCritical", "HotelAppErrorRateHigh":
 		default:
 			continue
 		}
-		ls := g.mustLabels([]string{"app"}, map[string]string{"instance": "app-1:8080", "code": "500"})
-		end := roundUp(15*minute+durationOf(a.Rule.For), minute)
 		out = append(out, scenario{file: a.File, eval: minute, deps: a.Rule.Expr, group: TestGroup{
 			Name:     fmt.Sprintf("%s: every request failing at %s requests a second (under the guard of %s) stays silent", a.Name, num(rps), g.minRPS()),
 			Interval: "1m",

@@ -88,7 +88,7 @@ func burnAlerts(g *gen, name string, a spec.Alert) []*AlertRule {
 		r := Rule{
 			Alert: name,
 			Expr: fmt.Sprintf(`%s{slo="%s"} > %s and %s{slo="%s"} > %s %s`,
-				SLOErrorRecord(durString(b.Long.D())), a.SLO, lim, SLOErrorRecord(durString(b.Short.D())), a.SLO, lim, g.rawTrafficGuard()),
+				SLOErrorRecord(durString(b.Long.D())), a.SLO, lim, SLOErrorRecord(durString(b.Short.D())), a.SLO, lim, g.rawTrafficGuard(durString(b.Short.D()))),
 			For:    durString(b.For.D()),
 			Labels: labels,
 			Annotations: map[string]string{
@@ -108,8 +108,11 @@ func burnAlerts(g *gen, name string, a spec.Alert) []*AlertRule {
 // rawTrafficGuard is trafficGuard without the recording rule of another
 // file: rule groups run independently, so within one file the guard never
 // reads a value recorded an evaluation earlier than the ratios it guards.
-func (g *gen) rawTrafficGuard() string {
-	return fmt.Sprintf(`and on (job) sum by (job) (rate(http_requests_total%s[5m])) > %s`, g.sel("app"), g.minRPS())
+// It averages traffic over the burn rate's short window: a slow burn's
+// `for` of hours must not restart each time traffic dips for a few
+// minutes (a 5-minute guard did, and the 1× ticket never fired).
+func (g *gen) rawTrafficGuard(window string) string {
+	return fmt.Sprintf(`and on (job) sum by (job) (rate(http_requests_total%s[%s])) > %s`, g.sel("app"), window, g.minRPS())
 }
 
 func (g *gen) dashURL(uid string) string { return trimSlash(g.s.Links.Grafana) + "/d/" + uid }

@@ -178,7 +178,7 @@ func (g *gen) alertCases(a *AlertRule, step time.Duration) []TestGroup {
 	settle := fx.warmup + keep + 5*minute
 	var out []TestGroup
 	group := func(name string, segs []seg, tests ...alertTest) {
-		out = append(out, TestGroup{Name: label(name), Interval: durString(step), InputSeries: fx.series(g, segs, step), AlertTests: tests})
+		out = append(out, TestGroup{Name: label(name), Interval: durString(step), InputSeries: withUp(g, fx, fx.series(g, segs, step), total(segs), step), AlertTests: tests})
 	}
 	n := steps(fireAt-base) + 1
 	group(fmt.Sprintf("just below (%s) stays silent", num(ok)), prefix(n+steps(5*minute), ok),

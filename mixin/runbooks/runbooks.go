@@ -23,6 +23,7 @@ func Generate(s *spec.Spec, set *rules.Set) []byte {
 	p("Each alert's `runbook_url` points at its anchor here. Times are %s.\n\n", s.Timezone)
 
 	objectives(&b, s)
+	maintenance(&b, s)
 
 	byFlow := map[string][]*rules.AlertRule{}
 	seen := map[string]bool{}
@@ -87,8 +88,11 @@ func alert(b *bytes.Buffer, s *spec.Spec, r *rules.AlertRule, f spec.Flow) {
 	}
 	p("- **Spec** %s\n", a.Section)
 	p("- **Expression** `%s`\n", r.Rule.Expr)
-	if e, ok := s.Escalations.Steps[a.Escalation]; ok && a.Escalation != "" {
-		p("- **Escalation** %s: %s after %s unless acknowledged\n", a.Escalation, e.To, e.After.String())
+	if name := s.EscalationOf(a.Escalation, a.Severity); name != "" && name != spec.NoEscalation {
+		e := s.Escalations.Steps[name]
+		p("- **Escalation** %s: %s after %s unless acknowledged\n", name, e.To, e.After.String())
+	} else if a.Labels[spec.DirectLabel] == spec.DirectValue {
+		p("- **Escalation** none: Alertmanager pages it directly, around escalator\n")
 	}
 	if ws := mutedBy(s, r.Rule.Labels, r.Name); len(ws) > 0 {
 		p("- **Muted during** %s maintenance\n", strings.Join(ws, ", "))

@@ -47,6 +47,11 @@ type Links struct {
 // Traffic guards ratio alerts against tiny denominators.
 type Traffic struct {
 	MinRequestsPerSecond Value `yaml:"min_requests_per_second"`
+	// DownMinRequests is the fewest requests in HotelAppDown's window for
+	// it to page: counted, not a rate, so that an outage at night, under
+	// one request a second, still pages while one failed request alone
+	// does not.
+	DownMinRequests Value `yaml:"down_min_requests"`
 }
 
 // Threshold is a monitored figure of the spec: its warning and critical
@@ -125,6 +130,9 @@ type Routing struct {
 	Categories map[string][]string            `yaml:"categories"`
 	Teams      map[string]map[string][]string `yaml:"teams"` // team → severity → channels
 	Escalator  bool                           `yaml:"escalator"`
+	// GroupInterval is Alertmanager's group_interval (unset: its default
+	// of 5m): how soon a group tells of alerts added to it or resolved.
+	GroupInterval Dur `yaml:"group_interval"`
 }
 
 // Escalations are the spec's timed escalations, by name.
@@ -139,12 +147,25 @@ type Escalation struct {
 	To    string `yaml:"to"`
 }
 
-// Window is a recurring maintenance window and what it mutes.
+// Window is a recurring maintenance window and what it mutes. Mutes hold
+// warnings only: a window is hours long, and a critical alert muted for
+// hours would outlast the spec's planned stop and its 1 h critical RTO.
+// A planned stop inside the window is a silence of its own, created when
+// the stop begins and never longer than PlannedStop.Max.
 type Window struct {
-	Name    string              `yaml:"name"`
-	Section string              `yaml:"section"`
-	Times   []WindowTime        `yaml:"times"`
-	Mutes   []map[string]string `yaml:"mutes"`
+	Name        string              `yaml:"name"`
+	Section     string              `yaml:"section"`
+	Times       []WindowTime        `yaml:"times"`
+	Mutes       []map[string]string `yaml:"mutes"`
+	PlannedStop *PlannedStop        `yaml:"planned_stop,omitempty"`
+}
+
+// PlannedStop is the spec's 計画停止 of a window: how long it may last at
+// most, and what its silence covers (label matchers, each entry one
+// silence).
+type PlannedStop struct {
+	Max      Dur                 `yaml:"max"`
+	Silences []map[string]string `yaml:"silences"`
 }
 
 // WindowTime is one Alertmanager time interval, in the spec's time zone.
@@ -167,11 +188,14 @@ type Alert struct {
 	SLO           string            `yaml:"slo"`
 	For           Dur               `yaml:"for"`
 	KeepFiringFor Dur               `yaml:"keep_firing_for"`
-	Escalation    string            `yaml:"escalation"`
+	Escalation    string            `yaml:"escalation"` // "none": not escalated, on purpose
 	Summary       string            `yaml:"summary"`
 	Description   string            `yaml:"description"`
 	Labels        map[string]string `yaml:"labels"`
 	Annotations   map[string]string `yaml:"annotations"`
+	// InheritLabels: the rule keeps the severity and team of the series
+	// it reads (EscalatorFallback re-raises other alerts as they were).
+	InheritLabels bool `yaml:"inherit_labels"`
 }
 
 // On reports whether the alert is generated.
@@ -195,4 +219,16 @@ type Delivery struct {
 	SMTPAuthPasswordFile string `yaml:"smtp_auth_password_file"`
 	EscalatorURL         string `yaml:"escalator_url"`
 	EscalatorTokenFile   string `yaml:"escalator_token_file"`
+	// AlertmanagerURLs are every Alertmanager peer, for escalator: it
+	// silences an acknowledged alert there, closes incidents whose resolve
+	// was lost, and creates the planned stops' silences.
+	AlertmanagerURLs []string `yaml:"alertmanager_urls"`
+	// SMTPRequireTLS (default true) refuses a relay without STARTTLS; a
+	// relay on loopback (a test's, or a local MTA) may turn it off.
+	SMTPRequireTLS *bool `yaml:"smtp_require_tls"`
+	// PagerDutyURL is the Events API v2 endpoint ("" for PagerDuty's own).
+	PagerDutyURL string `yaml:"pagerduty_url"`
 }
+
+// RequireTLS is SMTPRequireTLS with its default.
+func (d Delivery) RequireTLS() bool { return d.SMTPRequireTLS == nil || *d.SMTPRequireTLS }

@@ -30,6 +30,17 @@ var lowerIsWorse = map[string]bool{"certificate_expiry": true}
 // Channels are the notification targets routes and escalations may name.
 var Channels = []string{"pagerduty", "slack", "email", "dba", "security_team", "manager"}
 
+// DirectLabel=DirectValue on an alert routes it around escalator: Alertmanager
+// pages it itself (escalator's own health, and the fallback copies).
+const (
+	DirectLabel = "paging"
+	DirectValue = "direct"
+)
+
+// NoEscalation, as an alert's escalation, says it is not escalated on
+// purpose; any other alert must be escalated by some policy.
+const NoEscalation = "none"
+
 // Severities an alert may have, most severe first.
 var Severities = []string{"critical", "warning", "info"}
 
@@ -72,6 +83,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.Traffic.MinRequestsPerSecond.IsZero() || s.Traffic.MinRequestsPerSecond.Unit != Number {
 		bad("traffic.min_requests_per_second", "must be a number of requests per second")
+	}
+	if s.Traffic.DownMinRequests.IsZero() || s.Traffic.DownMinRequests.Unit != Number {
+		bad("traffic.down_min_requests", "must be a number of requests")
 	}
 	for name, unit := range thresholdUnits {
 		if _, ok := s.Thresholds[name]; !ok {
@@ -247,10 +261,34 @@ func (s *Spec) Validate() error {
 		if len(w.Mutes) == 0 {
 			bad(p+".mutes", "needs at least one group of label matchers")
 		}
-		for _, m := range w.Mutes {
+		for j, m := range w.Mutes {
 			for k := range m {
 				if k != "severity" && k != "team" && k != "category" && k != "alertname" {
 					bad(p+".mutes", "matches on %q: use severity, team, category or alertname", k)
+				}
+			}
+			// A window lasts hours; the spec's planned stops last at most
+			// 1 h and 4 h and its critical RTO is 1 h. A muted critical
+			// would be heard of only when the window ends.
+			if m["severity"] != "warning" && m["severity"] != "info" {
+				bad(fmt.Sprintf("%s.mutes.%d", p, j), "a window mutes warnings only (add severity: warning): a planned stop that must hide criticals is a planned_stop, silenced for its actual start and at most its max")
+			}
+		}
+		if ps := w.PlannedStop; ps != nil {
+			if ps.Max.D() <= 0 {
+				bad(p+".planned_stop.max", "must be positive: the longest the planned stop may last")
+			}
+			if len(ps.Silences) == 0 {
+				bad(p+".planned_stop.silences", "needs at least one group of label matchers")
+			}
+			for _, m := range ps.Silences {
+				if len(m) == 0 {
+					bad(p+".planned_stop.silences", "an empty group would silence every alert")
+				}
+				for k := range m {
+					if !labelName.MatchString(k) {
+						bad(p+".planned_stop.silences", "%q is not a label name", k)
+					}
 				}
 			}
 		}
@@ -270,7 +308,16 @@ func (s *Spec) Validate() error {
 	sevs := set(Severities...)
 	for name, a := range s.Alerts {
 		p := "alerts." + name
-		if a.SLO == "" && !sevs[a.Severity] {
+		if a.InheritLabels {
+			if a.Severity != "" || a.Team != "" {
+				bad(p, "inherit_labels: the severity and team come from the series it reads; set neither")
+			}
+			if a.Category == "" {
+				bad(p+".category", "missing")
+			} else if _, ok := flowOf[a.Category]; !ok {
+				bad(p+".category", "%q is in no troubleshooting flow, so the alert would have no runbook", a.Category)
+			}
+		} else if a.SLO == "" && !sevs[a.Severity] {
 			bad(p+".severity", "%q: one of %s", a.Severity, strings.Join(Severities, ", "))
 		}
 		if a.SLO != "" {
@@ -278,7 +325,9 @@ func (s *Spec) Validate() error {
 				bad(p+".slo", "unknown SLO %q", a.SLO)
 			}
 		}
-		if a.Team == "" || a.Category == "" {
+		if a.InheritLabels {
+			// checked above
+		} else if a.Team == "" || a.Category == "" {
 			bad(p, "needs a team and a category")
 		} else if _, ok := flowOf[a.Category]; !ok {
 			bad(p+".category", "%q is in no troubleshooting flow, so the alert would have no runbook", a.Category)
@@ -288,7 +337,7 @@ func (s *Spec) Validate() error {
 				bad(p+".threshold", "%v", err)
 			}
 		}
-		if a.Escalation != "" {
+		if a.Escalation != "" && a.Escalation != NoEscalation {
 			if _, ok := s.Escalations.Steps[a.Escalation]; !ok {
 				bad(p+".escalation", "unknown escalation %q", a.Escalation)
 			}
