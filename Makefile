@@ -18,7 +18,7 @@ AMTOOL_VERSION      ?= v0.35.0
 # Debian packages the tests and the demo talk to, and a file each installs.
 APT_PACKAGES := postgresql:/usr/lib/postgresql/15/bin/initdb redis-server:/usr/bin/redis-server pgbackrest:/usr/bin/pgbackrest prometheus-alertmanager:/usr/bin/prometheus-alertmanager chromium:/usr/bin/chromium
 
-.PHONY: all build test lint unit fuzz bench demo tools apt-deps clean generate mixin
+.PHONY: all build test lint unit fuzz bench demo soak tools apt-deps clean generate mixin
 
 all: build
 
@@ -116,9 +116,19 @@ bench: tools
 	set -o pipefail; $(GO) test ./webhook/store -run '^$$' -bench 'BenchmarkPruneHistory' -benchtime 1x -count 3 -timeout 30m | tee -a bench-escalator.txt
 	$(BIN)/benchstat bench-escalator.txt
 
-## demo: a primary, a standby, S3, pgBackRest and the exporters, until Ctrl-C.
+## demo: the whole suite with its shipped configuration, until Ctrl-C. The
+## binary runs in place of `go run`, which exits 1 when interrupted: the demo
+## itself exits 0 once it has removed everything.
 demo: apt-deps $(BIN)/versitygw $(BIN)/prometheus $(BIN)/node_exporter
-	PATH=$(BIN):$$PATH $(GO) run ./demo
+	$(GO) build -o $(BIN)/demo ./demo
+	PATH=$(BIN):$$PATH $(BIN)/demo
+
+## soak: the healthy suite, as make demo runs it, for SOAK (default 20m);
+## prints every page it sent and exits 1 if there was any. Not part of test.
+SOAK ?= 20m
+soak: apt-deps $(BIN)/versitygw $(BIN)/prometheus $(BIN)/node_exporter
+	$(GO) build -o $(BIN)/demo ./demo
+	PATH=$(BIN):$$PATH $(BIN)/demo --soak=$(SOAK)
 
 clean:
 	rm -rf $(BIN) bench.txt bench-pitr.txt bench-escalator.txt

@@ -1,38 +1,53 @@
-// Command demo runs the suite on this machine: a PostgreSQL primary and a
-// streaming standby on loopback, an S3 server with pgBackRest archiving the
-// primary's WAL into it (and a first full backup), pgha_exporter watching
-// both databases and pitr_exporter watching the repository, and Alertmanager
-// routing to escalator (embedded store), whose notifications go to a
-// loopback receiver that prints them here. It stays in the foreground until
-// interrupted, then removes everything it started.
+// Command demo runs the suite on this machine with the configuration it
+// ships (internal/suite): a PostgreSQL primary and streaming standby,
+// pgBackRest archiving into S3, the hotelapp booking application with its
+// own traffic, node_exporter, pgha_exporter and pitr_exporter, Prometheus
+// 3 with rules/, Alertmanager with the generated alertmanager.yml and
+// escalator with the generated policies. PagerDuty, Slack and e-mail are
+// loopback recorders; every page they receive is printed here. It stays
+// in the foreground until interrupted, then removes everything it started
+// and exits 0.
 //
-//	make demo   (or: go run ./demo)
+//	make demo                         (or: go build -o bin/demo ./demo && bin/demo)
+//	go run ./demo fault system-down   (from a second terminal; see -h)
 package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/hotel-ops/hotel-ops/internal/suite"
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
 )
 
 // env adapts the test environment to a program: cleanups run on exit.
-type env struct{ cleanups []func() }
+type env struct {
+	mu       sync.Mutex
+	cleanups []func()
+}
 
-func (*env) Helper()                         {}
-func (e *env) Cleanup(f func())              { e.cleanups = append(e.cleanups, f) }
+func (*env) Helper() {}
+func (e *env) Cleanup(f func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cleanups = append(e.cleanups, f)
+}
 func (*env) Logf(format string, args ...any) { fmt.Printf(format+"\n", args...) }
 func (e *env) Fatalf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "demo: "+format+"\n", args...)
@@ -42,156 +57,323 @@ func (e *env) Fatalf(format string, args ...any) {
 func (e *env) Skipf(format string, args ...any) { e.Fatalf(format, args...) }
 
 func (e *env) teardown() {
-	for i := len(e.cleanups) - 1; i >= 0; i-- {
-		e.cleanups[i]()
-	}
+	e.mu.Lock()
+	cs := e.cleanups
 	e.cleanups = nil
+	e.mu.Unlock()
+	for i := len(cs) - 1; i >= 0; i-- {
+		cs[i]()
+	}
+}
+
+// stateFile tells `demo fault` where the running demo listens, and its
+// token: the fault endpoint changes state, so it needs one.
+func stateFile() string { return filepath.Join(os.TempDir(), "hotelops-demo.json") }
+
+type state struct {
+	Control string `json:"control"`
+	Token   string `json:"token"`
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "fault" {
+		os.Exit(faultCommand(os.Args[2:]))
+	}
+	appAddr := flag.String("app.listen", "127.0.0.1:8080", "where hotelapp listens")
 	pghaAddr := flag.String("pgha.listen", "127.0.0.1:9187", "where pgha_exporter listens")
 	pitrAddr := flag.String("pitr.listen", "127.0.0.1:9188", "where pitr_exporter listens")
 	escAddr := flag.String("escalator.listen", "127.0.0.1:9096", "where escalator listens")
+	controlAddr := flag.String("control.listen", "127.0.0.1:9099", "where `demo fault` reaches this process")
+	soak := flag.Duration("soak", 0, "run the healthy suite this long (e.g. 20m), report every page it sent, and exit 1 if there was any")
 	flag.Parse()
+
 	e := &env{}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	work, err := os.MkdirTemp("", "hotelops-demo-")
-	if err != nil {
+	s := suite.Start(e, suite.Options{AppAddr: *appAddr, PghaAddr: *pghaAddr, PitrAddr: *pitrAddr, EscalatorAddr: *escAddr,
+		Logf: func(format string, args ...any) { fmt.Printf(format+"\n", args...) }})
+	f := &faults{s: s}
+	if err := startControl(e, *controlAddr, f); err != nil {
 		e.Fatalf("%v", err)
 	}
-	e.Cleanup(func() { os.RemoveAll(work) })
+	fmt.Print(banner(s))
+	go printPages(ctx, s)
 
-	fmt.Println("Starting an S3 server, a PostgreSQL primary archiving through pgBackRest, and a streaming standby...")
-	s3 := testenv.StartS3(e)
-	brConf := testenv.NewPgBackRestConfigPath(e)
-	primary := testenv.StartPrimary(e, "primary", testenv.PrimaryOptions{ArchiveCommand: testenv.PgBackRestArchiveCommand(brConf, "main")})
-	standby := testenv.StartStandby(e, primary, "standby1")
-	br := testenv.StartPgBackRest(e, brConf, primary, s3, testenv.PgBackRestOptions{})
-	fmt.Println("Taking a first full backup...")
-	br.Backup("full")
-
-	fmt.Println("Building the exporters...")
-	if out, err := exec.Command("go", "build", "-o", work+"/", "./exporters/pgha_exporter", "./exporters/pitr_exporter", "./webhook/escalator").CombinedOutput(); err != nil {
-		e.Fatalf("go build: %v\n%s", err, out)
+	code := 0
+	if *soak > 0 {
+		code = soakFor(ctx, s, *soak)
+	} else {
+		<-ctx.Done()
 	}
-	bin := filepath.Join(work, "pgha_exporter")
-	targets := filepath.Join(work, "targets.yml")
-	cfg := fmt.Sprintf("targets:\n  primary:\n    dsn: %q\n  standby1:\n    dsn: %q\n", primary.DSN("postgres"), standby.DSN("postgres"))
-	if err := os.WriteFile(targets, []byte(cfg), 0o600); err != nil {
-		e.Fatalf("%v", err)
-	}
-	exporter := start(e, bin, "--pg.dsn", primary.DSN("postgres"), "--config.file", targets,
-		"--heartbeat.table", "pgha_heartbeat", "--heartbeat.create", "--web.listen-address", *pghaAddr)
+	fmt.Println("\nStopping and removing everything...")
+	f.clear()
+	e.teardown()
+	_ = os.Remove(stateFile())
+	os.Exit(code)
+}
 
-	pitrConf := filepath.Join(work, "pitr.yml")
-	ak, sk := filepath.Join(work, "s3-access-key"), filepath.Join(work, "s3-secret-key")
-	_ = os.WriteFile(ak, []byte(s3.AccessKey), 0o600)
-	_ = os.WriteFile(sk, []byte(s3.SecretKey), 0o600)
-	pitrYAML := fmt.Sprintf(`repository: {type: pgbackrest, stanza: %s, path: %s}
-s3: {endpoint: "%s", bucket: %s, path_style: true, ca_file: %s, access_key_file: %s, secret_key_file: %s}
-refresh: {interval: 15s, timeout: 10s}
-`, br.Stanza, br.RepoPath, s3.Endpoint, br.Bucket, s3.CAFile, ak, sk)
-	if err := os.WriteFile(pitrConf, []byte(pitrYAML), 0o600); err != nil {
-		e.Fatalf("%v", err)
-	}
-	pitr := start(e, filepath.Join(work, "pitr_exporter"), "--config.file", pitrConf, "--web.listen-address", *pitrAddr)
-
-	fmt.Println("Starting escalator and Alertmanager...")
-	esc, am, token := startEscalation(e, work, *escAddr)
-
-	fmt.Printf(`
-hotel-ops demo is running. Scrape:
-  pgha_exporter, primary:  http://%[1]s/metrics
-  pgha_exporter, standby:  http://%[1]s/probe?target=standby1
-  pitr_exporter:           http://%[4]s/metrics
-  PostgreSQL primary:      %[2]s
-  PostgreSQL standby:      %[3]s
-  S3 (versitygw, TLS):     https://%[5]s  bucket %[6]s (CA %[7]s)
-  Alertmanager:            %[8]s
-  escalator console:       http://%[9]s/console/  (sign in with the token %[10]s)
-Fire a test alert (escalator notifies "oncall" at once, "manager" 2 minutes later unless acknowledged):
-  curl -XPOST -H 'Content-Type: application/json' %[8]s/api/v2/alerts \
-    -d '[{"labels":{"alertname":"HotelAppDown","severity":"critical","instance":"demo"},"annotations":{"summary":"demo outage"}}]'
-Press Ctrl-C to stop and remove everything.
-`, *pghaAddr, primary.DSN("postgres"), standby.DSN("postgres"), *pitrAddr, s3.Endpoint, br.Bucket, s3.CAFile, am.URL, *escAddr, token)
-
+// soakFor leaves the healthy suite alone for d and reports what paged:
+// at rest, nothing should.
+func soakFor(ctx context.Context, s *suite.Suite, d time.Duration) int {
+	start := time.Now()
+	fmt.Printf("Soaking for %v: nothing should page.\n", d)
 	select {
 	case <-ctx.Done():
-	case err := <-exporter:
-		fmt.Fprintf(os.Stderr, "pgha_exporter exited: %v\n", err)
-	case err := <-pitr:
-		fmt.Fprintf(os.Stderr, "pitr_exporter exited: %v\n", err)
-	case err := <-esc:
-		fmt.Fprintf(os.Stderr, "escalator exited: %v\n", err)
+	case <-time.After(d):
 	}
-	fmt.Println("\nStopping...")
-	e.teardown()
+	pages := s.Pages()
+	fmt.Printf("soak: %v at rest, %d pages\n", time.Since(start).Round(time.Second), len(pages))
+	for _, p := range pages {
+		fmt.Printf("  %v\n", p)
+	}
+	alerts, err := s.Prometheus.Alerts(context.Background())
+	if err == nil {
+		for _, a := range alerts {
+			fmt.Printf("  still %s in Prometheus: %s{instance=%q}\n", a.State, a.Labels["alertname"], a.Labels["instance"])
+		}
+	}
+	if len(pages) > 0 {
+		return 1
+	}
+	return 0
 }
 
-// start runs a command whose output goes to ours; it is killed on teardown.
-func start(e *env, bin string, args ...string) <-chan error {
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Start(); err != nil {
-		e.Fatalf("starting %s: %v", bin, err)
+// banner is what a user copies: the scrape configuration the rules
+// expect, and where everything is.
+func banner(s *suite.Suite) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nhotel-ops demo is running, with the shipped rules, routes and policies.\n\n")
+	fmt.Fprintf(&b, "Point your own Prometheus at it with these scrape_configs (the job names are the rules' selectors):\n\n")
+	b.WriteString(scrapeConfigs(s.ScrapeJobs))
+	fmt.Fprintf(&b, "\nrule_files: [%s/rules/*.yml]\nalerting: {alertmanagers: [{static_configs: [{targets: [%s]}]}]}\n\n",
+		mustAbs("."), strings.TrimPrefix(s.Alertmanager.URL, "http://"))
+	fmt.Fprintf(&b, "  Prometheus:          %s  (alerts: %s/api/v1/alerts)\n", s.Prometheus.URL, s.Prometheus.URL)
+	fmt.Fprintf(&b, "  Alertmanager:        %s\n", s.Alertmanager.URL)
+	fmt.Fprintf(&b, "  escalator console:   http://%s/console/  (sign in with the token %s)\n", s.EscalatorAddr, s.EscalatorToken)
+	fmt.Fprintf(&b, "  hotelapp:            http://%s/  (metrics /metrics)\n", s.AppAddr)
+	fmt.Fprintf(&b, "  pgha_exporter:       http://%s/metrics, /probe?target=standby1\n", s.PghaAddr)
+	fmt.Fprintf(&b, "  pitr_exporter:       http://%s/metrics\n", s.PitrAddr)
+	fmt.Fprintf(&b, "  node_exporter:       %s/metrics\n", s.Node.URL)
+	fmt.Fprintf(&b, "  PostgreSQL primary:  %s\n  PostgreSQL standby:  %s\n", s.Primary.DSN("postgres"), s.Standby.DSN("postgres"))
+	fmt.Fprintf(&b, "\nPagerDuty, Slack and e-mail are recorders on loopback: every page they receive is printed below.\n")
+	fmt.Fprintf(&b, "Cause a fault from a second terminal (HotelAppDown pages within about 2 minutes):\n\n")
+	fmt.Fprintf(&b, "  go run ./demo fault system-down     # %s\n", strings.Join(faultNames(), " | "))
+	fmt.Fprintf(&b, "  go run ./demo fault clear\n\nPress Ctrl-C to stop and remove everything.\n\n")
+	return b.String()
+}
+
+func mustAbs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	e.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+	return a
+}
+
+// scrapeConfigs renders the jobs as prometheus.yml's scrape_configs.
+func scrapeConfigs(jobs []testenv.ScrapeJob) string {
+	var b strings.Builder
+	b.WriteString("scrape_configs:\n")
+	for _, j := range jobs {
+		fmt.Fprintf(&b, "  - job_name: %s\n", j.JobName)
+		if j.MetricsPath != "" {
+			fmt.Fprintf(&b, "    metrics_path: %s\n", j.MetricsPath)
+		}
+		fmt.Fprintf(&b, "    static_configs: [{targets: [%s]}]\n", strings.Join(j.Targets, ", "))
+		if j.RelabelConfigs != "" {
+			b.WriteString("    relabel_configs:")
+			for _, line := range strings.Split(strings.TrimRight(j.RelabelConfigs, "\n"), "\n") {
+				if line != "" {
+					b.WriteString("\n      " + line)
+				}
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+// printPages prints every page as it arrives.
+func printPages(ctx context.Context, s *suite.Suite) {
+	seen := map[string]bool{}
+	for {
+		for _, p := range s.Pages() {
+			key := p.At.String() + p.Channel + p.Body
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			ev := "FIRING  "
+			if p.Resolve {
+				ev = "RESOLVED"
+			}
+			line := fmt.Sprintf("[%s] %-10s %s %s", p.At.Format("15:04:05"), p.Channel, ev, strings.Join(p.Alerts, ", "))
+			if p.Summary != "" {
+				line += ": " + p.Summary
+			}
+			if p.AckURL != "" {
+				line += "\n           acknowledge: " + p.AckURL
+			}
+			fmt.Println(line)
+		}
 		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
 		}
-	})
-	return done
+	}
 }
 
-// startEscalation runs escalator on the embedded store with two webhook
-// channels that print here, and Alertmanager routing every alert to it.
-func startEscalation(e *env, work, addr string) (<-chan error, *testenv.Alertmanager, string) {
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m struct {
-			Event, Summary string
-			AckURL         string `json:"ack_url"`
-		}
-		_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&m)
-		fmt.Printf("[notification to %s] %s: %s  ack: %s\n", strings.TrimPrefix(r.URL.Path, "/"), m.Event, m.Summary, m.AckURL)
-	}))
-	e.Cleanup(recv.Close)
-	token := "demo-token"
-	tokenFile, secret := filepath.Join(work, "escalator-token"), filepath.Join(work, "ack-link-secret")
-	_ = os.WriteFile(tokenFile, []byte(token), 0o600)
-	_ = os.WriteFile(secret, []byte("demo-link-secret"), 0o600)
-	conf := filepath.Join(work, "escalator.yml")
-	yml := fmt.Sprintf(`external_url: http://%s
-store: {path: %s}
-ack_links: {secret_file: %s, ttl: 24h}
-channels:
-  oncall: {type: webhook, url: %s/oncall}
-  manager: {type: webhook, url: %s/manager}
-policies:
-  - name: critical
-    matchers: ['severity="critical"']
-    steps: [{after: 0s, notify: [oncall]}, {after: 2m, notify: [manager]}]
-  - name: warning
-    matchers: ['severity="warning"']
-    steps: [{after: 5m, notify: [manager]}]
-`, addr, filepath.Join(work, "escalator.db"), secret, recv.URL, recv.URL)
-	if err := os.WriteFile(conf, []byte(yml), 0o600); err != nil {
-		e.Fatalf("%v", err)
+// faults are what `demo fault` can do to the running suite.
+type faults struct {
+	s  *suite.Suite
+	mu sync.Mutex
+	// cancel ends the running slow query, if any.
+	cancel context.CancelFunc
+}
+
+var faultHelp = map[string]string{
+	"system-down":    "every request of hotelapp answers 500 (HotelAppDown)",
+	"errors":         "10% of requests answer 500 (HotelAppErrorRateCritical)",
+	"latency":        "every request takes 1.5s longer (HotelAppLatencyCritical)",
+	"login-failures": "every login fails (LoginFailuresHigh)",
+	"slow-query":     "a 10-minute query on the primary (PostgresSlowQueriesCritical, at once)",
+	"database-down":  "the standby stops (PostgresDown, to the DBA too)",
+	"database-up":    "the standby starts again",
+	"escalator-down": "kill -9 escalator (Alertmanager pages directly: EscalatorDown, EscalatorFallback)",
+	"escalator-up":   "escalator starts again",
+	"clear":          "undo the application's faults and the slow query",
+}
+
+func faultNames() []string {
+	var out []string
+	for k := range faultHelp {
+		out = append(out, k)
 	}
-	done := start(e, filepath.Join(work, "escalator"), "--config.file", conf, "--api.token-file", tokenFile, "--web.listen-address", addr)
-	am := testenv.StartAlertmanager(e, fmt.Sprintf(`route: {receiver: escalator, group_wait: 1s, group_interval: 10s, repeat_interval: 1h}
-receivers:
-  - name: escalator
-    webhook_configs:
-      - url: http://%s/api/v1/alerts
-        send_resolved: true
-        http_config: {authorization: {credentials_file: %s}}
-`, addr, tokenFile))
-	return done, am, token
+	sort.Strings(out)
+	return out
+}
+
+func (f *faults) do(name string) error {
+	s := f.s
+	switch name {
+	case "system-down":
+		return s.SetFaults(`{"error_ratio": 1}`)
+	case "errors":
+		return s.SetFaults(`{"error_ratio": 0.1}`)
+	case "latency":
+		return s.SetFaults(`{"latency": "1500ms"}`)
+	case "login-failures":
+		return s.SetFaults(`{"login_failure_ratio": 1}`)
+	case "slow-query":
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.cancel != nil {
+			return nil
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		f.cancel = cancel
+		go func() {
+			conn := s.Primary.Connect("postgres")
+			defer conn.Close(context.Background())
+			_, _ = conn.Exec(ctx, "SELECT pg_sleep(600)")
+		}()
+		return nil
+	case "database-down":
+		s.Standby.Stop()
+		return nil
+	case "database-up":
+		s.Standby.Start()
+		return nil
+	case "escalator-down":
+		s.Escalator.Kill(syscall.SIGKILL)
+		return nil
+	case "escalator-up":
+		s.Escalator.Restart()
+		return nil
+	case "clear":
+		f.clear()
+		return s.SetFaults("")
+	}
+	return fmt.Errorf("unknown fault %q (known: %s)", name, strings.Join(faultNames(), ", "))
+}
+
+func (f *faults) clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cancel != nil {
+		f.cancel()
+		f.cancel = nil
+	}
+}
+
+// startControl serves POST /fault/<name> on loopback with a bearer token,
+// written with the address to the state file (mode 0600).
+func startControl(e *env, addr string, f *faults) error {
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	token := hex.EncodeToString(raw)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /fault/{name}", func(w http.ResponseWriter, r *http.Request) {
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		name := r.PathValue("name")
+		if err := f.do(name); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Printf("[%s] fault: %s (%s)\n", time.Now().Format("15:04:05"), name, faultHelp[name])
+		fmt.Fprintf(w, "%s: %s\n", name, faultHelp[name])
+	})
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("control listener: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	e.Cleanup(func() { _ = srv.Close() })
+	b, _ := json.Marshal(state{Control: "http://" + l.Addr().String(), Token: token})
+	return os.WriteFile(stateFile(), b, 0o600)
+}
+
+// faultCommand is `demo fault NAME`: it asks the running demo to cause it.
+func faultCommand(args []string) int {
+	if len(args) != 1 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(os.Stderr, "usage: go run ./demo fault NAME\n\nfaults:")
+		for _, n := range faultNames() {
+			fmt.Fprintf(os.Stderr, "  %-15s %s\n", n, faultHelp[n])
+		}
+		return 2
+	}
+	b, err := os.ReadFile(stateFile())
+	var st state
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "demo fault: is the demo running (make demo)? %v\n", err)
+		return 1
+	}
+	req, _ := http.NewRequest(http.MethodPost, st.Control+"/fault/"+args[0], nil)
+	req.Header.Set("Authorization", "Bearer "+st.Token)
+	client := &http.Client{Timeout: 90 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "demo fault: %v\n", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(os.Stderr, "demo fault: %s: %s", resp.Status, msg)
+		return 1
+	}
+	fmt.Printf("%s", msg)
+	return 0
 }

@@ -25,6 +25,10 @@ type PgBackRest struct {
 type PgBackRestOptions struct {
 	Bucket     string // default "pgbackrest"
 	CipherPass string // encrypts the repository with aes-256-cbc when set
+	// ReplicaBucket, when set, is a second repository (repo2, same layout
+	// and cipher) in that bucket: archive-push writes every WAL segment to
+	// both, as a copy in another region would hold them.
+	ReplicaBucket string
 }
 
 // ArchiveCommand is the archive_command that pushes WAL with this stanza's
@@ -95,6 +99,20 @@ func StartPgBackRest(t TB, configFile string, primary *Postgres, s3 *S3, opt PgB
 	}
 	if opt.CipherPass != "" {
 		lines = append(lines, "repo1-cipher-type=aes-256-cbc", "repo1-cipher-pass="+opt.CipherPass)
+	}
+	if opt.ReplicaBucket != "" {
+		s3.MakeBucket(opt.ReplicaBucket)
+		var repo2 []string
+		for _, l := range lines {
+			if strings.HasPrefix(l, "repo1-") {
+				l = "repo2-" + strings.TrimPrefix(l, "repo1-")
+				if strings.HasPrefix(l, "repo2-s3-bucket=") {
+					l = "repo2-s3-bucket=" + opt.ReplicaBucket
+				}
+				repo2 = append(repo2, l)
+			}
+		}
+		lines = append(lines, repo2...)
 	}
 	lines = append(lines,
 		"",

@@ -229,6 +229,9 @@ func (s *Spec) Validate() error {
 	if s.Delivery.SMTPSmarthost == "" || s.Delivery.SMTPFrom == "" {
 		bad("delivery", "smtp_smarthost and smtp_from are needed for e-mail channels")
 	}
+	if !s.Delivery.RequireTLS() && s.Delivery.SMTPAuthUsername != "" {
+		bad("delivery.smtp_require_tls", "false with smtp_auth_username set would send the password in clear: keep TLS, or use a relay without authentication")
+	}
 	if s.Routing.Escalator && s.Delivery.EscalatorURL == "" {
 		bad("delivery.escalator_url", "routing.escalator is on: where does escalator listen?")
 	}
