@@ -54,14 +54,15 @@ func init() {
 	}
 	// A standby that stops answering takes its lag series with it, and an
 	// alert on that series alone would resolve exactly when the standby is
-	// gone. So a target that reported a lag within the day and reports none
-	// now (down, or its exporter unreachable) lags by at least the time
-	// since it last reported one, unless it answers as a primary now
-	// (promoted). "and on up" keeps a target removed from Prometheus'
-	// configuration from alerting on.
+	// gone. So a target that was a standby within the day and reports no
+	// lag now (down, or its exporter unreachable) is lagging without
+	// bound (+Inf), unless it answers as a primary now (promoted). "and on
+	// up" keeps a target removed from Prometheus' configuration from
+	// alerting on. (Raw range selections only: a subquery over the lag's
+	// timestamps misses a standby that lived less than its resolution.)
 	lag := func(g *gen, v spec.Value) string {
 		p := g.sel("pgha")
-		return fmt.Sprintf(`pgha_standby_lag_seconds%[1]s > %[2]s or ((time() - max_over_time(timestamp(pgha_standby_lag_seconds%[1]s)[1d:1m]) > %[2]s) unless on (job, instance) (pgha_standby_lag_seconds%[1]s or pgha_in_recovery%[1]s == 0)) and on (job, instance) up%[1]s`, p, v.PromQL())
+		return fmt.Sprintf(`pgha_standby_lag_seconds%[1]s > %[2]s or (max_over_time(pgha_in_recovery%[1]s[1d]) == 1 unless on (job, instance) (pgha_standby_lag_seconds%[1]s or pgha_in_recovery%[1]s == 0)) * +Inf and on (job, instance) up%[1]s`, p, v.PromQL())
 	}
 	disconnected := func(g *gen, _ spec.Value) string {
 		p := g.sel("pgha")
@@ -123,9 +124,9 @@ func init() {
 		"PostgresSlowQueriesCritical": {expr: slow, fx: slowFx("critical"), dashboard: DashDatabase,
 			describe: "{{ $value }} queries on {{ $labels.instance }} have run longer than THRESHOLD."},
 		"PostgresReplicationLagHigh": {expr: lag, fx: lagFx, dashboard: DashDatabase,
-			describe: "Standby {{ $labels.instance }} is {{ $value | humanizeDuration }} behind its primary (warning above THRESHOLD)."},
+			describe: "Standby {{ $labels.instance }} is {{ $value | humanizeDuration }} behind its primary (+Inf: it does not answer; warning above THRESHOLD)."},
 		"PostgresReplicationLagCritical": {expr: lag, fx: lagFx, dashboard: DashDatabase,
-			describe: "Standby {{ $labels.instance }} is {{ $value | humanizeDuration }} behind its primary (critical above THRESHOLD)."},
+			describe: "Standby {{ $labels.instance }} is {{ $value | humanizeDuration }} behind its primary (+Inf: it does not answer; critical above THRESHOLD)."},
 		"PostgresStandbyDisconnected": {expr: disconnected, fx: discFx, dashboard: DashDatabase,
 			describe: "{{ $value }} standbys stream from {{ $labels.instance }}, fewer than at some time in the last day: a standby stopped, or lost its connection (the count drops back to normal a day after a standby is retired)."},
 		"PostgresArchiveTimeoutTooLong": {expr: archiveTimeout, fx: archTimeoutFx, dashboard: DashDatabase,

@@ -51,13 +51,12 @@ func (g *gen) stoppedStandby(set *Set) []scenario {
 		// marks them stale at once.
 		lag := fmt.Sprintf("0x%d stale", up)
 		at := func(m int) alertTest {
-			ago := float64((m - up) * 60) // seconds since the last lag sample
 			return alertTest{EvalTime: durString(time.Duration(m) * minute), Alertname: a.Name, ExpAlerts: []expAlert{{
-				ExpLabels: merge(ls, a.Rule.Labels), ExpAnnotations: expand(a.Name, a.Rule.Annotations, ls, ago)}}}
+				ExpLabels: merge(ls, a.Rule.Labels), ExpAnnotations: expand(a.Name, a.Rule.Annotations, ls, math.Inf(1))}}}
 		}
-		// Fires once the standby has been silent longer than the threshold
-		// plus the rule's for, and still fires much later.
-		first := up + int(math.Ceil((a.value.Float()+durationOf(a.Rule.For).Seconds())/60)) + 1
+		// Fires once the rule's for has passed after the standby went
+		// silent, and still fires much later.
+		first := up + int(math.Ceil(durationOf(a.Rule.For).Seconds()/60)) + 1
 		firing := []alertTest{at(first), at(up + down - 1)}
 		out = append(out, scenario{file: a.File, eval: minute, deps: a.Rule.Expr, group: TestGroup{
 			Name:     fmt.Sprintf("%s: a standby that stops answering keeps it firing, never resolved while down", a.Name),
