@@ -89,7 +89,7 @@ lint: $(BIN)/staticcheck
 
 ## unit: every Go test, against real servers on loopback (fuzz seeds included).
 unit: tools
-	PATH=$(BIN):$$PATH $(GO) test -count=1 -timeout 20m ./...
+	PATH=$(BIN):$$PATH $(GO) test -count=1 -timeout 30m ./...
 
 ## test: what CI runs (.ci/run): lint, then every test.
 test: tools lint unit
