@@ -40,7 +40,13 @@ type reader struct {
 	mailbox map[string]string // e-mail address → channel
 }
 
-var ackLink = regexp.MustCompile(`https?://[^\s"'<>\\]*/ack[^\s"'<>\\]*`)
+var ackLink = regexp.MustCompile(`https?://[^\s"'<>\\]*/ack\?[^\s"'<>\\]*`)
+
+// ackURL finds escalator's acknowledgement link in a JSON body, whose
+// encoder writes & as \u0026.
+func ackURL(body string) string {
+	return ackLink.FindString(strings.ReplaceAll(body, `\u0026`, "&"))
+}
 
 func (s *Suite) init() {
 	s.pages.once.Do(func() {
@@ -95,12 +101,12 @@ func (s *Suite) Pages() []Page {
 			alerts = byKey[ev.DedupKey]
 		}
 		out = append(out, Page{At: r.Time, Channel: "pagerduty", Resolve: ev.EventAction == "resolve", Alerts: alerts,
-			Summary: ev.Payload.Summary, AckURL: ackLink.FindString(b), Body: b})
+			Summary: ev.Payload.Summary, AckURL: ackURL(b), Body: b})
 	}
 	for _, r := range s.Slack.Requests() {
 		b := string(r.Body)
 		resolved := strings.Contains(b, "RESOLVED") || strings.Contains(b, "Resolved") || strings.Contains(b, "resolved")
-		out = append(out, Page{At: r.Time, Channel: "slack", Resolve: resolved, Alerts: s.mentions(b), AckURL: ackLink.FindString(b), Body: b})
+		out = append(out, Page{At: r.Time, Channel: "slack", Resolve: resolved, Alerts: s.mentions(b), AckURL: ackURL(b), Body: b})
 	}
 	for _, m := range s.Mail.Messages() {
 		b := string(m.Data)
@@ -111,7 +117,7 @@ func (s *Suite) Pages() []Page {
 				ch = "email:" + to
 			}
 			out = append(out, Page{At: m.Time, Channel: ch, Resolve: resolved, Alerts: s.mentions(m.Subject + "\n" + b),
-				Summary: m.Subject, AckURL: ackLink.FindString(b), Body: b})
+				Summary: m.Subject, Body: b}) // the body is quoted-printable: its link is not read here
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
