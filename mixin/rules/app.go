@@ -79,10 +79,7 @@ func appLatency(g *gen, segs []seg, step time.Duration) []inputSeries {
 	return out
 }
 
-func appJob(g *gen) map[string]string {
-	ls := g.mustLabels([]string{"app"}, nil)
-	return map[string]string{"job": ls["job"]}
-}
+func appJob(g *gen) map[string]string { return jobLabel(g, "app") }
 
 var rateFixture = fixture{earliest: minute, warmup: 5 * minute, labels: appJob, okBad: higherIsWorse}
 

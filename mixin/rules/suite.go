@@ -57,7 +57,7 @@ func init() {
 		// pages directly (paging="direct" routes around escalator).
 		"EscalatorDown": {
 			expr: func(g *gen, _ spec.Value) string { return escalatorAbsent(g) },
-			fx: fixture{labels: func(g *gen) map[string]string { return appJobOf(g, "escalator") }, okBad: fixed(1, 0),
+			fx: fixture{labels: func(g *gen) map[string]string { return jobLabel(g, "escalator") }, okBad: fixed(1, 0),
 				series: func(g *gen, segs []seg, step time.Duration) []inputSeries {
 					return []inputSeries{{series("up", escLabels(g)), gaugeValues(segs, step, constant)}}
 				}},
@@ -92,7 +92,7 @@ func escalatorAbsent(g *gen) string {
 	return fmt.Sprintf(`sum by (job) (up%s) == 0 or absent(up%s)`, g.sel("escalator"), g.sel("escalator"))
 }
 
-// appJobOf is the job label alone of a job's selector.
-func appJobOf(g *gen, job string) map[string]string {
+// jobLabel is the job label alone of a job's selector.
+func jobLabel(g *gen, job string) map[string]string {
 	return map[string]string{"job": g.mustLabels([]string{job}, nil)["job"]}
 }
