@@ -233,22 +233,36 @@ type faults struct {
 	cancel context.CancelFunc
 }
 
-var faultHelp = map[string]string{
-	"system-down":    "every request of hotelapp answers 500 (HotelAppDown)",
-	"errors":         "10% of requests answer 500 (HotelAppErrorRateCritical)",
-	"latency":        "every request takes 1.5s longer (HotelAppLatencyCritical)",
-	"login-failures": "every login fails (LoginFailuresHigh)",
-	"slow-query":     "a 10-minute query on the primary (PostgresSlowQueriesCritical, at once)",
-	"database-down":  "the standby stops (PostgresDown, to the DBA too)",
-	"database-up":    "the standby starts again",
-	"escalator-down": "kill -9 escalator (Alertmanager pages directly: EscalatorDown, EscalatorFallback)",
-	"escalator-up":   "escalator starts again",
-	"clear":          "undo the application's faults and the slow query",
+// fault is one thing `demo fault NAME` can do; help names the alerts it
+// causes.
+type fault struct {
+	help string
+	do   func(f *faults) error
+}
+
+// faultTable is every fault, by name: the help, the control endpoint and
+// `demo fault -h` all read it.
+var faultTable = map[string]fault{
+	"system-down":    {"every request of hotelapp answers 500 (HotelAppDown)", appFaults(`{"error_ratio": 1}`)},
+	"errors":         {"10% of requests answer 500 (HotelAppErrorRateCritical)", appFaults(`{"error_ratio": 0.1}`)},
+	"latency":        {"every request takes 1.5s longer (HotelAppLatencyCritical)", appFaults(`{"latency": "1500ms"}`)},
+	"login-failures": {"every login fails (LoginFailuresHigh)", appFaults(`{"login_failure_ratio": 1}`)},
+	"slow-query":     {"a 10-minute query on the primary (PostgresSlowQueriesCritical, at once)", (*faults).slowQuery},
+	"database-down":  {"the standby stops (PostgresDown, to the DBA too)", func(f *faults) error { f.s.Standby.Stop(); return nil }},
+	"database-up":    {"the standby starts again", func(f *faults) error { f.s.Standby.Start(); return nil }},
+	"escalator-down": {"kill -9 escalator (Alertmanager pages directly: EscalatorDown, EscalatorFallback)", func(f *faults) error { f.s.Escalator.Kill(syscall.SIGKILL); return nil }},
+	"escalator-up":   {"escalator starts again", func(f *faults) error { f.s.Escalator.Restart(); return nil }},
+	"clear":          {"undo the application's faults and the slow query", func(f *faults) error { f.clear(); return f.s.SetFaults("") }},
+}
+
+// appFaults replaces the application's fault switches.
+func appFaults(body string) func(*faults) error {
+	return func(f *faults) error { return f.s.SetFaults(body) }
 }
 
 func faultNames() []string {
 	var out []string
-	for k := range faultHelp {
+	for k := range faultTable {
 		out = append(out, k)
 	}
 	sort.Strings(out)
@@ -256,47 +270,28 @@ func faultNames() []string {
 }
 
 func (f *faults) do(name string) error {
-	s := f.s
-	switch name {
-	case "system-down":
-		return s.SetFaults(`{"error_ratio": 1}`)
-	case "errors":
-		return s.SetFaults(`{"error_ratio": 0.1}`)
-	case "latency":
-		return s.SetFaults(`{"latency": "1500ms"}`)
-	case "login-failures":
-		return s.SetFaults(`{"login_failure_ratio": 1}`)
-	case "slow-query":
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if f.cancel != nil {
-			return nil
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		f.cancel = cancel
-		go func() {
-			conn := s.Primary.Connect("postgres")
-			defer conn.Close(context.Background())
-			_, _ = conn.Exec(ctx, "SELECT pg_sleep(600)")
-		}()
-		return nil
-	case "database-down":
-		s.Standby.Stop()
-		return nil
-	case "database-up":
-		s.Standby.Start()
-		return nil
-	case "escalator-down":
-		s.Escalator.Kill(syscall.SIGKILL)
-		return nil
-	case "escalator-up":
-		s.Escalator.Restart()
-		return nil
-	case "clear":
-		f.clear()
-		return s.SetFaults("")
+	ft, ok := faultTable[name]
+	if !ok {
+		return fmt.Errorf("unknown fault %q (known: %s)", name, strings.Join(faultNames(), ", "))
 	}
-	return fmt.Errorf("unknown fault %q (known: %s)", name, strings.Join(faultNames(), ", "))
+	return ft.do(f)
+}
+
+// slowQuery starts a query that runs until cleared (or 10 minutes).
+func (f *faults) slowQuery() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cancel != nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	go func() {
+		conn := f.s.Primary.Connect("postgres")
+		defer conn.Close(context.Background())
+		_, _ = conn.Exec(ctx, "SELECT pg_sleep(600)")
+	}()
+	return nil
 }
 
 func (f *faults) clear() {
@@ -328,8 +323,8 @@ func startControl(e *env, addr string, f *faults) error {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		fmt.Printf("[%s] fault: %s (%s)\n", time.Now().Format("15:04:05"), name, faultHelp[name])
-		fmt.Fprintf(w, "%s: %s\n", name, faultHelp[name])
+		fmt.Printf("[%s] fault: %s (%s)\n", time.Now().Format("15:04:05"), name, faultTable[name].help)
+		fmt.Fprintf(w, "%s: %s\n", name, faultTable[name].help)
 	})
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -347,7 +342,7 @@ func faultCommand(args []string) int {
 	if len(args) != 1 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(os.Stderr, "usage: go run ./demo fault NAME\n\nfaults:")
 		for _, n := range faultNames() {
-			fmt.Fprintf(os.Stderr, "  %-15s %s\n", n, faultHelp[n])
+			fmt.Fprintf(os.Stderr, "  %-15s %s\n", n, faultTable[n].help)
 		}
 		return 2
 	}

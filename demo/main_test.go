@@ -4,10 +4,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
+	"github.com/hotel-ops/hotel-ops/mixin/spec"
 )
 
 // The scrape_configs the demo prints for users to copy are a valid
@@ -37,5 +40,30 @@ func TestPrintedScrapeConfigsCheck(t *testing.T) {
 	}
 	if b, err := exec.Command(promtool, "check", "config", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check config: %v\n%s\n%s", err, b, out)
+	}
+}
+
+// Every fault `demo fault -h` lists says which alerts it causes, and
+// those are alerts of the shipped spec: a renamed alert must not leave
+// the demo promising a page that no longer exists.
+func TestFaultsNameShippedAlerts(t *testing.T) {
+	s, err := spec.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := regexp.MustCompile(`\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b`)
+	for _, f := range faultNames() {
+		help := faultTable[f].help
+		if faultTable[f].do == nil || help == "" {
+			t.Errorf("fault %s has no action or no help", f)
+		}
+		for _, a := range name.FindAllString(help, -1) {
+			if _, ok := s.Alerts[a]; !ok {
+				t.Errorf("fault %s promises %s, which is not an alert of the spec", f, a)
+			}
+		}
+	}
+	if got := name.FindAllString(faultTable["system-down"].help, -1); !slices.Equal(got, []string{"HotelAppDown"}) {
+		t.Errorf("alert names read from system-down's help: %q", got)
 	}
 }

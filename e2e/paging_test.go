@@ -100,10 +100,12 @@ func TestPaging(t *testing.T) {
 		return
 	}
 
-	// Phase 3: escalator is back; four more faults at once.
-	run("high_response_time", func(t *testing.T) { s.slowResponses(t, rep) })
+	// Phase 3: escalator is back; more faults at once (the application's
+	// slow and failing requests together: one fault switch).
+	run("high_response_time+high_error_rate", func(t *testing.T) { s.slowAndFailing(t, rep) })
 	run("replication_lag", func(t *testing.T) { s.replicationLag(t, rep) })
 	run("db_connections", func(t *testing.T) { s.connections(t, rep) })
+	run("wal_archiving", func(t *testing.T) { s.archivingFails(t, rep) })
 	wg.Wait()
 
 	// Phase 4, alone: added latency and a full connection pool would slow
@@ -302,15 +304,23 @@ func (s *stack) expectFallback(t *testing.T, rep *report, alert, channel string,
 	t.Errorf("no direct %s page for %s within %v\nreceived: %v\nPrometheus alerts: %s", channel, alert, limit, s.Pages(), s.alerts())
 }
 
-// slowResponses: every request 1.5 s slower. The p95 is above 1 s:
-// critical (and the warning it inhibits), paged at once as the 5-minute
-// p95 crosses it.
-func (s *stack) slowResponses(t *testing.T, rep *report) {
-	s.pages.allow("HotelAppLatencyCritical", "HotelAppLatencyHigh", "SLOLatencyBudgetBurn")
+// slowAndFailing: every request 1.5 s slower, and 3% of them answer 500.
+// The p95 is above 1 s: critical (and the warning it inhibits), paged at
+// once as the 5-minute p95 crosses it. The error ratio is over the 1%
+// warning and under the 5% critical: the warning reaches Slack and
+// e-mail, never PagerDuty.
+func (s *stack) slowAndFailing(t *testing.T, rep *report) {
+	s.pages.allow("HotelAppLatencyCritical", "HotelAppLatencyHigh", "SLOLatencyBudgetBurn", "HotelAppErrorRateHigh", "SLOAvailabilityBudgetBurn")
 	t0 := time.Now()
-	s.faults(t, `{"latency": "1500ms"}`)
+	s.faults(t, `{"latency": "1500ms", "error_ratio": 0.03}`)
 	defer s.faults(t, "")
 	s.expect(t, rep, "HotelAppLatencyCritical", []string{"pagerduty", "slack", "email"}, t0, bound(s.Spec.Alerts["HotelAppLatencyCritical"].For.D()))
+	s.expect(t, rep, "HotelAppErrorRateHigh", []string{"slack", "email"}, t0, bound(s.Spec.Alerts["HotelAppErrorRateHigh"].For.D()))
+	for _, p := range s.Pages() {
+		if p.Channel == "pagerduty" && slices.Contains(p.Alerts, "HotelAppErrorRateHigh") {
+			t.Errorf("a warning reached PagerDuty: %v", p)
+		}
+	}
 }
 
 // bruteForce: 40 failed logins a second from one client, above the 10 a
@@ -386,4 +396,28 @@ func (s *stack) connections(t *testing.T, rep *report) {
 		conns = append(conns, cc)
 	}
 	s.expect(t, rep, "PostgresConnectionsCritical", []string{"pagerduty", "slack", "email", "dba"}, t0, bound(s.Spec.Alerts["PostgresConnectionsCritical"].For.D()))
+}
+
+// archivingFails: archive_command fails on the primary while it writes.
+// The archiver's failures page at once (with the override's for), and
+// the newest WAL in the repository ages past the RPO (3m here): both
+// critical, to the DBA too; both resolve once archiving works again.
+func (s *stack) archivingFails(t *testing.T, rep *report) {
+	s.pages.allow("PostgresWALArchivingFailing", "RPOExceeded")
+	t0 := time.Now()
+	s.Primary.Exec("ALTER SYSTEM SET archive_command = '/bin/false'")
+	s.Primary.Exec("SELECT pg_reload_conf()")
+	s.Primary.Exec("SELECT pg_switch_wal()")
+	channels := []string{"pagerduty", "slack", "email", "dba"}
+	s.expect(t, rep, "PostgresWALArchivingFailing", channels, t0, bound(s.Spec.Alerts["PostgresWALArchivingFailing"].For.D()))
+	rpo := s.Spec.Threshold("RPOExceeded").Duration()
+	s.expect(t, rep, "RPOExceeded", channels, t0, bound(rpo+s.Spec.Alerts["RPOExceeded"].For.D()))
+
+	tr := time.Now()
+	s.Primary.Exec("ALTER SYSTEM RESET archive_command")
+	s.Primary.Exec("SELECT pg_reload_conf()")
+	s.Primary.Exec("SELECT pg_switch_wal()")
+	s.expectResolved(t, rep, "PostgresWALArchivingFailing", tr, 0)
+	// The repository is read every refresh (15 s): one more in the window.
+	s.expectResolved(t, rep, "RPOExceeded", tr, suite.PITRRefresh)
 }

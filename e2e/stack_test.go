@@ -30,6 +30,14 @@ routing:
 # system_down escalates to the manager after 15m; 1m here, to see it.
 escalations:
   system_down: {after: 1m, to: manager}
+# Slow cases made short enough to watch: a 3-minute RPO (the primary
+# archives every minute at rest, as shipped), archiving failing detected
+# in 1m (5m shipped), the 1% error-rate warning in 6m (10m shipped).
+backup:
+  rpo: {critical: 3m}
+alerts:
+  PostgresWALArchivingFailing: {for: 1m}
+  HotelAppErrorRateHigh: {for: 6m}
 `
 
 // stack is the running suite and what the test has caused.

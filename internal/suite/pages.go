@@ -40,12 +40,14 @@ type reader struct {
 	mailbox map[string]string // e-mail address → channel
 }
 
-var ackLink = regexp.MustCompile(`https?://[^\s"'<>\\]*/ack\?[^\s"'<>\\]*`)
+var ackLink = regexp.MustCompile(`https?://[^\s"'<>|\\]*/ack\?[^\s"'<>|\\]*`)
 
 // ackURL finds escalator's acknowledgement link in a JSON body, whose
-// encoder writes & as \u0026.
+// encoder writes & as \u0026; Slack's mrkdwn writes it as &amp; in
+// <url|text>.
 func ackURL(body string) string {
-	return ackLink.FindString(strings.ReplaceAll(body, `\u0026`, "&"))
+	u := ackLink.FindString(strings.ReplaceAll(body, `\u0026`, "&"))
+	return strings.ReplaceAll(u, "&amp;", "&")
 }
 
 func (s *Suite) init() {

@@ -10,7 +10,6 @@
 package suite
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -37,6 +36,8 @@ import (
 const (
 	ScrapeInterval = 5 * time.Second
 	EvalInterval   = 5 * time.Second
+	// PITRRefresh is how often pitr_exporter reads the repository.
+	PITRRefresh = 15 * time.Second
 )
 
 // loopback is the spec override that points the channels' secrets and
@@ -98,14 +99,9 @@ type Suite struct {
 
 // Proc is one of the suite's binaries, restartable with the same flags.
 type Proc struct {
+	*testenv.Daemon
 	t     testenv.TB
-	Name  string
-	Log   string
 	ready string
-	bin   string
-	args  []string
-	cmd   *exec.Cmd
-	done  chan struct{}
 }
 
 // Start builds the suite's binaries, generates the configuration from the
@@ -212,8 +208,8 @@ func Start(t testenv.TB, opt Options) *Suite {
 s3: {endpoint: "%[3]s", bucket: %[4]s, path_style: true, ca_file: %[5]s, access_key_file: %[6]s, secret_key_file: %[7]s}
 replica:
   s3: {endpoint: "%[3]s", bucket: pgbackrest-replica, path_style: true, ca_file: %[5]s, access_key_file: %[6]s, secret_key_file: %[7]s}
-refresh: {interval: 15s, timeout: 10s}
-`, br.Stanza, br.RepoPath, s3.Endpoint, br.Bucket, s3.CAFile, ak, sk, cipher))
+refresh: {interval: %[9]s, timeout: 10s}
+`, br.Stanza, br.RepoPath, s3.Endpoint, br.Bucket, s3.CAFile, ak, sk, cipher, PITRRefresh))
 	s.Pitr = s.start("pitr_exporter", "http://"+s.PitrAddr+"/metrics", "--config.file", pitrConf, "--web.listen-address", s.PitrAddr)
 
 	// The job names are the spec's selectors: the rules select on them.
@@ -319,79 +315,24 @@ func addrOr(t testenv.TB, addr string) string {
 // to answer 200.
 func (s *Suite) start(name, ready string, args ...string) *Proc {
 	s.t.Helper()
-	p := &Proc{t: s.t, Name: name, bin: filepath.Join(s.Bin, name), args: args, ready: ready, Log: filepath.Join(s.Dir, name+".log")}
-	p.cmdStart()
-	s.t.Cleanup(func() { p.Kill(syscall.SIGTERM) })
-	p.waitReady()
+	p := &Proc{t: s.t, ready: ready, Daemon: &testenv.Daemon{Name: name, Bin: filepath.Join(s.Bin, name), Args: args, Dir: s.Dir, Log: filepath.Join(s.Dir, name+".log")}}
+	s.t.Cleanup(func() { p.Daemon.Signal(syscall.SIGTERM, 15*time.Second) })
+	p.Restart()
 	return p
 }
 
-func (p *Proc) cmdStart() {
-	p.t.Helper()
-	logf, err := os.OpenFile(p.Log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		p.t.Fatalf("%v", err)
-	}
-	p.cmd = exec.Command(p.bin, p.args...)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatalf("starting %s: %v", p.Name, err)
-	}
-	p.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); logf.Close(); close(done) }(p.cmd, p.done)
-}
+// Kill sends sig (SIGKILL: kill -9) and waits for the process to go; one
+// that outlives 15 s is killed.
+func (p *Proc) Kill(sig syscall.Signal) { p.Daemon.Signal(sig, 15*time.Second) }
 
-func (p *Proc) waitReady() {
-	p.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(p.ready); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-p.done:
-			p.t.Fatalf("%s exited:\n%s", p.Name, p.Tail())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	p.t.Fatalf("%s not ready at %s within 60s:\n%s", p.Name, p.ready, p.Tail())
-}
-
-// Kill sends sig (SIGKILL: kill -9) and waits for the process to go.
-func (p *Proc) Kill(sig syscall.Signal) {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// Restart starts the binary again with the same flags, and waits until it
-// is ready.
+// Restart starts the binary (again) with the same flags, and waits until
+// it is ready.
 func (p *Proc) Restart() {
 	p.t.Helper()
-	p.cmdStart()
-	p.waitReady()
-}
-
-// Tail is the end of its log.
-func (p *Proc) Tail() string {
-	b, _ := os.ReadFile(p.Log)
-	if len(b) > 8<<10 {
-		b = b[len(b)-8<<10:]
+	if err := p.Start(); err != nil {
+		p.t.Fatalf("%v", err)
 	}
-	return string(bytes.TrimSpace(b))
+	if err := p.WaitHTTP(p.ready, 60*time.Second); err != nil {
+		p.t.Fatalf("%v\n%s", err, p.Tail())
+	}
 }

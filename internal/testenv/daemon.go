@@ -13,14 +13,15 @@ import (
 	"time"
 )
 
-// daemon is a long-running server process whose output goes to a log file
-// that survives restarts (each start appends to it).
-type daemon struct {
-	name string // for messages: "prometheus", "node_exporter"
-	bin  string
-	args []string
-	dir  string // working directory
-	log  string // path of the log file
+// Daemon is a long-running server process whose output goes to a log file
+// that survives restarts (each start appends to it): the servers of
+// testenv and the suite's own binaries (internal/suite).
+type Daemon struct {
+	Name string // for messages: "prometheus", "node_exporter"
+	Bin  string
+	Args []string
+	Dir  string // working directory
+	Log  string // path of the log file
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -28,28 +29,28 @@ type daemon struct {
 	err    error         // its exit status, once exited is closed
 }
 
-// start starts the process; it is an error to start one already running.
-func (d *daemon) start() error {
+// Start starts the process; it is an error to start one already running.
+func (d *Daemon) Start() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.cmd != nil {
 		select {
 		case <-d.exited:
 		default:
-			return fmt.Errorf("%s is already running (pid %d)", d.name, d.cmd.Process.Pid)
+			return fmt.Errorf("%s is already running (pid %d)", d.Name, d.cmd.Process.Pid)
 		}
 	}
-	logf, err := os.OpenFile(d.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := os.OpenFile(d.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(logf, "==== %s: starting %s %q\n", time.Now().Format(time.RFC3339Nano), d.bin, d.args)
-	cmd := exec.Command(d.bin, d.args...)
-	cmd.Dir = d.dir
+	fmt.Fprintf(logf, "==== %s: starting %s %q\n", time.Now().Format(time.RFC3339Nano), d.Bin, d.Args)
+	cmd := exec.Command(d.Bin, d.Args...)
+	cmd.Dir = d.Dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return fmt.Errorf("starting %s: %w", d.name, err)
+		return fmt.Errorf("starting %s: %w", d.Name, err)
 	}
 	exited := make(chan struct{})
 	d.cmd, d.exited, d.err = cmd, exited, nil
@@ -66,14 +67,14 @@ func (d *daemon) start() error {
 
 // current returns the running process's exit channel, nil if none was
 // ever started.
-func (d *daemon) current() (*exec.Cmd, chan struct{}) {
+func (d *Daemon) current() (*exec.Cmd, chan struct{}) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.cmd, d.exited
 }
 
-// running reports whether the process is alive.
-func (d *daemon) running() bool {
+// Running reports whether the process is alive.
+func (d *Daemon) Running() bool {
 	cmd, exited := d.current()
 	if cmd == nil {
 		return false
@@ -86,21 +87,12 @@ func (d *daemon) running() bool {
 	}
 }
 
-// stop sends SIGTERM and waits up to grace for the process to exit, then
+// Stop sends SIGTERM and waits up to grace for the process to exit, then
 // kills it. It returns nil for a clean exit, which includes dying of the
 // SIGTERM itself: node_exporter does not catch it, Prometheus does.
-func (d *daemon) stop(grace time.Duration) error {
-	cmd, exited := d.current()
-	if cmd == nil {
-		return nil
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(grace):
-		_ = cmd.Process.Kill()
-		<-exited
-		return fmt.Errorf("%s did not exit within %v of SIGTERM and was killed", d.name, grace)
+func (d *Daemon) Stop(grace time.Duration) error {
+	if !d.Signal(syscall.SIGTERM, grace) {
+		return fmt.Errorf("%s did not exit within %v of SIGTERM and was killed", d.Name, grace)
 	}
 	err := d.exitErr()
 	var exit *exec.ExitError
@@ -110,13 +102,31 @@ func (d *daemon) stop(grace time.Duration) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%s exited: %w", d.name, err)
+		return fmt.Errorf("%s exited: %w", d.Name, err)
 	}
 	return nil
 }
 
-// kill sends SIGKILL and waits for the process to be gone.
-func (d *daemon) kill() {
+// Signal sends sig to a running process and waits up to grace for it to
+// exit, then kills it; false if it had to be killed.
+func (d *Daemon) Signal(sig syscall.Signal, grace time.Duration) bool {
+	cmd, exited := d.current()
+	if cmd == nil {
+		return true
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+		return true
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-exited
+		return false
+	}
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (d *Daemon) Kill() {
 	cmd, exited := d.current()
 	if cmd == nil {
 		return
@@ -125,18 +135,18 @@ func (d *daemon) kill() {
 	<-exited
 }
 
-func (d *daemon) exitErr() error {
+func (d *Daemon) exitErr() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.err
 }
 
-// tail is the end of the log, for failure messages.
-func (d *daemon) tail() string { return logTail(d.log, 32<<10) }
+// Tail is the end of the log, for failure messages.
+func (d *Daemon) Tail() string { return logTail(d.Log, 32<<10) }
 
-// waitHTTP polls url until it answers 200, the process exits, or timeout
+// WaitHTTP polls url until it answers 200, the process exits, or timeout
 // passes.
-func (d *daemon) waitHTTP(url string, timeout time.Duration) error {
+func (d *Daemon) WaitHTTP(url string, timeout time.Duration) error {
 	_, exited := d.current()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -157,9 +167,9 @@ func (d *daemon) waitHTTP(url string, timeout time.Duration) error {
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("%s exited before %s answered: %v", d.name, url, d.exitErr())
+			return fmt.Errorf("%s exited before %s answered: %v", d.Name, url, d.exitErr())
 		case <-ctx.Done():
-			return fmt.Errorf("%s: %s did not answer 200 within %v: %v", d.name, url, timeout, last)
+			return fmt.Errorf("%s: %s did not answer 200 within %v: %v", d.Name, url, timeout, last)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

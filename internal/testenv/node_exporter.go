@@ -18,7 +18,7 @@ type NodeExporter struct {
 	Log         string
 
 	t TB
-	d *daemon
+	d *Daemon
 }
 
 // StartNodeExporter starts node_exporter (`make tools` installs it into
@@ -52,7 +52,7 @@ func StartNodeExporter(t TB, args ...string) *NodeExporter {
 		"--web.listen-address=" + n.Addr,
 		"--collector.textfile.directory=" + n.TextfileDir,
 	}, args...)
-	n.d = &daemon{name: "node_exporter", bin: bin, args: flags, dir: dir, log: n.Log}
+	n.d = &Daemon{Name: "node_exporter", Bin: bin, Args: flags, Dir: dir, Log: n.Log}
 	t.Cleanup(n.Kill)
 	n.Start()
 	return n
@@ -62,28 +62,28 @@ func StartNodeExporter(t TB, args ...string) *NodeExporter {
 // until it serves metrics.
 func (n *NodeExporter) Start() {
 	n.t.Helper()
-	if err := n.d.start(); err != nil {
+	if err := n.d.Start(); err != nil {
 		n.t.Fatalf("%v", err)
 		return
 	}
-	if err := n.d.waitHTTP(n.URL+"/metrics", 30*time.Second); err != nil {
-		n.d.kill()
-		n.t.Fatalf("%v\nlog %s:\n%s", err, n.Log, n.d.tail())
+	if err := n.d.WaitHTTP(n.URL+"/metrics", 30*time.Second); err != nil {
+		n.d.Kill()
+		n.t.Fatalf("%v\nlog %s:\n%s", err, n.Log, n.d.Tail())
 	}
 }
 
 // Stop ends node_exporter with SIGTERM and waits until it has exited, so
 // the next scrape of it fails ("node_exporter dies").
-func (n *NodeExporter) Stop() error { return n.d.stop(10 * time.Second) }
+func (n *NodeExporter) Stop() error { return n.d.Stop(10 * time.Second) }
 
 // Kill kills node_exporter at once.
-func (n *NodeExporter) Kill() { n.d.kill() }
+func (n *NodeExporter) Kill() { n.d.Kill() }
 
 // Running reports whether the process is alive.
-func (n *NodeExporter) Running() bool { return n.d.running() }
+func (n *NodeExporter) Running() bool { return n.d.Running() }
 
 // LogTail is the end of node_exporter's output, for failure messages.
-func (n *NodeExporter) LogTail() string { return n.d.tail() }
+func (n *NodeExporter) LogTail() string { return n.d.Tail() }
 
 // WriteTextfile writes name.prom (text exposition format) into the
 // textfile collector's directory, whole, so a scrape never sees half of

@@ -78,7 +78,7 @@ type Prometheus struct {
 	Version    string // e.g. 3.16.0
 
 	t      TB
-	d      *daemon
+	d      *Daemon
 	client *http.Client
 }
 
@@ -159,7 +159,7 @@ func StartPrometheus(t TB, opt PrometheusOptions) *Prometheus {
 		// again only after this delay, 1m by default.
 		"--rules.alert.resend-delay=5s",
 	}
-	p.d = &daemon{name: "prometheus", bin: bin, args: withOverrides(args, opt.ExtraArgs), dir: dir, log: p.Log}
+	p.d = &Daemon{Name: "prometheus", Bin: bin, Args: withOverrides(args, opt.ExtraArgs), Dir: dir, Log: p.Log}
 	t.Cleanup(p.Kill)
 	p.Start()
 	return p
@@ -169,28 +169,28 @@ func StartPrometheus(t TB, opt PrometheusOptions) *Prometheus {
 // TSDB, and waits until it is ready.
 func (p *Prometheus) Start() {
 	p.t.Helper()
-	if err := p.d.start(); err != nil {
+	if err := p.d.Start(); err != nil {
 		p.t.Fatalf("%v", err)
 		return
 	}
-	if err := p.d.waitHTTP(p.URL+"/-/ready", 60*time.Second); err != nil {
-		p.d.kill()
-		p.t.Fatalf("%v\nconfig:\n%s\nlog %s:\n%s", err, p.Config(), p.Log, p.d.tail())
+	if err := p.d.WaitHTTP(p.URL+"/-/ready", 60*time.Second); err != nil {
+		p.d.Kill()
+		p.t.Fatalf("%v\nconfig:\n%s\nlog %s:\n%s", err, p.Config(), p.Log, p.d.Tail())
 	}
 }
 
 // Stop shuts Prometheus down with SIGTERM (it flushes the TSDB head) and
 // waits for it to exit; it kills it after 30s.
-func (p *Prometheus) Stop() error { return p.d.stop(30 * time.Second) }
+func (p *Prometheus) Stop() error { return p.d.Stop(30 * time.Second) }
 
 // Kill kills Prometheus at once, as a crash would.
-func (p *Prometheus) Kill() { p.d.kill() }
+func (p *Prometheus) Kill() { p.d.Kill() }
 
 // Running reports whether the process is alive.
-func (p *Prometheus) Running() bool { return p.d.running() }
+func (p *Prometheus) Running() bool { return p.d.Running() }
 
 // LogTail is the end of Prometheus's output, for failure messages.
-func (p *Prometheus) LogTail() string { return p.d.tail() }
+func (p *Prometheus) LogTail() string { return p.d.Tail() }
 
 // Config is the prometheus.yml in use.
 func (p *Prometheus) Config() string {

@@ -106,7 +106,7 @@ func init() {
 					g.sel("app", `code=~"5.."`), g.sel("app"), v.PromQL(), g.sel("app"), g.s.Traffic.DownMinRequests.PromQL())
 			},
 			describe:  "{{ $value | humanizePercentage }} of requests to {{ $labels.job }} answer 5xx (system down above THRESHOLD).",
-			dashboard: DashRealtime, fx: downFx, window: 2 * minute,
+			dashboard: DashRealtime, fx: downFx, window: 2 * minute, history: "app", on: "job",
 		},
 		// A dead process answers no request, so no 5xx either: its
 		// absence from the scrape is the outage. absent() covers a job
@@ -118,13 +118,13 @@ func init() {
 			describe:  "Prometheus cannot scrape any instance of {{ $labels.job }}: the application is down or unreachable.",
 			dashboard: DashRealtime, fx: upFixture("app", appJob),
 		},
-		"HotelAppErrorRateHigh": {expr: errRatio, dashboard: DashRealtime, fx: errFx, window: 5 * minute,
+		"HotelAppErrorRateHigh": {expr: errRatio, dashboard: DashRealtime, fx: errFx, window: 5 * minute, history: "app", on: "job",
 			describe: "{{ $value | humanizePercentage }} of requests to {{ $labels.job }} answer 5xx over 5 minutes (warning above THRESHOLD)."},
-		"HotelAppErrorRateCritical": {expr: errRatio, dashboard: DashRealtime, fx: errFx, window: 5 * minute,
+		"HotelAppErrorRateCritical": {expr: errRatio, dashboard: DashRealtime, fx: errFx, window: 5 * minute, history: "app", on: "job",
 			describe: "{{ $value | humanizePercentage }} of requests to {{ $labels.job }} answer 5xx over 5 minutes (critical above THRESHOLD)."},
-		"HotelAppLatencyHigh": {expr: latency, dashboard: DashRealtime, fx: latFx, window: 5 * minute,
+		"HotelAppLatencyHigh": {expr: latency, dashboard: DashRealtime, fx: latFx, window: 5 * minute, history: "app", on: "job",
 			describe: "{{ $value | humanizePercentage }} of requests to {{ $labels.job }} take longer than THRESHOLD: the 95th percentile is above it."},
-		"HotelAppLatencyCritical": {expr: latency, dashboard: DashRealtime, fx: latFx, window: 5 * minute,
+		"HotelAppLatencyCritical": {expr: latency, dashboard: DashRealtime, fx: latFx, window: 5 * minute, history: "app", on: "job",
 			describe: "{{ $value | humanizePercentage }} of requests to {{ $labels.job }} take longer than THRESHOLD: the 95th percentile is above it."},
 	})
 
@@ -151,9 +151,9 @@ func init() {
 		},
 	}
 	register(map[string]*def{
-		"HotelAppThroughputDropWarning": {expr: drop, dashboard: DashRealtime, fx: dropFx, window: 5 * minute,
+		"HotelAppThroughputDropWarning": {expr: drop, dashboard: DashRealtime, fx: dropFx, window: 5 * minute, history: "app", on: "job",
 			describe: "{{ $labels.job }} serves {{ $value | humanizePercentage }} of the requests it served a week ago (warning at a drop of THRESHOLD)."},
-		"HotelAppThroughputDropCritical": {expr: drop, dashboard: DashRealtime, fx: dropFx, window: 5 * minute,
+		"HotelAppThroughputDropCritical": {expr: drop, dashboard: DashRealtime, fx: dropFx, window: 5 * minute, history: "app", on: "job",
 			describe: "{{ $labels.job }} serves {{ $value | humanizePercentage }} of the requests it served a week ago (critical at a drop of THRESHOLD)."},
 	})
 }

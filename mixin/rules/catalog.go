@@ -19,6 +19,10 @@ type def struct {
 	// fault is seen only once the window holds enough of it, so the rule's
 	// `for` is the spec's detection time less this.
 	window time.Duration
+	// history is the job whose targets the expression reads, and on the
+	// labels the expression keeps of them: a windowed rule judges only a
+	// window Prometheus has seen whole (see fullWindow).
+	history, on string
 }
 
 // Dashboard uids, shared with the dashboards generator.

@@ -230,8 +230,10 @@ func upFixture(job string, labels func(*gen) map[string]string) fixture {
 
 // withUp adds a target that answers (up 1, with the job and instance of
 // the fixture's labels) unless the fixture's series have one: an alert
-// whose expression also fires on absent(up{...}) must see its target.
-func withUp(g *gen, fx fixture, in []inputSeries, samples int, step time.Duration) []inputSeries {
+// whose expression also fires on absent(up{...}) must see its target,
+// and a windowed one its history (fullWindow: every label of the
+// history job's selector).
+func withUp(g *gen, fx fixture, history string, in []inputSeries, samples int, step time.Duration) []inputSeries {
 	for _, s := range in {
 		if strings.HasPrefix(s.Series, "up{") {
 			return in
@@ -242,6 +244,9 @@ func withUp(g *gen, fx fixture, in []inputSeries, samples int, step time.Duratio
 		if v, ok := fx.labels(g)[k]; ok {
 			ls[k] = v
 		}
+	}
+	if history != "" {
+		ls = g.mustLabels([]string{history}, ls)
 	}
 	if ls["job"] == "" {
 		return in

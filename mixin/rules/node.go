@@ -80,8 +80,8 @@ func init() {
 	// CPU or memory over the resource_usage level: both fixtures' series
 	// at once, memory at the value and CPU idle.
 	register(map[string]*def{
-		"NodeCPUHigh":     {expr: above("instance:node_cpu_utilisation:ratio"), fx: cpuFx, dashboard: DashRealtime, window: 5 * minute, describe: "CPU of {{ $labels.instance }} is {{ $value | humanizePercentage }} busy (warning above THRESHOLD)."},
-		"NodeCPUCritical": {expr: above("instance:node_cpu_utilisation:ratio"), fx: cpuFx, dashboard: DashRealtime, window: 5 * minute, describe: "CPU of {{ $labels.instance }} is {{ $value | humanizePercentage }} busy (critical above THRESHOLD)."},
+		"NodeCPUHigh":     {expr: above("instance:node_cpu_utilisation:ratio"), fx: cpuFx, dashboard: DashRealtime, window: 5 * minute, history: "node", on: "job, instance", describe: "CPU of {{ $labels.instance }} is {{ $value | humanizePercentage }} busy (warning above THRESHOLD)."},
+		"NodeCPUCritical": {expr: above("instance:node_cpu_utilisation:ratio"), fx: cpuFx, dashboard: DashRealtime, window: 5 * minute, history: "node", on: "job, instance", describe: "CPU of {{ $labels.instance }} is {{ $value | humanizePercentage }} busy (critical above THRESHOLD)."},
 		"NodeMemoryHigh": {expr: above("instance:node_memory_utilisation:ratio"), fx: memFx, dashboard: DashRealtime,
 			describe: "Memory of {{ $labels.instance }} is {{ $value | humanizePercentage }} used (warning above THRESHOLD)."},
 		"NodeMemoryCritical": {expr: above("instance:node_memory_utilisation:ratio"), fx: memFx, dashboard: DashRealtime,
@@ -90,9 +90,9 @@ func init() {
 			describe: "{{ $labels.mountpoint }} on {{ $labels.instance }} is {{ $value | humanizePercentage }} full (warning above THRESHOLD)."},
 		"NodeDiskCritical": {expr: above("instance_mountpoint:node_filesystem_utilisation:ratio"), fx: diskFx, dashboard: DashRealtime,
 			describe: "{{ $labels.mountpoint }} on {{ $labels.instance }} is {{ $value | humanizePercentage }} full (critical above THRESHOLD)."},
-		"NodeNetworkHigh": {expr: above("instance_device:node_network_utilisation:ratio"), fx: netFx, dashboard: DashRealtime, window: 5 * minute,
+		"NodeNetworkHigh": {expr: above("instance_device:node_network_utilisation:ratio"), fx: netFx, dashboard: DashRealtime, window: 5 * minute, history: "node", on: "job, instance",
 			describe: "{{ $labels.device }} on {{ $labels.instance }} runs at {{ $value | humanizePercentage }} of its speed (warning above THRESHOLD)."},
-		"NodeNetworkCritical": {expr: above("instance_device:node_network_utilisation:ratio"), fx: netFx, dashboard: DashRealtime, window: 5 * minute,
+		"NodeNetworkCritical": {expr: above("instance_device:node_network_utilisation:ratio"), fx: netFx, dashboard: DashRealtime, window: 5 * minute, history: "node", on: "job, instance",
 			describe: "{{ $labels.device }} on {{ $labels.instance }} runs at {{ $value | humanizePercentage }} of its speed (critical above THRESHOLD)."},
 		"NodeExporterDown": {
 			expr: func(g *gen, _ spec.Value) string {

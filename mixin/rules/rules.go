@@ -129,7 +129,11 @@ type gen struct{ s *spec.Spec }
 // sel returns the job's selector with extra matchers, in braces.
 func (g *gen) sel(job string, extra ...string) string {
 	ms := []string{g.s.Selectors[job]}
-	ms = append(ms, extra...)
+	for _, e := range extra {
+		if e != "" {
+			ms = append(ms, e)
+		}
+	}
 	return "{" + strings.Join(ms, ", ") + "}"
 }
 
@@ -158,7 +162,7 @@ func (g *gen) alertRules(name string, a spec.Alert, d *def) []*AlertRule {
 	}
 	r := Rule{
 		Alert:       name,
-		Expr:        d.expr(g, v),
+		Expr:        g.fullWindow(d.expr(g, v), d),
 		For:         durString(max(a.For.D()-d.window, 0)),
 		Labels:      labels,
 		Annotations: g.annotations(name, a, d, v),
@@ -167,6 +171,27 @@ func (g *gen) alertRules(name string, a spec.Alert, d *def) []*AlertRule {
 		r.KeepFiringFor = durString(a.KeepFiringFor.D())
 	}
 	return []*AlertRule{{Name: name, Rule: r, def: d, value: v}}
+}
+
+// historyStep is how much of a window's start the guard of fullWindow
+// forgives: one sample at any scrape interval up to a minute.
+const historyStep = time.Minute
+
+// fullWindow guards an expression over a rate window: with its `for`
+// shortened by the window, it would otherwise judge the few samples a
+// fresh Prometheus (or a new target) has, and page on a minute of load
+// that the spec wants to last five. The guard asks that the job's up
+// series reach back to the window's start; a restarted Prometheus keeps
+// its TSDB, so only new history waits.
+func (g *gen) fullWindow(expr string, d *def) string {
+	if d.window <= 0 {
+		return expr
+	}
+	if d.history == "" {
+		panic(fmt.Sprintf("a windowed rule must name its job: %s", expr))
+	}
+	return fmt.Sprintf("%s and on (%s) present_over_time(up%s[%s] offset %s)",
+		expr, d.on, g.sel(d.history), durString(historyStep), durString(d.window-historyStep))
 }
 
 // annotations are the summary, the description (the value, the threshold,

@@ -195,6 +195,9 @@ func (g *gen) tinyTraffic(set *Set) []scenario {
 	for _, a := range set.Alerts {
 		ls := g.mustLabels([]string{"app"}, map[string]string{"instance": "app-1:8080", "code": "500"})
 		end := roundUp(15*minute+durationOf(a.Rule.For), minute)
+		// The target answers its scrapes throughout: the rules' history
+		// guard (fullWindow) is met, so silence is the traffic's doing.
+		up := inputSeries{series("up", g.mustLabels([]string{"app"}, map[string]string{"instance": "app-1:8080"})), gaugeValues([]seg{{1, int(end/minute) + 1}}, minute, constant)}
 		if a.Name == "HotelAppDown" {
 			// system_down counts requests in its window, not a rate: every
 			// request failing at night pages once the window holds
@@ -214,7 +217,7 @@ func (g *gen) tinyTraffic(set *Set) []scenario {
 					Name:     fmt.Sprintf("%s: every request failing at %s requests a second (%s in its window, guard %s) %s", a.Name, num(perSec), num(c.share*min), num(min), verdict),
 					Interval: "1m",
 					InputSeries: []inputSeries{{series("http_requests_total", ls),
-						counterValues([]seg{{1, int(end/minute) + 1}}, func(float64) float64 { return perSec * 60 })}},
+						counterValues([]seg{{1, int(end/minute) + 1}}, func(float64) float64 { return perSec * 60 })}, up},
 					AlertTests: []alertTest{{EvalTime: durString(end), Alertname: a.Name, ExpAlerts: c.exp}},
 				}})
 			}
@@ -229,7 +232,7 @@ func (g *gen) tinyTraffic(set *Set) []scenario {
 			Name:     fmt.Sprintf("%s: every request failing at %s requests a second (under the guard of %s) stays silent", a.Name, num(rps), g.minRPS()),
 			Interval: "1m",
 			InputSeries: []inputSeries{{series("http_requests_total", ls),
-				counterValues([]seg{{1, int(end/minute) + 1}}, func(float64) float64 { return rps * 60 })}},
+				counterValues([]seg{{1, int(end/minute) + 1}}, func(float64) float64 { return rps * 60 })}, up},
 			AlertTests: []alertTest{{EvalTime: durString(end), Alertname: a.Name, ExpAlerts: []expAlert{}}},
 		}})
 	}

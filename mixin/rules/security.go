@@ -45,11 +45,11 @@ func init() {
 			expr: func(g *gen, v spec.Value) string {
 				return fmt.Sprintf(`%s / sum by (job) (rate(auth_login_attempts_total%s[5m])) > %s %s`, failures(g), g.sel("app"), v.PromQL(), g.trafficGuard())
 			},
-			window: 5 * minute, fx: loginFixture(true), dashboard: DashRealtime,
+			window: 5 * minute, history: "app", on: "job", fx: loginFixture(true), dashboard: DashRealtime,
 			describe: "{{ $value | humanizePercentage }} of logins to {{ $labels.job }} fail (above THRESHOLD): expired tokens after a deploy, or someone guessing."},
 		"BruteForceSuspected": {
 			expr: func(g *gen, v spec.Value) string { return fmt.Sprintf(`%s > %s`, failures(g), v.PromQL()) },
-			fx:   loginFixture(false), dashboard: DashRealtime, window: 5 * minute,
+			fx:   loginFixture(false), dashboard: DashRealtime, window: 5 * minute, history: "app", on: "job",
 			describe: "{{ $labels.job }} rejects {{ $value | humanize }} logins a second (above THRESHOLD): treat as a brute-force attack."},
 		"CertificateExpiringSoon": {expr: expiry, fx: certFx, dashboard: DashSuite,
 			describe: "The TLS certificate of {{ $labels.instance }} expires in {{ $value | humanizeDuration }} (warning under THRESHOLD)."},

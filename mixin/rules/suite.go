@@ -51,7 +51,7 @@ func init() {
 					ls := merge(escLabels(g), map[string]string{"channel": "slack", "result": "failure"})
 					return []inputSeries{{series("escalator_notifications_total", ls), counterValues(segs, func(v float64) float64 { return v * step.Seconds() })}}
 				}},
-			dashboard: DashSuite, window: 5 * minute,
+			dashboard: DashSuite, window: 5 * minute, history: "escalator", on: "job, instance",
 			describe: "escalator at {{ $labels.instance }} fails to deliver {{ $labels.channel }} notifications ({{ $value | humanize }} a second): escalations may not reach anyone."},
 		// escalator sends the first pages; without one answering, Alertmanager
 		// pages directly (paging="direct" routes around escalator).

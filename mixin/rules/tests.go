@@ -178,7 +178,7 @@ func (g *gen) alertCases(a *AlertRule, step time.Duration) []TestGroup {
 	settle := fx.warmup + keep + 5*minute
 	var out []TestGroup
 	group := func(name string, segs []seg, tests ...alertTest) {
-		out = append(out, TestGroup{Name: label(name), Interval: durString(step), InputSeries: withUp(g, fx, fx.series(g, segs, step), total(segs), step), AlertTests: tests})
+		out = append(out, TestGroup{Name: label(name), Interval: durString(step), InputSeries: withUp(g, fx, a.def.history, fx.series(g, segs, step), total(segs), step), AlertTests: tests})
 	}
 	n := steps(fireAt-base) + 1
 	group(fmt.Sprintf("just below (%s) stays silent", num(ok)), prefix(n+steps(5*minute), ok),
@@ -186,6 +186,13 @@ func (g *gen) alertCases(a *AlertRule, step time.Duration) []TestGroup {
 	if forD >= ev {
 		group(fmt.Sprintf("just above (%s) is only pending before its for of %s", num(bad), a.Rule.For), prefix(n, bad),
 			alertTest{EvalTime: at(beforeAt), Alertname: a.Name, ExpAlerts: []expAlert{}})
+	}
+	// A fresh Prometheus has seen less than the window: the spec's time
+	// has not passed, whatever the few samples say (fullWindow). Only
+	// where the rule would fire by then without the guard.
+	if fresh := (a.def.window - historyStep - ev) / ev * ev; a.def.window > 0 && base == 0 && fresh >= roundUp(fx.earliest, ev)+forD {
+		group(fmt.Sprintf("just above (%s) with less than its %s window of history stays silent", num(bad), durString(a.def.window)), prefix(n, bad),
+			alertTest{EvalTime: at(fresh), Alertname: a.Name, ExpAlerts: []expAlert{}})
 	}
 	group(fmt.Sprintf("just above (%s) fires once its for has passed", num(bad)), prefix(n, bad),
 		alertTest{EvalTime: at(fireAt), Alertname: a.Name, ExpAlerts: firing})
