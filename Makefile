@@ -18,7 +18,7 @@ AMTOOL_VERSION      ?= v0.35.0
 # Debian packages the tests and the demo talk to, and a file each installs.
 APT_PACKAGES := postgresql:/usr/lib/postgresql/15/bin/initdb redis-server:/usr/bin/redis-server pgbackrest:/usr/bin/pgbackrest prometheus-alertmanager:/usr/bin/prometheus-alertmanager chromium:/usr/bin/chromium
 
-.PHONY: all build test lint unit fuzz bench demo soak tools apt-deps clean generate mixin
+.PHONY: all build test lint race unit fuzz bench demo soak tools apt-deps clean generate mixin
 
 all: build
 
@@ -87,12 +87,28 @@ lint: $(BIN)/staticcheck
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
 
-## unit: every Go test, against real servers on loopback (fuzz seeds included).
-unit: tools
-	PATH=$(BIN):$$PATH $(GO) test -count=1 -timeout 30m ./...
+## race: the tests of the packages that run goroutines of their own (the
+## stores, the engine, the notifiers and the Alertmanager client, the API,
+## the collectors, pitr_exporter's watcher and monitor, the demo
+## application and the test servers' recorders), under the race detector.
+## Packages whose tests start the binaries themselves are left out: the
+## detector would not see into the processes they start.
+RACE_PACKAGES := ./webhook/store ./webhook/escalate ./webhook/notify ./webhook/amsync ./webhook/api \
+  ./exporters/pgha_exporter/collector ./exporters/pitr_exporter ./exporters/pitr_exporter/s3store \
+  ./internal/hotelapp ./internal/testenv
+race: tools
+	PATH=$(BIN):$$PATH $(GO) test -race -count=1 -timeout 30m $(RACE_PACKAGES)
 
-## test: what CI runs (.ci/run): lint, then every test.
-test: tools lint unit
+## unit: every other Go test, against real servers on loopback (fuzz seeds
+## included).
+MODULE = $(shell $(GO) list -m)
+UNIT_PACKAGES = $(filter-out $(RACE_PACKAGES:./%=$(MODULE)/%),$(shell $(GO) list ./...))
+unit: tools
+	PATH=$(BIN):$$PATH $(GO) test -count=1 -timeout 30m $(UNIT_PACKAGES)
+
+## test: what CI runs (.ci/run): lint, then every test once, those of
+## RACE_PACKAGES under the race detector.
+test: tools lint race unit
 
 ## fuzz: run each fuzz target for FUZZTIME (the seeds alone run in `make test`).
 FUZZTIME ?= 30s
@@ -104,8 +120,9 @@ fuzz:
 	done
 
 ## bench: the scrape benchmark of pgha_exporter, the refresh benchmark of
-## pitr_exporter (PITR_BENCH_SEGMENTS synthetic WAL objects, default 1,000,000;
-## see README, "Performance") and escalator's store benchmarks (README, escalator).
+## pitr_exporter (PITR_BENCH_SEGMENTS synthetic WAL objects, default
+## 1,000,000) and escalator's store benchmarks; each part's README has the
+## figures.
 BENCHTIME ?= 10000x
 bench: tools
 	set -o pipefail; $(GO) test ./exporters/pgha_exporter/collector -run '^$$' -bench 'BenchmarkScrape' -benchtime $(BENCHTIME) -count 6 -timeout 30m | tee bench.txt

@@ -193,7 +193,7 @@ func TestApp(t *testing.T) {
 		if n := e.count(`SELECT count(*) FROM users`); n != len(DemoUsers) {
 			t.Errorf("%d users, want %d", n, len(DemoUsers))
 		}
-		// What the sla_exporter derives its metrics from.
+		// What the business metrics are derived from.
 		for _, c := range []struct{ table, column, typ string }{
 			{"hotels", "created_at", "timestamp with time zone"},
 			{"bookings", "created_at", "timestamp with time zone"},

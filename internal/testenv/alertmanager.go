@@ -92,7 +92,3 @@ func StartAlertmanager(t TB, config string, peers ...string) *Alertmanager {
 	t.Fatalf("alertmanager not ready within 15s:\n%s", log)
 	return nil
 }
-
-// Clustered starts an Alertmanager that gossips (pass "" as a peer to
-// start the first of a pair).
-func (a *Alertmanager) Clustered() bool { return a.ClusterAddr != "" }

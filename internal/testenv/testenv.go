@@ -1,7 +1,9 @@
 // Package testenv starts real servers on loopback for tests and for the
 // demo: PostgreSQL primaries and streaming standbys made with initdb and
-// pg_basebackup, and Redis. Each server lives in its own temporary
-// directory on a free port and is torn down by the test's Cleanup.
+// pg_basebackup, Redis, pgBackRest archiving into an S3 server, Prometheus,
+// Alertmanager, node_exporter, and recorders of PagerDuty, Slack and
+// e-mail. Each server lives in its own temporary directory on a free port
+// and is torn down by the test's Cleanup.
 //
 // When a server binary is missing, tests skip with the command that
 // installs it; with CI=true they fail instead, so CI never passes by

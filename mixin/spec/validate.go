@@ -432,13 +432,3 @@ func (s *Spec) AlertNames() []string {
 	}
 	return out
 }
-
-// Contains reports whether xs holds x.
-func Contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}

@@ -21,8 +21,7 @@ import (
 type Engine struct {
 	Store    store.Store
 	Policies *policy.File
-	// Notifiers by channel name. Auto-recovery actions (a later issue)
-	// belong beside them, queued in the same outbox so each runs once.
+	// Notifiers by channel name.
 	Notifiers map[string]notify.Notifier
 	Links     *Links // signed acknowledgement links; nil: none
 	Metrics   *Metrics

@@ -2,7 +2,8 @@ package escalate
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Metrics are escalator's, per the design's metric contract.
+// Metrics are escalator's; mixin/generate/contract.go lists the same names
+// for the rules and dashboards that read them.
 type Metrics struct {
 	AlertsReceived *prometheus.CounterVec
 	Duplicates     prometheus.Counter
@@ -10,7 +11,6 @@ type Metrics struct {
 	Steps          *prometheus.CounterVec
 	EscalationLag  prometheus.Histogram
 	Notifications  *prometheus.CounterVec
-	Actions        *prometheus.CounterVec
 	Deliveries     *prometheus.HistogramVec
 	timersPending  *prometheus.Desc
 	incidentsOpen  *prometheus.Desc
@@ -28,16 +28,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		EscalationLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "escalator_escalation_lag_seconds", Help: "Delay from an escalation step's due time to its notification being sent, per notification sent.",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
 		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "escalator_notifications_total", Help: "Notification attempts by channel and result (success, failure, retry)."}, []string{"channel", "result"}),
-		Actions:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "escalator_actions_total", Help: "Auto-recovery actions by action and result (none configured yet)."}, []string{"action", "result"}),
 		// The webhook's answer waits for the store's commit, so this is
-		// where a slow or stalling disk shows (README, escalator).
+		// where a slow or stalling disk shows (webhook/README.md).
 		Deliveries: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "escalator_delivery_duration_seconds",
 			Help:    "Time to answer an Alertmanager delivery, by HTTP status; a 200 comes after the delivery is committed.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"code"}),
 		timersPending: prometheus.NewDesc("escalator_timers_pending", "Escalation steps waiting for their time.", nil, nil),
 		incidentsOpen: prometheus.NewDesc("escalator_incidents_open", "Incidents not resolved yet, by severity.", []string{"severity"}, nil),
 	}
-	reg.MustRegister(m.AlertsReceived, m.Duplicates, m.Resolution, m.Steps, m.EscalationLag, m.Notifications, m.Actions, m.Deliveries, m)
+	reg.MustRegister(m.AlertsReceived, m.Duplicates, m.Resolution, m.Steps, m.EscalationLag, m.Notifications, m.Deliveries, m)
 	return m
 }
 

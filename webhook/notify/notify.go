@@ -3,8 +3,8 @@
 //
 // A Notifier makes exactly one attempt. The split keeps each channel's code
 // about its wire format and lets the caller decide how long to keep
-// trying: escalator's outbox retries durably with Backoff; WithRetry
-// retries in process, for callers without an outbox.
+// trying: escalator's outbox retries durably, waiting Backoff between
+// attempts.
 //
 // Alert labels and annotations reach this package from outside the escalator,
 // so every format is built with an encoder for that format (encoding/json,
@@ -70,7 +70,7 @@ type Message struct {
 type Notifier interface {
 	// Send makes one attempt. It returns a *PermanentError when trying
 	// again cannot help (an HTTP 4xx other than 408 and 429, an SMTP 5xx, a
-	// malformed Message), so WithRetry stops.
+	// malformed Message), so the outbox stops trying.
 	Send(ctx context.Context, m Message) error
 }
 

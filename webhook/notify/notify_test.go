@@ -102,9 +102,31 @@ func writeSecret(t *testing.T, content string) string {
 	return p
 }
 
-// fast is the retry policy of the tests: real backoff, millisecond scale.
-func fast(n Notifier, attempts int) Notifier {
-	return WithRetry(n, attempts, time.Millisecond, 20*time.Millisecond)
+// fast retries n as escalator's outbox does, on a millisecond scale: up
+// to attempts attempts, Backoff between them, stopping on a success, a
+// permanent error or the end of ctx.
+func fast(n Notifier, attempts int) Notifier { return retrying{n, attempts} }
+
+type retrying struct {
+	next     Notifier
+	attempts int
+}
+
+func (r retrying) Send(ctx context.Context, m Message) error {
+	var err error
+	for i := range r.attempts {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(Backoff(i, time.Millisecond, 20*time.Millisecond, err)):
+			}
+		}
+		if err = r.next.Send(ctx, m); err == nil || IsPermanent(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
 }
 
 func TestValidateNamesTheField(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 // stores use, every 2 ms (the cadence of commits at 500 deliveries/s)
 // for 30 s per iteration. The handler cannot answer faster than its
 // store's fsync, so a disk whose fsync p99 or maximum here is over 10 ms
-// will also show in BenchmarkStores' steady-500 (README, escalator).
+// will also show in BenchmarkStores' steady-500 (webhook/README.md).
 func BenchmarkDiskSync(b *testing.B) {
 	const perIter, every = 15000, 2 * time.Millisecond
 	f, err := os.Create(filepath.Join(b.TempDir(), "sync"))

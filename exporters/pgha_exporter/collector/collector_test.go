@@ -29,7 +29,7 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 	primary.Exec("CREATE TABLE t (id int PRIMARY KEY, v int)")
 	primary.Exec("INSERT INTO t VALUES (1, 0), (2, 0)")
 
-	// The exporter's role has nothing but pg_monitor, as the README sets it up.
+	// The exporter's role has nothing but pg_monitor, as exporters/pgha_exporter/README.md sets it up.
 	primary.Exec("CREATE ROLE pgha_monitor LOGIN")
 	primary.Exec("GRANT pg_monitor TO pgha_monitor")
 	primary.Exec("CREATE TABLE pgha_heartbeat (id int PRIMARY KEY, ts timestamptz NOT NULL)")

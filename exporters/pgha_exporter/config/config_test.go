@@ -5,7 +5,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hotel-ops/hotel-ops/internal/yamlconf"
 )
+
+// parseTargets is LoadTargets on bytes (name is used in errors).
+func parseTargets(name string, data []byte) (*Targets, error) {
+	var t Targets
+	if err := yamlconf.Parse(name, data, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
 
 func TestParseTargetsErrorsNameFileLineAndField(t *testing.T) {
 	cases := []struct {
@@ -22,7 +33,7 @@ func TestParseTargetsErrorsNameFileLineAndField(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := ParseTargets("targets.yml", []byte(c.yaml))
+			_, err := parseTargets("targets.yml", []byte(c.yaml))
 			if err == nil {
 				t.Fatalf("accepted:\n%s", c.yaml)
 			}

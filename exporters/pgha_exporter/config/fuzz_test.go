@@ -14,7 +14,7 @@ func FuzzParseTargets(f *testing.F) {
 	f.Add([]byte("targets:\n  a: {dsn: 'postgres://u:p@h:1/d', dsn_env: x}\n"))
 	f.Add([]byte("&a [*a]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ts, err := ParseTargets("fuzz.yml", data)
+		ts, err := parseTargets("fuzz.yml", data)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "fuzz.yml") {
 				t.Fatalf("error does not name the file: %v", err)

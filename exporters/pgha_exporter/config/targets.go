@@ -75,12 +75,3 @@ func LoadTargets(path string) (*Targets, error) {
 	}
 	return &t, nil
 }
-
-// ParseTargets is LoadTargets on bytes already read (name is used in errors).
-func ParseTargets(name string, data []byte) (*Targets, error) {
-	var t Targets
-	if err := yamlconf.Parse(name, data, &t); err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
