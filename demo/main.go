@@ -9,7 +9,7 @@
 // and exits 0.
 //
 //	make demo                         (or: go build -o bin/demo ./demo && bin/demo)
-//	go run ./demo fault system-down   (from a second terminal; see -h)
+//	bin/demo fault system-down   (from a second terminal; see -h)
 package main
 
 import (
@@ -158,8 +158,8 @@ func banner(s *suite.Suite) string {
 	fmt.Fprintf(&b, "  PostgreSQL primary:  %s\n  PostgreSQL standby:  %s\n", s.Primary.DSN("postgres"), s.Standby.DSN("postgres"))
 	fmt.Fprintf(&b, "\nPagerDuty, Slack and e-mail are recorders on loopback: every page they receive is printed below.\n")
 	fmt.Fprintf(&b, "Cause a fault from a second terminal (HotelAppDown pages within about 2 minutes):\n\n")
-	fmt.Fprintf(&b, "  go run ./demo fault system-down     # %s\n", strings.Join(faultNames(), " | "))
-	fmt.Fprintf(&b, "  go run ./demo fault clear\n\nPress Ctrl-C to stop and remove everything.\n\n")
+	fmt.Fprintf(&b, "  bin/demo fault system-down     # %s\n", strings.Join(faultNames(), " | "))
+	fmt.Fprintf(&b, "  bin/demo fault clear\n\nPress Ctrl-C to stop and remove everything.\n\n")
 	return b.String()
 }
 
@@ -340,7 +340,7 @@ func startControl(e *env, addr string, f *faults) error {
 // faultCommand is `demo fault NAME`: it asks the running demo to cause it.
 func faultCommand(args []string) int {
 	if len(args) != 1 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(os.Stderr, "usage: go run ./demo fault NAME\n\nfaults:")
+		fmt.Fprintln(os.Stderr, "usage: bin/demo fault NAME\n\nfaults:")
 		for _, n := range faultNames() {
 			fmt.Fprintf(os.Stderr, "  %-15s %s\n", n, faultTable[n].help)
 		}
