@@ -93,7 +93,7 @@ lint: $(BIN)/staticcheck
 ## application and the test servers' recorders), under the race detector.
 ## Packages whose tests start the binaries themselves are left out: the
 ## detector would not see into the processes they start.
-RACE_PACKAGES := ./webhook/store ./webhook/escalate ./webhook/notify ./webhook/amsync ./webhook/api \
+RACE_PACKAGES := ./webhook/store ./webhook/escalate ./webhook/notify ./webhook/amsync ./webhook/api ./webhook/callback \
   ./exporters/pgha_exporter/collector ./exporters/pitr_exporter ./exporters/pitr_exporter/s3store \
   ./internal/hotelapp ./internal/testenv
 race: tools

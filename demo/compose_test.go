@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
+	"github.com/hotel-ops/hotel-ops/webhook/api"
 	"github.com/hotel-ops/hotel-ops/webhook/config"
 	"github.com/hotel-ops/hotel-ops/webhook/notify"
 )
@@ -93,7 +94,7 @@ func TestComposeEscalatorConfigLoads(t *testing.T) {
 	for _, m := range c.Services["escalator"].Configs {
 		mounted[m.Target] = true
 	}
-	need := []string{cfg.AckLinks.SecretFile}
+	need := []string{cfg.AckLinks.SecretFile, cfg.ConsoleUsersFile}
 	for _, arg := range c.Services["escalator"].Command {
 		if v, ok := strings.CutPrefix(arg, "--api.token-file="); ok {
 			need = append(need, v)
@@ -103,6 +104,21 @@ func TestComposeEscalatorConfigLoads(t *testing.T) {
 		if !mounted[f] {
 			t.Errorf("escalator reads %s, which docker-compose.yml does not mount", f)
 		}
+	}
+}
+
+// The console's demo account, as compose hands it to escalator ("$$" is
+// compose's escape of "$"), signs in with the password the comments name.
+func TestComposeConsoleAccount(t *testing.T) {
+	c := readCompose(t)
+	file := content(t, c, "escalator", "/etc/escalator/console-users.yml")
+	data := strings.ReplaceAll(string(mustRead(t, file)), "$$", "$")
+	users, err := api.ConsoleUsers(file)([]byte(data))
+	if err != nil {
+		t.Fatalf("the console users file in docker-compose.yml: %v", err)
+	}
+	if !users.Check("demo", "demo-console") {
+		t.Error("demo / demo-console does not sign in to the compose console")
 	}
 }
 

@@ -150,7 +150,7 @@ func banner(s *suite.Suite) string {
 		mustAbs("."), strings.TrimPrefix(s.Alertmanager.URL, "http://"))
 	fmt.Fprintf(&b, "  Prometheus:          %s  (alerts: %s/api/v1/alerts)\n", s.Prometheus.URL, s.Prometheus.URL)
 	fmt.Fprintf(&b, "  Alertmanager:        %s\n", s.Alertmanager.URL)
-	fmt.Fprintf(&b, "  escalator console:   http://%s/console/  (sign in with the token %s)\n", s.EscalatorAddr, s.EscalatorToken)
+	fmt.Fprintf(&b, "  escalator console:   http://%s/console/  (sign in as %s, password %s)\n", s.EscalatorAddr, s.ConsoleUser, s.ConsolePassword)
 	fmt.Fprintf(&b, "  hotelapp:            http://%s/  (metrics /metrics)\n", s.AppAddr)
 	fmt.Fprintf(&b, "  pgha_exporter:       http://%s/metrics, /probe?target=standby1\n", s.PghaAddr)
 	fmt.Fprintf(&b, "  pitr_exporter:       http://%s/metrics\n", s.PitrAddr)

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
 	"github.com/hotel-ops/hotel-ops/mixin/generate"
@@ -89,7 +90,9 @@ type Suite struct {
 
 	AppAddr, EscalatorAddr, PghaAddr, PitrAddr string
 	AdminToken, EscalatorToken                 string
-	Spec                                       *spec.Spec
+	// ConsoleUser signs in to escalator's console with ConsolePassword.
+	ConsoleUser, ConsolePassword string
+	Spec                         *spec.Spec
 	// ScrapeJobs are the Prometheus jobs the rules expect, as a user's
 	// prometheus.yml would hold them.
 	ScrapeJobs []testenv.ScrapeJob
@@ -117,7 +120,8 @@ func Start(t testenv.TB, opt Options) *Suite {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	s := &Suite{t: t, Dir: dir, AdminToken: "hotelops-admin-token", EscalatorToken: "hotelops-escalator-token"}
+	s := &Suite{t: t, Dir: dir, AdminToken: "hotelops-admin-token", EscalatorToken: "hotelops-escalator-token",
+		ConsoleUser: "demo", ConsolePassword: "hotelops-console"}
 	s.Bin = filepath.Join(s.Dir, "bin")
 	root := testenv.RepoRoot(t)
 	if opt.TrafficRPS == 0 {
@@ -188,6 +192,12 @@ func Start(t testenv.TB, opt Options) *Suite {
 	}
 	esc.Store.Path = filepath.Join(s.Dir, "escalator.db")
 	esc.AckLinks.SecretFile = filepath.Join(s.Dir, "ack-link-secret")
+	// The console's account: the API token is the machines' and opens no console.
+	hash, err := bcrypt.GenerateFromPassword([]byte(s.ConsolePassword), bcrypt.DefaultCost)
+	if err != nil {
+		t.Fatalf("hashing the console password: %v", err)
+	}
+	esc.ConsoleUsersFile = write("console-users.yml", fmt.Sprintf("users:\n  %s: %s\n", s.ConsoleUser, hash))
 	escYAML, err := yaml.Marshal(&esc)
 	if err != nil {
 		t.Fatalf("%v", err)

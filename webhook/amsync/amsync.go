@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"sync"
 	"time"
 
 	httptransport "github.com/go-openapi/runtime/client"
@@ -26,15 +27,29 @@ import (
 	"github.com/prometheus/alertmanager/api/v2/client/silence"
 	"github.com/prometheus/alertmanager/api/v2/models"
 
-	"github.com/hotel-ops/hotel-ops/webhook/escalate"
 	"github.com/hotel-ops/hotel-ops/webhook/payload"
 	"github.com/hotel-ops/hotel-ops/webhook/store"
 )
 
+// Store is what the reconciler reads and records: store.Store.
+type Store interface {
+	UnsettledAfter(ctx context.Context, after string, limit int) ([]store.Incident, error)
+	SetSilence(ctx context.Context, id, silenceID string, now time.Time) error
+}
+
+// Receiver closes incidents as a resolved delivery would:
+// *escalate.Engine, so that the resolve wakes its scheduler and counts in
+// its metrics like one from Alertmanager.
+type Receiver interface {
+	Receive(ctx context.Context, d *payload.Delivery) (store.Received, error)
+}
+
 // Syncer compares the store with the Alertmanagers of an HA cluster.
 type Syncer struct {
-	Engine *escalate.Engine
-	Peers  []*amclient.AlertmanagerAPI
+	Store    Store
+	Receiver Receiver
+	Now      func() time.Time // default time.Now
+	Peers    []*amclient.AlertmanagerAPI
 	// Interval between passes; Grace is how long an incident must be open
 	// before its absence from Alertmanager closes it (a delivery can come
 	// before the alert is visible on every peer).
@@ -45,7 +60,8 @@ type Syncer struct {
 	SilenceFor time.Duration
 	Logger     *slog.Logger
 
-	wake chan struct{}
+	wakeOnce sync.Once // Wake comes from the engine's goroutines, as Run starts
+	wake     chan struct{}
 }
 
 // Client builds an API client for one Alertmanager URL; hc carries its
@@ -71,10 +87,15 @@ func (s *Syncer) Wake() {
 	}
 }
 
-func (s *Syncer) wakeCh() chan struct{} {
-	if s.wake == nil {
-		s.wake = make(chan struct{}, 1)
+func (s *Syncer) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
 	}
+	return s.Now()
+}
+
+func (s *Syncer) wakeCh() chan struct{} {
+	s.wakeOnce.Do(func() { s.wake = make(chan struct{}, 1) })
 	return s.wake
 }
 
@@ -110,7 +131,7 @@ func (s *Syncer) Once(ctx context.Context) (Result, error) {
 	// Alertmanager's view is read once, before the incidents. An incident
 	// opened after it was read is younger than now, so within Grace, and
 	// cannot be closed for missing from a view that predates it.
-	now := s.Engine.Now()
+	now := s.now()
 	active, err := s.active(ctx)
 	if err != nil {
 		// Without Alertmanager's view nothing is closed: an outage of
@@ -118,7 +139,7 @@ func (s *Syncer) Once(ctx context.Context) (Result, error) {
 		errs = append(errs, err)
 	}
 	for after := ""; ; {
-		list, err := s.Engine.Store.UnsettledAfter(ctx, after, page)
+		list, err := s.Store.UnsettledAfter(ctx, after, page)
 		if err != nil {
 			return res, errors.Join(append(errs, fmt.Errorf("listing incidents: %w", err))...)
 		}
@@ -161,7 +182,7 @@ func (s *Syncer) settle(ctx context.Context, inc *store.Incident, active map[str
 			EndsAt: now, Labels: inc.Labels, Annotations: inc.Annotations}},
 		Hash: store.ReconcilerHashPrefix + inc.ID,
 	}
-	r, err := s.Engine.Receive(ctx, d)
+	r, err := s.Receiver.Receive(ctx, d)
 	if err != nil {
 		return fmt.Errorf("closing %s: %w", inc.ID, err)
 	}
@@ -209,7 +230,7 @@ func (s *Syncer) silence(ctx context.Context, inc *store.Incident) error {
 		name, value, no := k, inc.Labels[k], false
 		matchers = append(matchers, &models.Matcher{Name: &name, Value: &value, IsRegex: &no})
 	}
-	now := s.Engine.Now()
+	now := s.now()
 	start, end := strfmt.DateTime(now), strfmt.DateTime(now.Add(s.SilenceFor))
 	by := "escalator"
 	comment := fmt.Sprintf("incident %s acknowledged by %s; expired by escalator when it resolves", inc.ID, inc.AckedBy)
@@ -222,7 +243,7 @@ func (s *Syncer) silence(ctx context.Context, inc *store.Incident) error {
 			lastErr = err
 			continue
 		}
-		err = s.Engine.Store.SetSilence(ctx, inc.ID, ok.Payload.SilenceID, now)
+		err = s.Store.SetSilence(ctx, inc.ID, ok.Payload.SilenceID, now)
 		if errors.Is(err, store.ErrSilenceTaken) {
 			// Another replica silenced it first: ours goes.
 			return s.expire(ctx, ok.Payload.SilenceID)
@@ -237,7 +258,7 @@ func (s *Syncer) unsilence(ctx context.Context, inc *store.Incident) error {
 	if err := s.expire(ctx, inc.SilenceID); err != nil {
 		return fmt.Errorf("expiring the silence of %s: %w", inc.ID, err)
 	}
-	return s.Engine.Store.SetSilence(ctx, inc.ID, store.SilenceExpired, s.Engine.Now())
+	return s.Store.SetSilence(ctx, inc.ID, store.SilenceExpired, s.now())
 }
 
 // expire expires a silence on the first peer that answers (peers gossip

@@ -87,6 +87,12 @@ func peer(t *testing.T, url string) *amclient.AlertmanagerAPI {
 	return c
 }
 
+// syncer reconciles e's store with the Alertmanager at url, silencing
+// acknowledged alerts for silenceFor (0: not).
+func syncer(t *testing.T, e *escalate.Engine, url string, silenceFor time.Duration) *Syncer {
+	return &Syncer{Store: e.Store, Receiver: e, Peers: []*amclient.AlertmanagerAPI{peer(t, url)}, SilenceFor: silenceFor}
+}
+
 func status(t *testing.T, e *escalate.Engine, id string) *store.Incident {
 	inc, err := e.Store.Incident(ctx, id)
 	if err != nil {
@@ -105,12 +111,12 @@ func TestReconcileClosesMissedResolves(t *testing.T) {
 	active := open(t, e, "StillFiring", fp, starts)
 	gone := open(t, e, "LostResolve", "0123456789abcdef", time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC))
 
-	down := &Syncer{Engine: e, Peers: []*amclient.AlertmanagerAPI{peer(t, fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t)))}}
+	down := syncer(t, e, fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t)), 0)
 	if _, err := down.Once(ctx); err == nil || status(t, e, gone).Status != store.Open {
 		t.Fatalf("with Alertmanager down: err %v, incident %s", err, status(t, e, gone).Status)
 	}
 
-	s := &Syncer{Engine: e, Peers: []*amclient.AlertmanagerAPI{peer(t, am.URL)}}
+	s := syncer(t, e, am.URL, 0)
 	res, err := s.Once(ctx)
 	if err != nil || res.Closed != 1 {
 		t.Fatalf("first pass: %+v %v", res, err)
@@ -151,7 +157,7 @@ func TestReconcilePagesThroughAll(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		lost = append(lost, open(t, e, fmt.Sprint("Lost", i), fmt.Sprintf("%016x", i), time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)))
 	}
-	s := &Syncer{Engine: e, Peers: []*amclient.AlertmanagerAPI{peer(t, am.URL)}}
+	s := syncer(t, e, am.URL, 0)
 	res, err := s.Once(ctx)
 	if err != nil || res.Closed != 10 {
 		t.Fatalf("one pass: %+v %v", res, err)
@@ -173,7 +179,7 @@ func TestSilenceUntilResolved(t *testing.T) {
 	e := engine(t)
 	fp, starts := fire(t, am, "Acked", "")
 	id := open(t, e, "Acked", fp, starts)
-	s := &Syncer{Engine: e, Peers: []*amclient.AlertmanagerAPI{peer(t, am.URL)}, SilenceFor: time.Hour}
+	s := syncer(t, e, am.URL, time.Hour)
 	if _, err := e.Ack(ctx, id, "api"); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +229,7 @@ func TestSilenceOnceAcrossReplicas(t *testing.T) {
 	}
 	stale := status(t, e, id) // as both replicas read it
 	for range 2 {
-		s := &Syncer{Engine: e, Peers: []*amclient.AlertmanagerAPI{peer(t, am.URL)}, SilenceFor: time.Hour}
+		s := syncer(t, e, am.URL, time.Hour)
 		if err := s.silence(ctx, stale); err != nil {
 			t.Fatal(err)
 		}

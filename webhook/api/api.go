@@ -1,6 +1,6 @@
 // Package api is escalator's HTTP interface: the Alertmanager webhook,
-// the incident API (acknowledge, list, audit) behind a bearer token, and
-// signed acknowledgement links.
+// the incident API (acknowledge, list, audit) behind a bearer token,
+// signed acknowledgement links and the incident console.
 package api
 
 import (
@@ -16,21 +16,61 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/hotel-ops/hotel-ops/webhook/escalate"
 	"github.com/hotel-ops/hotel-ops/webhook/payload"
 	"github.com/hotel-ops/hotel-ops/webhook/store"
 )
 
+// Receiver stores Alertmanager's deliveries: *escalate.Engine.
+type Receiver interface {
+	Receive(ctx context.Context, d *payload.Delivery) (store.Received, error)
+}
+
+// Acker acknowledges incidents: *escalate.Engine (which wakes its
+// scheduler and the reconciler), by whom.
+type Acker interface {
+	Ack(ctx context.Context, id, by string) (*store.Incident, error)
+}
+
+// Incidents is what the API and the console read: store.Store.
+type Incidents interface {
+	Incident(ctx context.Context, id string) (*store.Incident, error)
+	Incidents(ctx context.Context, limit int) ([]store.Incident, error)
+	Audit(ctx context.Context, incident string, limit int) ([]store.Entry, error)
+}
+
+// LinkVerifier checks signed acknowledgement links: *escalate.Links.
+type LinkVerifier interface {
+	Verify(id, exp, sig string, now time.Time) bool
+}
+
 // Server serves escalator's endpoints.
 type Server struct {
-	Engine *escalate.Engine
+	Receiver  Receiver
+	Acker     Acker
+	Incidents Incidents
+	Links     LinkVerifier // nil: no signed links
+	// Deliveries, when set, times each webhook answer by status code.
+	Deliveries prometheus.ObserverVec
+	Now        func() time.Time // default time.Now
 	// Token is the bearer token every /api/ request must carry. Empty:
-	// the web configuration's basic auth guards every endpoint instead
-	// (escalator refuses to start with neither).
-	Token   []byte
-	MaxBody int64 // webhook body limit in bytes
+	// BasicAuth guards every endpoint instead (escalator refuses to
+	// start with neither).
+	Token []byte
+	// Users are the console's accounts (console_users_file), with the
+	// token. Nil: with basic auth the console takes the name the browser
+	// sent; with the token it has no accounts and says so.
+	Users *UsersFile
+	// Secret signs console sessions and form tokens (through a derived
+	// key), so that replicas behind one address accept each other's; nil:
+	// a random key per process.
+	Secret []byte
+	// SecureCookies marks the session cookie Secure (external_url is
+	// https: TLS ends at a proxy, so the request alone cannot tell).
+	SecureCookies bool
+	MaxBody       int64 // webhook body limit in bytes
 	// StoreTimeout bounds the wait for a delivery's commit (default
 	// 900ms): past it the answer is 503 and Alertmanager sends the
 	// delivery again, so a stalled store never holds Alertmanager's
@@ -39,26 +79,45 @@ type Server struct {
 	StoreTimeout time.Duration
 	Logger       *slog.Logger
 
-	keyOnce sync.Once
-	key     []byte // signs console sessions and form tokens
+	keyOnce  sync.Once
+	key      []byte // signs console sessions and form tokens
+	failures signInLimits
 }
+
+func (s *Server) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+// ackPath is the signed links' endpoint (escalate.Links.AckURL).
+const ackPath = "/ack"
+
+// signedLink reports whether a path is the signed links', which their
+// signature authenticates whatever else guards escalator.
+func signedLink(path string) bool { return path == ackPath }
 
 // Register adds the endpoints to mux.
 func (s *Server) Register(mux *http.ServeMux) {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
 	receive := s.auth(http.HandlerFunc(s.receive))
-	if m := s.Engine.Metrics; m != nil {
-		receive = promhttp.InstrumentHandlerDuration(m.Deliveries, receive)
+	if s.Deliveries != nil {
+		receive = promhttp.InstrumentHandlerDuration(s.Deliveries, receive)
 	}
 	mux.Handle("POST /api/v1/alerts", receive)
 	mux.Handle("POST /api/v1/incidents/{id}/ack", s.auth(http.HandlerFunc(s.ack)))
 	mux.Handle("GET /api/v1/incidents", s.auth(http.HandlerFunc(s.incidents)))
 	mux.Handle("GET /api/v1/incidents/{id}", s.auth(http.HandlerFunc(s.incident)))
 	mux.Handle("GET /api/v1/audit", s.auth(http.HandlerFunc(s.audit)))
-	mux.HandleFunc("GET /ack", s.ackPage)
-	mux.HandleFunc("POST /ack", s.ackLink)
+	mux.HandleFunc("GET "+ackPath, s.ackPage)
+	mux.HandleFunc("POST "+ackPath, s.ackLink)
 	mux.Handle("GET /console/", s.page(s.consoleList))
 	mux.Handle("GET /console/incidents/{id}", s.page(s.consoleIncident))
 	mux.Handle("POST /console/incidents/{id}/ack", s.page(s.consoleAck))
+	mux.Handle("POST /console/logout", s.page(s.logout))
 	mux.HandleFunc("GET /console/login", s.loginPage)
 	mux.HandleFunc("POST /console/login", s.login)
 }
@@ -70,14 +129,18 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), s.Token) != 1 {
+		if !s.bearer(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="escalator"`)
 			httpError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func (s *Server) bearer(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), s.Token) == 1
 }
 
 func httpError(w http.ResponseWriter, code int, msg string) {
@@ -115,7 +178,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	res, err := s.Engine.Receive(ctx, d)
+	res, err := s.Receiver.Receive(ctx, d)
 	if err != nil {
 		s.Logger.Error("storing a delivery", "group", d.GroupKey, "err", err)
 		httpError(w, http.StatusServiceUnavailable, "store unavailable; retry")
@@ -129,7 +192,7 @@ func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) doAck(w http.ResponseWriter, r *http.Request, id, by string) {
-	inc, err := s.Engine.Ack(r.Context(), id, by)
+	inc, err := s.Acker.Ack(r.Context(), id, by)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		httpError(w, http.StatusNotFound, "no incident "+id)
@@ -142,16 +205,17 @@ func (s *Server) doAck(w http.ResponseWriter, r *http.Request, id, by string) {
 }
 
 func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
-	list, err := s.Engine.Store.Incidents(r.Context(), limit(r, 100))
+	list, err := s.Incidents.Incidents(r.Context(), limit(r, 100))
 	if err != nil {
+		s.Logger.Error("listing incidents", "err", err)
 		httpError(w, http.StatusServiceUnavailable, "store unavailable")
 		return
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, orEmpty(list))
 }
 
 func (s *Server) incident(w http.ResponseWriter, r *http.Request) {
-	inc, err := s.Engine.Store.Incident(r.Context(), r.PathValue("id"))
+	inc, err := s.Incidents.Incident(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		httpError(w, http.StatusNotFound, "no incident "+r.PathValue("id"))
 		return
@@ -164,12 +228,22 @@ func (s *Server) incident(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
-	es, err := s.Engine.Store.Audit(r.Context(), r.URL.Query().Get("incident"), limit(r, 200))
+	es, err := s.Incidents.Audit(r.Context(), r.URL.Query().Get("incident"), limit(r, 200))
 	if err != nil {
+		s.Logger.Error("reading the audit log", "err", err)
 		httpError(w, http.StatusServiceUnavailable, "store unavailable")
 		return
 	}
-	writeJSON(w, http.StatusOK, es)
+	writeJSON(w, http.StatusOK, orEmpty(es))
+}
+
+// orEmpty makes an empty list [] in JSON rather than null, which clients
+// iterating over the answer would have to special-case.
+func orEmpty[T any](xs []T) []T {
+	if xs == nil {
+		return []T{}
+	}
+	return xs
 }
 
 func limit(r *http.Request, def int) int {
@@ -188,7 +262,7 @@ var ackPage = template.Must(template.New("ack").Parse(`<!doctype html><title>Ack
 
 func (s *Server) ackPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	valid := s.Engine.Links != nil && s.Engine.Links.Verify(q.Get("id"), q.Get("exp"), q.Get("sig"), s.Engine.Now())
+	valid := s.Links != nil && s.Links.Verify(q.Get("id"), q.Get("exp"), q.Get("sig"), s.now())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if !valid {
 		w.WriteHeader(http.StatusForbidden)
@@ -203,7 +277,7 @@ func (s *Server) ackLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PostForm.Get("id")
-	if s.Engine.Links == nil || !s.Engine.Links.Verify(id, r.PostForm.Get("exp"), r.PostForm.Get("sig"), s.Engine.Now()) {
+	if s.Links == nil || !s.Links.Verify(id, r.PostForm.Get("exp"), r.PostForm.Get("sig"), s.now()) {
 		httpError(w, http.StatusForbidden, "invalid or expired link")
 		return
 	}

@@ -145,7 +145,7 @@ func settle(b *testing.B) {
 func server(b *testing.B, st store.Store) (*httptest.Server, *http.Client) {
 	eng := &escalate.Engine{Store: st, Policies: benchPolicies(b, "1h")}
 	mux := http.NewServeMux()
-	(&Server{Engine: eng, Token: []byte("t"), MaxBody: 1 << 20}).Register(mux)
+	serve(eng, st, &Server{Token: []byte("t"), MaxBody: 1 << 20}).Register(mux)
 	srv := httptest.NewServer(mux)
 	b.Cleanup(srv.Close)
 	return srv, &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}

@@ -4,7 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hotel-ops/hotel-ops/webhook/escalate"
 	"github.com/hotel-ops/hotel-ops/webhook/payload"
+	"github.com/hotel-ops/hotel-ops/webhook/store"
 )
 
 func mustParse(tb testing.TB, s string) *payload.Delivery {
@@ -13,4 +15,11 @@ func mustParse(tb testing.TB, s string) *payload.Delivery {
 		tb.Fatal(err)
 	}
 	return d
+}
+
+// serve is escalator's handler for eng on its store st, as main wires
+// them: the engine receives and acknowledges, the store is read.
+func serve(eng *escalate.Engine, st store.Store, s *Server) *Server {
+	s.Receiver, s.Acker, s.Incidents = eng, eng, st
+	return s
 }

@@ -26,7 +26,7 @@ func TestStalledStoreAnswers503(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	mux := http.NewServeMux()
-	(&Server{Engine: &escalate.Engine{Store: st, Policies: benchPolicies(t, "1h")}, Token: []byte("t"), MaxBody: 1 << 20,
+	serve(&escalate.Engine{Store: st, Policies: benchPolicies(t, "1h")}, st, &Server{Token: []byte("t"), MaxBody: 1 << 20,
 		StoreTimeout: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/hotel-ops/hotel-ops/internal/yamlconf"
+	"github.com/hotel-ops/hotel-ops/webhook/callback"
 	"github.com/hotel-ops/hotel-ops/webhook/notify"
 	"github.com/hotel-ops/hotel-ops/webhook/policy"
 )
@@ -26,9 +27,18 @@ type Config struct {
 	Store       Store  `yaml:"store"`
 	// HistoryRetention is how long resolved incidents and the audit log
 	// are kept (default 90d).
-	HistoryRetention model.Duration                  `yaml:"history_retention,omitempty"`
-	AckLinks         AckLinks                        `yaml:"ack_links"`
+	HistoryRetention model.Duration `yaml:"history_retention,omitempty"`
+	AckLinks         AckLinks       `yaml:"ack_links"`
+	// ConsoleUsersFile lists the people who sign in to the console (with
+	// --api.token-file): `users: {name: bcrypt hash}`, the shape of
+	// exporter-toolkit's basic_auth_users. Read again when it changes.
+	// Without it the console has no accounts: the API token is the
+	// machines', never a person's.
+	ConsoleUsersFile string                          `yaml:"console_users_file,omitempty"`
 	Channels         map[string]notify.ChannelConfig `yaml:"channels"`
+	// Callbacks, when set, let people acknowledge from Slack's button and
+	// from PagerDuty: the signing secrets of those requests.
+	Callbacks callback.Config `yaml:"callbacks,omitempty"`
 	// Alertmanager, when set, is read to close incidents whose resolve
 	// was missed, and written to silence acknowledged alerts.
 	Alertmanager *Alertmanager `yaml:"alertmanager,omitempty"`
@@ -114,6 +124,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, validateMaintenance(c.Maintenance)...)
+	if err := c.Callbacks.Validate("callbacks"); err != nil {
+		errs = append(errs, err)
+	}
 	names := map[string]bool{}
 	keys := make([]string, 0, len(c.Channels))
 	for name := range c.Channels {

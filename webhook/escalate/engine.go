@@ -37,7 +37,14 @@ type Engine struct {
 	// (doubling from Backoff up to MaxGap, or the receiver's Retry-After).
 	RetryFor        time.Duration
 	Backoff, MaxGap time.Duration
-	Senders         int
+	// PerChannel is how many sends to one channel may be in flight at
+	// once (default 32). Each channel has its own sender: a receiver that
+	// stalls or fails holds only its own queue.
+	PerChannel int
+	// Lease bounds one send (default 15s: a channel's default timeout
+	// and a margin). A claimed notification is another sender's only
+	// after it, so a send never outlives it.
+	Lease time.Duration
 	// OnFired, when set, sees every step taken; OnSent every step's
 	// notification sent, with its escalation lag (due time to sent).
 	// Several workers may call them at once; benchmarks measure with them.
@@ -54,16 +61,18 @@ type Engine struct {
 	OnAck func()
 
 	wake chan struct{}
-	// queued wakes a sender when notifications were queued, so that a
-	// step's notification goes out at once rather than at the next Tick.
-	queued chan struct{}
+	// queued wakes the senders when notifications were queued, so that a
+	// step's notification goes out at once rather than at the next Tick:
+	// one channel per sender, all signalled.
+	mu     sync.Mutex
+	queued map[string]chan struct{}
 	once   sync.Once
 }
 
 func (e *Engine) init() {
 	e.once.Do(func() {
 		e.wake = make(chan struct{}, 1)
-		e.queued = make(chan struct{}, 1)
+		e.queued = map[string]chan struct{}{}
 		if e.Now == nil {
 			e.Now = time.Now
 		}
@@ -79,8 +88,11 @@ func (e *Engine) init() {
 		if e.MaxGap == 0 {
 			e.MaxGap = 5 * time.Minute
 		}
-		if e.Senders == 0 {
-			e.Senders = 4
+		if e.PerChannel == 0 {
+			e.PerChannel = 32
+		}
+		if e.Lease == 0 {
+			e.Lease = notify.DefaultTimeout + 5*time.Second
 		}
 		if e.Retention == 0 {
 			e.Retention = 7 * 24 * time.Hour
@@ -119,6 +131,8 @@ func (e *Engine) Receive(ctx context.Context, d *payload.Delivery) (store.Receiv
 			for _, a := range d.Alerts {
 				m.AlertsReceived.WithLabelValues(a.Status).Inc()
 			}
+			m.Truncated.Add(float64(d.Truncated))
+			m.EarlyResolves.Add(float64(res.EarlyResolves))
 			for _, r := range res.Resolutions {
 				m.Resolution.WithLabelValues(r.Severity).Observe(r.Duration.Seconds())
 			}
@@ -143,9 +157,44 @@ func (e *Engine) Ack(ctx context.Context, id, by string) (*store.Incident, error
 	return inc, err
 }
 
+// Resolve closes an incident by hand (a person resolved it where the
+// page was read): its escalation stops and its channels hear it.
+func (e *Engine) Resolve(ctx context.Context, id, by string) (*store.Incident, error) {
+	e.init()
+	inc, err := e.Store.Resolve(ctx, id, by, e.Now())
+	if err == nil {
+		e.poke()
+		if e.OnAck != nil {
+			e.OnAck() // its silence, if any, is expired at the next pass
+		}
+	}
+	return inc, err
+}
+
 func (e *Engine) poke() {
 	signal(e.wake)
-	signal(e.queued) // a resolve or an acknowledgement queued notifications
+	e.wakeSenders() // a resolve or an acknowledgement queued notifications
+}
+
+// wakeSenders signals every channel's sender.
+func (e *Engine) wakeSenders() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ch := range e.queued {
+		signal(ch)
+	}
+}
+
+// senderWake is the channel that wakes the sender of channel.
+func (e *Engine) senderWake(channel string) chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ch, ok := e.queued[channel]
+	if !ok {
+		ch = make(chan struct{}, 1)
+		e.queued[channel] = ch
+	}
+	return ch
 }
 
 // signal wakes one waiter on ch, if none is already due to wake.
@@ -163,10 +212,12 @@ func (e *Engine) Run(ctx context.Context) {
 	wg.Add(2)
 	go func() { defer wg.Done(); e.schedule(ctx) }()
 	go func() { defer wg.Done(); e.prune(ctx) }()
-	for i := 0; i < e.Senders; i++ {
+	for name := range e.Notifiers {
 		wg.Add(1)
-		go func() { defer wg.Done(); e.send(ctx) }()
+		go func() { defer wg.Done(); e.sendChannel(ctx, name) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); e.sweepUnknown(ctx) }()
 	wg.Wait()
 }
 
@@ -174,10 +225,6 @@ func (e *Engine) Run(ctx context.Context) {
 // a backlog after a restart costs few commits, small enough that one
 // transaction stays well under a second.
 const stepBatch = 5000
-
-// sendBatch is how many notifications a sender claims, sends at once and
-// settles in one transaction.
-const sendBatch = 64
 
 // Step runs the scheduler once: every step due now, in batches. Tests
 // with an injected clock call it directly. A store that lets several
@@ -230,7 +277,7 @@ func (e *Engine) drain(ctx context.Context) (int, error) {
 		}
 		total += len(fired)
 		if len(fired) > 0 {
-			signal(e.queued)
+			e.wakeSenders()
 		}
 		if len(fired) < stepBatch {
 			return total, nil
@@ -280,37 +327,118 @@ func (e *Engine) prune(ctx context.Context) {
 	}
 }
 
-func (e *Engine) send(ctx context.Context) {
+// sendChannel sends the channel's notifications until ctx ends: up to
+// PerChannel at once, each settled as soon as it is done, so a send that
+// stalls holds only its own slot, and what was sent beside it is never
+// sent again because of it.
+func (e *Engine) sendChannel(ctx context.Context, channel string) {
+	wake := e.senderWake(channel)
+	slots := make(chan struct{}, e.PerChannel)
+	done := make(chan store.Outcome, e.PerChannel)
+	var settling sync.WaitGroup
+	settling.Add(1)
+	go func() { defer settling.Done(); e.settle(done, slots, wake) }()
+	var sending sync.WaitGroup
+	defer func() {
+		sending.Wait()
+		close(done)
+		settling.Wait()
+	}()
 	for ctx.Err() == nil {
-		n, err := e.SendDue(ctx, sendBatch)
-		if err != nil && ctx.Err() == nil {
-			e.Logger.Error("sending notifications", "err", err)
+		free := cap(slots) - len(slots)
+		var claimed []store.Notification
+		if free > 0 {
+			var err error
+			claimed, err = e.Store.Claim(ctx, channel, e.Now(), e.Lease, free)
+			if err != nil && ctx.Err() == nil {
+				e.Logger.Error("claiming notifications", "channel", channel, "err", err)
+			}
 		}
-		if n == sendBatch {
-			signal(e.queued) // more waiting: another sender may help
+		for _, n := range claimed {
+			slots <- struct{}{}
+			sending.Add(1)
+			go func() {
+				defer sending.Done()
+				done <- e.sendOne(ctx, n)
+			}()
 		}
-		if n == 0 {
+		if len(claimed) == 0 || len(claimed) == free {
+			// Nothing due, or no slot left: wait for a notification
+			// queued, a slot freed, or the tick (a retry come due).
 			select {
 			case <-ctx.Done():
-			case <-e.queued:
+			case <-wake:
 			case <-time.After(e.Tick):
 			}
 		}
 	}
 }
 
-// SendDue sends up to limit queued notifications once each, settling
-// each in the store; it returns how many it tried.
-func (e *Engine) SendDue(ctx context.Context, limit int) (int, error) {
+// settle records outcomes as they come, those ready together in one
+// write, and frees their slots once written.
+func (e *Engine) settle(done chan store.Outcome, slots chan struct{}, wake chan struct{}) {
+	for o := range done {
+		batch := []store.Outcome{o}
+	more:
+		for len(batch) < cap(slots) {
+			select {
+			case o, ok := <-done:
+				if !ok {
+					break more
+				}
+				batch = append(batch, o)
+			default:
+				break more
+			}
+		}
+		// Settled even while shutting down: a send that went out is
+		// recorded, or it would go out again at the next start.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := e.Store.Settle(ctx, batch); err != nil {
+			e.Logger.Error("settling notifications", "count", len(batch), "err", err)
+		}
+		cancel()
+		for range batch {
+			<-slots
+		}
+		signal(wake)
+	}
+}
+
+// sweepUnknown fails, once each, the notifications queued for a channel
+// the configuration no longer has: they would otherwise wait for ever.
+func (e *Engine) sweepUnknown(ctx context.Context) {
+	for {
+		chs, err := e.Store.Channels(ctx)
+		if err != nil && ctx.Err() == nil {
+			e.Logger.Warn("listing queued channels", "err", err)
+		}
+		for _, ch := range chs {
+			if _, ok := e.Notifiers[ch]; ok {
+				continue
+			}
+			if _, err := e.SendDue(ctx, ch, 100); err != nil && ctx.Err() == nil {
+				e.Logger.Warn("failing notifications of an unknown channel", "channel", ch, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Minute):
+		}
+	}
+}
+
+// SendDue sends up to limit queued notifications of the channel ("":
+// every channel) once each, and settles them; it returns how many it
+// tried. Tests with an injected clock call it; Run's senders do the
+// same, continuously.
+func (e *Engine) SendDue(ctx context.Context, channel string, limit int) (int, error) {
 	e.init()
-	claimed, err := e.Store.Claim(ctx, e.Now(), time.Minute, limit)
+	claimed, err := e.Store.Claim(ctx, channel, e.Now(), e.Lease, limit)
 	if err != nil || len(claimed) == 0 {
 		return 0, err
 	}
-	// The claim holds at most one notification per incident and channel
-	// (the stores hand out each pair's oldest only), so they go out at
-	// once: a slow receiver holds only its own, and their settlements
-	// share the store's commits.
 	outcomes := make([]store.Outcome, len(claimed))
 	var wg sync.WaitGroup
 	for i, n := range claimed {
@@ -366,7 +494,7 @@ func (e *Engine) deliver(ctx context.Context, n store.Notification) error {
 	m := notify.Message{
 		Key: n.Key, Incident: inc.ID, Event: notify.Event(n.Event), Severity: inc.Labels["severity"],
 		Summary: inc.Annotations["summary"], Description: inc.Annotations["description"], Labels: inc.Labels,
-		StartsAt: inc.StartsAt, Step: n.Step, Policy: inc.Policy,
+		StartsAt: inc.StartsAt, Step: n.Step, Policy: inc.Policy, Truncated: inc.Truncated,
 	}
 	if m.Summary == "" {
 		m.Summary = inc.Labels["alertname"]
@@ -375,7 +503,9 @@ func (e *Engine) deliver(ctx context.Context, n store.Notification) error {
 		m.AckURL = e.Links.AckURL(inc.ID, e.Now())
 		m.ConsoleURL = e.Links.Base + "/console/incidents/" + url.PathEscape(inc.ID) // its timeline, with an acknowledge button
 	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// Never longer than the lease: past it another sender may take the
+	// notification, and a receiver would hear it twice.
+	sctx, cancel := context.WithTimeout(ctx, e.Lease-time.Second)
 	defer cancel()
 	return nt.Send(sctx, m)
 }

@@ -98,7 +98,7 @@ func run(t *testing.T, e *Engine) {
 	if _, err := e.Step(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.SendDue(ctx, 100); err != nil {
+	if _, err := e.SendDue(ctx, "", 100); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -320,4 +320,26 @@ func FuzzAckLink(f *testing.F) {
 			t.Fatalf("verified an expired or malformed link: %q", exp)
 		}
 	})
+}
+
+// Alerts Alertmanager left out of a delivery are counted, and the page
+// of each incident that delivery opened says how many.
+func TestTruncatedDeliveryIsTold(t *testing.T) {
+	oncall, manager := &channel{}, &channel{}
+	e, _, _ := engine(t, oncall, manager)
+	d, err := payload.Parse(strings.NewReader(`{"version":"4","groupKey":"g","truncatedAlerts":25,"alerts":[{"status":"firing",
+"labels":{"alertname":"HotelAppDown","severity":"critical"},"startsAt":"2026-11-28T08:58:00Z","fingerprint":"t1"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Receive(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	run(t, e)
+	if len(oncall.sent) != 1 || oncall.sent[0].Truncated != 25 {
+		t.Fatalf("page: %+v", oncall.sent)
+	}
+	if n := testutil.ToFloat64(e.Metrics.Truncated); n != 25 {
+		t.Errorf("escalator_alerts_truncated_total %v", n)
+	}
 }

@@ -12,6 +12,8 @@ type Metrics struct {
 	EscalationLag  prometheus.Histogram
 	Notifications  *prometheus.CounterVec
 	Deliveries     *prometheus.HistogramVec
+	Truncated      prometheus.Counter
+	EarlyResolves  prometheus.Counter
 	timersPending  *prometheus.Desc
 	incidentsOpen  *prometheus.Desc
 	storeFn        func() (int, map[string]int, error)
@@ -33,10 +35,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Deliveries: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "escalator_delivery_duration_seconds",
 			Help:    "Time to answer an Alertmanager delivery, by HTTP status; a 200 comes after the delivery is committed.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"code"}),
+		Truncated: prometheus.NewCounter(prometheus.CounterOpts{Name: "escalator_alerts_truncated_total",
+			Help: "Alerts Alertmanager left out of its deliveries (truncatedAlerts: a group outgrew the receiver's max_alerts); they never became incidents."}),
+		EarlyResolves: prometheus.NewCounter(prometheus.CounterOpts{Name: "escalator_early_resolves_total",
+			Help: "Alerts whose resolve arrived before their firing (Alertmanager peers out of order): recorded closed, nobody paged."}),
 		timersPending: prometheus.NewDesc("escalator_timers_pending", "Escalation steps waiting for their time.", nil, nil),
 		incidentsOpen: prometheus.NewDesc("escalator_incidents_open", "Incidents not resolved yet, by severity.", []string{"severity"}, nil),
 	}
-	reg.MustRegister(m.AlertsReceived, m.Duplicates, m.Resolution, m.Steps, m.EscalationLag, m.Notifications, m.Deliveries, m)
+	reg.MustRegister(m.AlertsReceived, m.Duplicates, m.Resolution, m.Steps, m.EscalationLag, m.Notifications, m.Deliveries, m.Truncated, m.EarlyResolves, m)
 	return m
 }
 

@@ -2,20 +2,33 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -25,19 +38,26 @@ import (
 )
 
 // recorder is a loopback webhook endpoint that records each notification
-// by its idempotency key.
+// by its idempotency key, and the last acknowledgement link sent.
 type recorder struct {
-	mu   sync.Mutex
-	keys map[string]int
-	srv  *httptest.Server
+	mu     sync.Mutex
+	keys   map[string]int
+	ackURL string
+	srv    *httptest.Server
 }
 
 func newRecorder(t *testing.T) *recorder {
 	r := &recorder{keys: map[string]int{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		io.Copy(io.Discard, req.Body)
+		var msg struct {
+			AckURL string `json:"ack_url"`
+		}
+		json.NewDecoder(req.Body).Decode(&msg)
 		r.mu.Lock()
 		r.keys[req.Header.Get("Idempotency-Key")]++
+		if msg.AckURL != "" {
+			r.ackURL = msg.AckURL
+		}
 		r.mu.Unlock()
 	}))
 	t.Cleanup(r.srv.Close)
@@ -214,6 +234,20 @@ func TestWebhookAuthAndBadPayloads(t *testing.T) {
 // from /metrics.
 func histogramCounts(t *testing.T, p *proc, family, label string) map[string]uint64 {
 	t.Helper()
+	out := map[string]uint64{}
+	for _, m := range metricFamily(t, p, family).GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == label {
+				out[l.GetValue()] = m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return out
+}
+
+// metricFamily is the family p's /metrics exposes under name.
+func metricFamily(t *testing.T, p *proc, name string) *dto.MetricFamily {
+	t.Helper()
 	resp, err := http.Get(p.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -224,15 +258,16 @@ func histogramCounts(t *testing.T, p *proc, family, label string) map[string]uin
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]uint64{}
-	for _, m := range families[family].GetMetric() {
-		for _, l := range m.GetLabel() {
-			if l.GetName() == label {
-				out[l.GetValue()] = m.GetHistogram().GetSampleCount()
-			}
-		}
+	return families[name]
+}
+
+// counterValue is the value of an unlabelled counter p exposes.
+func counterValue(t *testing.T, p *proc, name string) float64 {
+	t.Helper()
+	for _, m := range metricFamily(t, p, name).GetMetric() {
+		return m.GetCounter().GetValue()
 	}
-	return out
+	return 0
 }
 
 // kill -9 with many pending steps: after a restart every step fires once.
@@ -411,17 +446,24 @@ receivers:
 	for _, e := range entries {
 		count[e.Action]++
 	}
-	if count["received"] != 1 || count["opened"] != 1 || !clustered && count["deduplicated"] < 1 {
-		t.Errorf("audit %v: want one delivery stored, one incident (and, unclustered, the other peer's copy deduplicated)", count)
+	dups := 0.0
+	for _, r := range replicas {
+		dups += counterValue(t, r, "escalator_duplicate_deliveries_total")
+	}
+	if count["received"] != 1 || count["opened"] != 1 || !clustered && dups < 1 {
+		t.Errorf("audit %v, %v duplicates: want one delivery stored, one incident (and, unclustered, the other peer's copy deduplicated)", count, dups)
 	}
 	if clustered {
-		t.Logf("clustered pair: %d deliveries deduplicated", count["deduplicated"])
+		t.Logf("clustered pair: %v deliveries deduplicated", dups)
 	}
 }
 
 // Without a bearer token, basic auth from the exporter-toolkit web
-// configuration guards the webhook; with neither, escalator refuses to
-// start.
+// configuration guards every endpoint (over TLS here, with the
+// certificate named relative to the web configuration) except the signed
+// acknowledgement link, which works without a password; the console takes
+// the basic auth name. With neither, escalator refuses to start, and with
+// both, or with basic auth and a console users file.
 func TestBasicAuthFromWebConfig(t *testing.T) {
 	rec := newRecorder(t)
 	cfg, _ := setup(t, rec, "1h")
@@ -433,26 +475,212 @@ func TestBasicAuthFromWebConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web := filepath.Join(t.TempDir(), "web.yml")
-	os.WriteFile(web, []byte(fmt.Sprintf("basic_auth_users:\n  alertmanager: %s\n", hash)), 0o600)
+	dir := t.TempDir()
+	pool := writeCert(t, dir)
+	web := filepath.Join(dir, "web.yml")
+	os.WriteFile(web, []byte(fmt.Sprintf("tls_server_config: {cert_file: cert.pem, key_file: key.pem}\nbasic_auth_users:\n  alertmanager: %s\n  tanaka: %s\n", hash, hash)), 0o600)
 	out, err = exec.Command(binary(t), "--config.file="+cfg, "--web.config.file="+web, "--api.token-file="+web, "--web.listen-address=127.0.0.1:0").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "exclude each other") {
 		t.Errorf("started with a bearer token and basic auth, which no request can pass both: %v\n%s", err, out)
 	}
+	withUsers := filepath.Join(t.TempDir(), "escalator.yml")
+	conf, _ := os.ReadFile(cfg)
+	os.WriteFile(withUsers, append(conf, "console_users_file: /nonexistent\n"...), 0o600)
+	out, err = exec.Command(binary(t), "--config.file="+withUsers, "--web.config.file="+web, "--web.listen-address=127.0.0.1:0").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "console_users_file goes with --api.token-file") {
+		t.Errorf("started with basic auth and a console users file: %v\n%s", err, out)
+	}
+
 	p := startWith(t, testenv.FreePort(t), "--config.file="+cfg, "--web.config.file="+web)
-	for user, want := range map[string]int{"": http.StatusUnauthorized, "wrong": http.StatusUnauthorized, "am-password": http.StatusOK} {
-		req, _ := http.NewRequest(http.MethodPost, p.url+"/api/v1/alerts", strings.NewReader(deliveryJSON("g", "f", "firing")))
-		if user != "" {
-			req.SetBasicAuth("alertmanager", user)
+	p.url = "https://" + p.addr
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	send := func(method, path, body, user, pw string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, p.url+path, strings.NewReader(body))
+		if method == http.MethodPost && strings.HasPrefix(path, "/ack") {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
-		resp, err := http.DefaultClient.Do(req)
+		if user != "" {
+			req.SetBasicAuth(user, pw)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for pw, want := range map[string]int{"": http.StatusUnauthorized, "wrong": http.StatusUnauthorized, "am-password": http.StatusOK} {
+		user := "alertmanager"
+		if pw == "" {
+			user = ""
+		}
+		if code, msg := send(http.MethodPost, "/api/v1/alerts", deliveryJSON("g", "f", "firing"), user, pw); code != want {
+			t.Errorf("delivery with password %q: %d %s, want %d", pw, code, msg, want)
+		}
+	}
+	for _, path := range []string{"/", "/metrics", "/api/v1/incidents", "/console/", "/ack/../metrics"} {
+		if code, _ := send(http.MethodGet, path, "", "", ""); code != http.StatusUnauthorized {
+			t.Errorf("GET %s without a password: %d, want 401", path, code)
+		}
+	}
+	rec.waitFor(t, 1, 10*time.Second)
+	link, err := url.Parse(rec.ackURL)
+	if err != nil || link.Query().Get("sig") == "" {
+		t.Fatalf("the notification's acknowledgement link %q: %v", rec.ackURL, err)
+	}
+	id := link.Query().Get("id")
+	if code, page := send(http.MethodGet, "/console/incidents/"+id, "", "tanaka", "am-password"); code != http.StatusOK || !strings.Contains(page, "Signed in as <b>tanaka</b>") {
+		t.Errorf("the console with basic auth: %d\n%s", code, page)
+	}
+	if code, page := send(http.MethodGet, "/ack?"+link.RawQuery, "", "", ""); code != http.StatusOK || !strings.Contains(page, `method="post"`) {
+		t.Fatalf("the signed link without a password: %d\n%s", code, page)
+	}
+	if code, msg := send(http.MethodPost, "/ack", link.RawQuery, "", ""); code != http.StatusOK || !strings.Contains(msg, `"acknowledged"`) {
+		t.Errorf("the link's button without a password: %d %s", code, msg)
+	}
+	if code, msg := send(http.MethodGet, "/api/v1/incidents/"+id, "", "alertmanager", "am-password"); code != http.StatusOK || !strings.Contains(msg, `"ackedBy":"signed link"`) {
+		t.Errorf("the incident after the link: %d %s", code, msg)
+	}
+	if strings.Contains(p.log.String(), string(hash)) || strings.Contains(p.log.String(), "am-password") {
+		t.Errorf("the log holds a password or its hash:\n%s", p.log)
+	}
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key
+// as cert.pem and key.pem in dir, and returns a pool trusting it.
+func writeCert(t *testing.T, dir string) *x509.CertPool {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "escalator test"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return pool
+}
+
+// With the bearer token: the signed link works without it; people sign
+// in to the console with a name and password from console_users_file and
+// their acknowledgement is theirs; the token opens the API only. Without
+// a users file the console says it has none.
+func TestConsoleAndLinksWithToken(t *testing.T) {
+	rec := newRecorder(t)
+	cfg, tok := setup(t, rec, "1h")
+	hash, err := bcrypt.GenerateFromPassword([]byte("tanaka-password"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := filepath.Join(t.TempDir(), "console-users.yml")
+	os.WriteFile(users, []byte(fmt.Sprintf("users:\n  tanaka: %s\n", hash)), 0o600)
+	withUsers := filepath.Join(t.TempDir(), "escalator.yml")
+	conf, _ := os.ReadFile(cfg)
+	os.WriteFile(withUsers, append(conf, fmt.Sprintf("console_users_file: %s\n", users)...), 0o600)
+
+	plain := start(t, cfg, tok, testenv.FreePort(t))
+	resp, err := http.Get(plain.url + "/console/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(page), "console_users_file") {
+		t.Errorf("the console without a users file: %d\n%s", resp.StatusCode, page)
+	}
+	plain.cmd.Process.Kill() // the store is one process's
+	plain.cmd.Wait()
+
+	p := start(t, withUsers, tok, testenv.FreePort(t))
+	if code, msg := p.post(t, "/api/v1/alerts", deliveryJSON("g", "f", "firing"), p.tok); code != http.StatusOK {
+		t.Fatalf("delivery: %d %s", code, msg)
+	}
+	rec.waitFor(t, 1, 10*time.Second)
+	link, err := url.Parse(rec.ackURL)
+	if err != nil || link.Query().Get("sig") == "" {
+		t.Fatalf("the notification's acknowledgement link %q: %v", rec.ackURL, err)
+	}
+	id := link.Query().Get("id")
+	resp, err = http.Get(p.url + "/ack?" + link.RawQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("the signed link without the token: %d", resp.StatusCode)
+	}
+
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	signIn := func(name, pw string) *http.Response {
+		resp, err := noRedirect.PostForm(p.url+"/console/login", url.Values{"name": {name}, "password": {pw}, "next": {"/console/incidents/" + id}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("password %q: %d, want %d", user, resp.StatusCode, want)
-		}
+		return resp
+	}
+	if resp := signIn("", "s3cret-token"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("signing in with the machine token: %d", resp.StatusCode)
+	}
+	resp = signIn("tanaka", "tanaka-password")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/incidents/"+id || len(resp.Cookies()) != 1 {
+		t.Fatalf("signing in: %d to %q, cookies %v", resp.StatusCode, resp.Header.Get("Location"), resp.Cookies())
+	}
+	session := resp.Cookies()[0]
+	req, _ := http.NewRequest(http.MethodGet, p.url+"/console/incidents/"+id, nil)
+	req.AddCookie(session)
+	resp, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("the incident page: %d\n%s", resp.StatusCode, page)
+	}
+	req, _ = http.NewRequest(http.MethodPost, p.url+"/console/incidents/"+id+"/ack", strings.NewReader(url.Values{"csrf": {string(m[1])}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(session)
+	resp, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("acknowledging in the console: %d", resp.StatusCode)
+	}
+	req, _ = http.NewRequest(http.MethodGet, p.url+"/api/v1/incidents/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+p.tok)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inc struct{ Status, AckedBy string }
+	json.NewDecoder(resp.Body).Decode(&inc)
+	resp.Body.Close()
+	if inc.Status != "acknowledged" || inc.AckedBy != "tanaka" {
+		t.Errorf("after the console's button: %+v", inc)
+	}
+	if strings.Contains(p.log.String(), string(hash)) || strings.Contains(p.log.String(), "tanaka-password") {
+		t.Errorf("the log holds a password or its hash:\n%s", p.log)
 	}
 }
 

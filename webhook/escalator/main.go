@@ -19,11 +19,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	commoncfg "github.com/prometheus/common/config"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/hotel-ops/hotel-ops/internal/service"
 	"github.com/hotel-ops/hotel-ops/webhook/amsync"
 	"github.com/hotel-ops/hotel-ops/webhook/api"
+	"github.com/hotel-ops/hotel-ops/webhook/callback"
 	"github.com/hotel-ops/hotel-ops/webhook/config"
 	"github.com/hotel-ops/hotel-ops/webhook/escalate"
 	"github.com/hotel-ops/hotel-ops/webhook/notify"
@@ -82,12 +82,14 @@ func run(args []string) int {
 
 	logger := svc.Logger
 	var token []byte
-	users, err := basicAuthUsers(*svc.Web.WebConfigFile)
-	switch {
-	case err != nil:
+	basic, err := openWebAuth(*svc.Web.WebConfigFile, logger)
+	if err != nil {
 		logger.Error("Authentication", "err", err)
 		return 2
-	case tokenFile != "" && users > 0:
+	}
+	defer basic.Close()
+	switch {
+	case tokenFile != "" && basic != nil:
 		// Basic auth guards every request and the API then wants a bearer
 		// token in the same Authorization header: nothing could get in.
 		logger.Error("Authentication", "err", "--api.token-file and basic_auth_users in --web.config.file exclude each other (both use the Authorization header): choose one")
@@ -97,9 +99,21 @@ func run(args []string) int {
 			logger.Error("API token", "err", err)
 			return 2
 		}
-	case users == 0:
+	case basic == nil:
 		logger.Error("Authentication", "err", "no authentication configured: give --api.token-file, or a --web.config.file with basic_auth_users")
 		return 2
+	case cfg.ConsoleUsersFile != "":
+		logger.Error("Authentication", "err", "console_users_file goes with --api.token-file: with basic_auth_users, the console takes the name the browser signed in with")
+		return 2
+	default:
+		*svc.Web.WebConfigFile = basic.Copy // TLS and the rest; the basic auth is escalator's
+	}
+	var consoleUsers *api.UsersFile
+	if cfg.ConsoleUsersFile != "" {
+		if consoleUsers, err = api.OpenUsersFile(cfg.ConsoleUsersFile, api.ConsoleUsers(cfg.ConsoleUsersFile), logger); err != nil {
+			logger.Error("Console", "err", err)
+			return 2
+		}
 	}
 	notifiers := map[string]notify.Notifier{}
 	for name, c := range cfg.Channels {
@@ -137,9 +151,31 @@ func run(args []string) int {
 		logger.Error("Web handlers", "err", err)
 		return 1
 	}
-	(&api.Server{Engine: eng, Token: token, MaxBody: maxBody, StoreTimeout: *storeTimeout, Logger: logger}).Register(mux)
+	apiServer := &api.Server{Receiver: eng, Acker: eng, Incidents: st, Deliveries: eng.Metrics.Deliveries, Token: token,
+		Users: consoleUsers, Secret: token, SecureCookies: strings.HasPrefix(strings.ToLower(cfg.ExternalURL), "https://"),
+		MaxBody: maxBody, StoreTimeout: *storeTimeout, Logger: logger}
+	if eng.Links != nil {
+		// The replicas share the links' secret in either mode.
+		apiServer.Links, apiServer.Secret = eng.Links, eng.Links.Secret
+	}
+	apiServer.Register(mux)
+	var handler http.Handler = mux
+	if basic != nil {
+		handler = api.BasicAuth(basic.Users, mux)
+	}
+	// Slack's and PagerDuty's callbacks go around the basic auth: they
+	// cannot send a password, and their signature is their authentication.
+	callbacks, err := callback.New(cfg.Callbacks, eng, eng, logger)
+	if err != nil {
+		logger.Error("Callbacks", "err", err)
+		return 2
+	}
+	handler = callbacks.Route(handler)
+	for _, p := range callbacks.Paths() {
+		logger.Info("Callback endpoint", "path", p)
+	}
 
-	syncer, err := newSyncer(cfg.Alertmanager, eng, logger)
+	syncer, err := newSyncer(cfg.Alertmanager, st, eng, logger)
 	if err != nil {
 		logger.Error("Alertmanager", "err", err)
 		return 2
@@ -154,7 +190,7 @@ func run(args []string) int {
 		eng.OnAck = syncer.Wake
 		go syncer.Run(runCtx)
 	}
-	err = svc.Serve(ctx, mux)
+	err = svc.Serve(ctx, handler)
 	cancel()
 	<-done
 	if err != nil {
@@ -165,7 +201,7 @@ func run(args []string) int {
 }
 
 // newSyncer reconciles with Alertmanager when the configuration names it.
-func newSyncer(c *config.Alertmanager, eng *escalate.Engine, logger *slog.Logger) (*amsync.Syncer, error) {
+func newSyncer(c *config.Alertmanager, st amsync.Store, eng *escalate.Engine, logger *slog.Logger) (*amsync.Syncer, error) {
 	if c == nil {
 		return nil, nil
 	}
@@ -173,7 +209,7 @@ func newSyncer(c *config.Alertmanager, eng *escalate.Engine, logger *slog.Logger
 	if err != nil {
 		return nil, fmt.Errorf("http_config: %w", err)
 	}
-	s := &amsync.Syncer{Engine: eng, Interval: time.Duration(c.ReconcileInterval), SilenceFor: time.Duration(c.SilenceOnAck), Logger: logger}
+	s := &amsync.Syncer{Store: st, Receiver: eng, Now: eng.Now, Interval: time.Duration(c.ReconcileInterval), SilenceFor: time.Duration(c.SilenceOnAck), Logger: logger}
 	if s.Interval == 0 {
 		s.Interval = time.Minute
 	}
@@ -206,27 +242,6 @@ func openStore(c config.Store) (store.Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return store.OpenPostgres(ctx, dsn)
-}
-
-// basicAuthUsers counts the basic_auth_users of the web configuration
-// file (none without one). escalator never runs its state-changing
-// endpoints open: with no bearer token there must be basic auth users
-// (exporter-toolkit then guards every endpoint, TLS included when set).
-func basicAuthUsers(webConfig string) (int, error) {
-	if webConfig == "" {
-		return 0, nil
-	}
-	b, err := os.ReadFile(webConfig)
-	if err != nil {
-		return 0, fmt.Errorf("reading %s: %w", webConfig, err)
-	}
-	var c struct {
-		Users map[string]string `yaml:"basic_auth_users"`
-	}
-	if err := yaml.Unmarshal(b, &c); err != nil {
-		return 0, fmt.Errorf("%s: %w", webConfig, err)
-	}
-	return len(c.Users), nil
 }
 
 // readSecret reads a secret file; the error never holds its content.

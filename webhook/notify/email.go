@@ -42,7 +42,7 @@ type email struct {
 	secrets    redactor
 }
 
-func newEmail(name string, c ChannelConfig, timeout time.Duration) (Notifier, error) {
+func newEmail(name string, c emailConfig, timeout time.Duration) (Notifier, error) {
 	e := &email{
 		name:       name,
 		smarthost:  c.Smarthost,
@@ -313,6 +313,9 @@ func emailBody(m Message) string {
 	line("Policy: ", quoteIfControl(m.Policy), " (step ", strconv.Itoa(m.Step), ")")
 	if !m.StartsAt.IsZero() {
 		line("Started: ", m.StartsAt.UTC().Format(time.RFC3339))
+	}
+	if note := truncatedNote(m.Truncated); note != "" {
+		line(note, ".")
 	}
 	if d := strings.TrimSpace(m.Description); d != "" {
 		line()

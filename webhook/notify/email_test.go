@@ -179,7 +179,7 @@ func selfSigned(t *testing.T) (*tls.Config, string) {
 
 var recipients = []string{"oncall@example.org", "Ops Team <ops@example.org>"}
 
-func emailConfig(relay *smtpRelay, caFile string) ChannelConfig {
+func relayConfig(relay *smtpRelay, caFile string) ChannelConfig {
 	return ChannelConfig{
 		Type:      "email",
 		Smarthost: relay.addr,
@@ -194,7 +194,7 @@ func TestEmailSTARTTLS(t *testing.T) {
 	serverTLS, caFile := selfSigned(t)
 	const password = "relay-pa55word"
 	relay := startRelay(t, serverTLS, "escalator", password)
-	cfg := emailConfig(relay, caFile)
+	cfg := relayConfig(relay, caFile)
 	cfg.Username = "escalator"
 	cfg.PasswordFile = writeSecret(t, password+"\n")
 	n, err := New("mail", cfg, nil)
@@ -305,7 +305,7 @@ func TestEmailSTARTTLS(t *testing.T) {
 func TestEmailPasswordFromEnvAndWrongPassword(t *testing.T) {
 	serverTLS, caFile := selfSigned(t)
 	relay := startRelay(t, serverTLS, "escalator", "right-password")
-	cfg := emailConfig(relay, caFile)
+	cfg := relayConfig(relay, caFile)
 	cfg.Username = "escalator"
 	cfg.PasswordEnv = "NOTIFY_TEST_SMTP_PASSWORD"
 
@@ -339,7 +339,7 @@ func TestEmailPasswordFromEnvAndWrongPassword(t *testing.T) {
 func TestEmailRequireTLS(t *testing.T) {
 	relay := startRelay(t, nil, "", "") // offers no STARTTLS
 	_, caFile := selfSigned(t)
-	n, err := New("mail", emailConfig(relay, caFile), nil)
+	n, err := New("mail", relayConfig(relay, caFile), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +353,7 @@ func TestEmailRequireTLS(t *testing.T) {
 
 	// Explicitly allowed: delivered in clear.
 	no := false
-	cfg := emailConfig(relay, "")
+	cfg := relayConfig(relay, "")
 	cfg.RequireTLS = &no
 	n, err = New("mail", cfg, nil)
 	if err != nil {
@@ -371,7 +371,7 @@ func TestEmailUntrustedCertificate(t *testing.T) {
 	serverTLS, _ := selfSigned(t)
 	_, otherCA := selfSigned(t)
 	relay := startRelay(t, serverTLS, "", "")
-	n, err := New("mail", emailConfig(relay, otherCA), nil)
+	n, err := New("mail", relayConfig(relay, otherCA), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,9 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/mail"
 	"net/url"
 	"strconv"
 	"strings"
@@ -33,10 +31,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/prometheus/common/model"
-
 	"github.com/hotel-ops/hotel-ops/internal/secret"
-	"github.com/hotel-ops/hotel-ops/internal/yamlconf"
 )
 
 // Event is what happened to the incident this notification is about.
@@ -64,6 +59,10 @@ type Message struct {
 	Policy      string
 	AckURL      string // signed link to acknowledge; "" when not applicable
 	ConsoleURL  string
+	// Truncated is how many alerts of the delivery that opened this
+	// incident Alertmanager left out (its truncatedAlerts, set when a
+	// group outgrows the receiver's max_alerts): they were never seen.
+	Truncated int
 }
 
 // Notifier sends a Message to one channel.
@@ -144,19 +143,12 @@ func New(name string, c ChannelConfig, client *http.Client) (Notifier, error) {
 	if err := c.Validate("channels." + name); err != nil {
 		return nil, err
 	}
-	timeout := c.timeout()
-	switch c.Type {
-	case "slack":
-		return newSlack(name, c, client, timeout)
-	case "email":
-		return newEmail(name, c, timeout)
-	case "pagerduty":
-		return newPagerDuty(name, c, client, timeout)
-	case "webhook":
-		return newWebhook(name, c, client, timeout)
+	t, ok := lookupType(c.Type)
+	if !ok {
+		// Validate rejects every other type.
+		return nil, fmt.Errorf("notify %s: unknown type %q", name, c.Type)
 	}
-	// Validate rejects every other type.
-	return nil, fmt.Errorf("notify %s: unknown type %q", name, c.Type)
+	return t.build(name, c, client, c.timeout())
 }
 
 // readSecret is secret.Read: every channel reads its credentials so.
@@ -363,188 +355,15 @@ func oneLine(s string) string {
 	}, s)
 }
 
-// DefaultTimeout bounds one attempt of a channel whose timeout is not set.
-const DefaultTimeout = 10 * time.Second
-
-// DefaultPagerDutyURL is the PagerDuty Events API v2 endpoint.
-const DefaultPagerDutyURL = "https://events.pagerduty.com/v2/enqueue"
-
-// ChannelConfig is one channel of the escalator's configuration. The caller
-// decodes it strictly (unknown fields rejected); Validate checks the values.
-// Secrets are never inline: each is a file (mounted secret) or an
-// environment variable, so the configuration can be committed and logged.
-type ChannelConfig struct {
-	Type string `yaml:"type"` // slack | email | pagerduty | webhook
-
-	// slack: the incoming webhook URL, which is itself the credential.
-	WebhookURLFile string `yaml:"webhook_url_file,omitempty"`
-	WebhookURLEnv  string `yaml:"webhook_url_env,omitempty"`
-
-	// email
-	Smarthost    string   `yaml:"smarthost,omitempty"` // host:port of the relay
-	From         string   `yaml:"from,omitempty"`
-	To           []string `yaml:"to,omitempty"`
-	Username     string   `yaml:"username,omitempty"` // AUTH PLAIN when set
-	PasswordFile string   `yaml:"password_file,omitempty"`
-	PasswordEnv  string   `yaml:"password_env,omitempty"`
-	// RequireTLS (default true) refuses to send when the relay does not
-	// offer STARTTLS: incident details and credentials stay off the wire.
-	RequireTLS *bool `yaml:"require_tls,omitempty"`
-	// CAFile, when set, is the only trust for the relay's certificate (a
-	// private CA or a self-signed relay); otherwise the system roots.
-	CAFile string `yaml:"ca_file,omitempty"`
-
-	// pagerduty
-	RoutingKeyFile string `yaml:"routing_key_file,omitempty"`
-	RoutingKeyEnv  string `yaml:"routing_key_env,omitempty"`
-
-	// pagerduty (default DefaultPagerDutyURL) and webhook (required)
-	URL string `yaml:"url,omitempty"`
-
-	// webhook
-	BearerTokenFile string `yaml:"bearer_token_file,omitempty"`
-	BearerTokenEnv  string `yaml:"bearer_token_env,omitempty"`
-
-	// Timeout bounds one attempt, connection included (default 10s).
-	Timeout model.Duration `yaml:"timeout,omitempty"`
-}
-
-func (c ChannelConfig) timeout() time.Duration {
-	if c.Timeout <= 0 {
-		return DefaultTimeout
+// truncatedNote says how many alerts of the group Alertmanager left out of
+// the delivery (Message.Truncated), "" when none: whoever is paged should
+// know that the group is larger than what escalator saw.
+func truncatedNote(n int) string {
+	switch {
+	case n <= 0:
+		return ""
+	case n == 1:
+		return "Alertmanager left out 1 more alert of this group (max_alerts)"
 	}
-	return time.Duration(c.Timeout)
-}
-
-func (c ChannelConfig) requireTLS() bool { return c.RequireTLS == nil || *c.RequireTLS }
-
-// Validate checks c, with path the dotted location of the channel in the
-// configuration (e.g. "channels.slack"). Each problem is a
-// *yamlconf.FieldError naming the field, joined with errors.Join, so the
-// loader can point at the line. Secrets are not read here: see New.
-func (c ChannelConfig) Validate(path string) error {
-	var errs []error
-	field := func(name, format string, args ...any) {
-		errs = append(errs, yamlconf.Fieldf(path+"."+name, format, args...))
-	}
-
-	// Which fields each type reads. A field set for a type that ignores
-	// it is an error: it is most likely a channel of another type
-	// pasted or mistyped, and would otherwise be silently dropped.
-	fields := []struct {
-		name  string
-		set   bool
-		types string
-	}{
-		{"webhook_url_file", c.WebhookURLFile != "", "slack"},
-		{"webhook_url_env", c.WebhookURLEnv != "", "slack"},
-		{"smarthost", c.Smarthost != "", "email"},
-		{"from", c.From != "", "email"},
-		{"to", len(c.To) > 0, "email"},
-		{"username", c.Username != "", "email"},
-		{"password_file", c.PasswordFile != "", "email"},
-		{"password_env", c.PasswordEnv != "", "email"},
-		{"require_tls", c.RequireTLS != nil, "email"},
-		{"ca_file", c.CAFile != "", "email"},
-		{"routing_key_file", c.RoutingKeyFile != "", "pagerduty"},
-		{"routing_key_env", c.RoutingKeyEnv != "", "pagerduty"},
-		{"url", c.URL != "", "pagerduty webhook"},
-		{"bearer_token_file", c.BearerTokenFile != "", "webhook"},
-		{"bearer_token_env", c.BearerTokenEnv != "", "webhook"},
-	}
-
-	switch c.Type {
-	case "slack", "email", "pagerduty", "webhook":
-		for _, f := range fields {
-			if f.set && !strings.Contains(" "+f.types+" ", " "+c.Type+" ") {
-				field(f.name, "not used by type %s", c.Type)
-			}
-		}
-	case "":
-		field("type", "required: one of slack, email, pagerduty, webhook")
-	default:
-		field("type", "must be one of slack, email, pagerduty, webhook, got %q", c.Type)
-	}
-	if c.Timeout < 0 {
-		field("timeout", "must not be negative")
-	}
-
-	// oneOf checks a secret that can come from a file or a variable.
-	oneOf := func(prefix, fileVal, envVal string, required bool) {
-		switch {
-		case fileVal != "" && envVal != "":
-			field(prefix+"_file", "set only one of %s_file and %s_env", prefix, prefix)
-		case required && fileVal == "" && envVal == "":
-			field(prefix+"_file", "required for type %s (or %s_env)", c.Type, prefix)
-		}
-	}
-
-	switch c.Type {
-	case "slack":
-		oneOf("webhook_url", c.WebhookURLFile, c.WebhookURLEnv, true)
-	case "email":
-		if c.Smarthost == "" {
-			field("smarthost", "required for type email")
-		} else if host, port, err := net.SplitHostPort(c.Smarthost); err != nil || host == "" || port == "" {
-			field("smarthost", "must be host:port, got %q", c.Smarthost)
-		}
-		if c.From == "" {
-			field("from", "required for type email")
-		} else if _, err := mail.ParseAddress(c.From); err != nil {
-			field("from", "not an email address: %v", err)
-		}
-		if len(c.To) == 0 {
-			field("to", "required for type email: at least one address")
-		}
-		for i, to := range c.To {
-			if _, err := mail.ParseAddress(to); err != nil {
-				field("to."+strconv.Itoa(i), "not an email address: %v", err)
-			}
-		}
-		oneOf("password", c.PasswordFile, c.PasswordEnv, false)
-		hasPassword := c.PasswordFile != "" || c.PasswordEnv != ""
-		if c.Username != "" && !hasPassword {
-			field("password_file", "required when username is set (or password_env)")
-		}
-		if c.Username == "" && hasPassword {
-			field("username", "required when a password is set")
-		}
-		if c.Username != "" && !c.requireTLS() {
-			// net/smtp's PLAIN refuses to send a password in clear to
-			// anything but localhost anyway; say so at load time.
-			field("require_tls", "must not be false when username is set: the password would cross the network in clear")
-		}
-	case "pagerduty":
-		oneOf("routing_key", c.RoutingKeyFile, c.RoutingKeyEnv, true)
-		if c.URL != "" {
-			if msg := checkHTTPURL(c.URL); msg != "" {
-				field("url", "%s", msg)
-			}
-		}
-	case "webhook":
-		if c.URL == "" {
-			field("url", "required for type webhook")
-		} else if msg := checkHTTPURL(c.URL); msg != "" {
-			field("url", "%s", msg)
-		}
-		oneOf("bearer_token", c.BearerTokenFile, c.BearerTokenEnv, false)
-	}
-	return errors.Join(errs...)
-}
-
-// checkHTTPURL returns what is wrong with an endpoint URL, "" if nothing. It
-// does not quote the URL: a webhook URL read from a secret goes through
-// here too.
-func checkHTTPURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "not a valid URL"
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "must be an http or https URL"
-	}
-	if u.Host == "" {
-		return "must be an absolute URL with a host"
-	}
-	return ""
+	return "Alertmanager left out " + strconv.Itoa(n) + " more alerts of this group (max_alerts)"
 }

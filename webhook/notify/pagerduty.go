@@ -18,7 +18,7 @@ type pagerDuty struct {
 	routingKey string
 }
 
-func newPagerDuty(name string, c ChannelConfig, client *http.Client, timeout time.Duration) (Notifier, error) {
+func newPagerDuty(name string, c pagerDutyConfig, client *http.Client, timeout time.Duration) (Notifier, error) {
 	key, err := readSecret(c.RoutingKeyFile, c.RoutingKeyEnv)
 	if err != nil {
 		return nil, fmt.Errorf("notify %s: routing key: %w", name, err)
@@ -62,6 +62,9 @@ type pdCustomDetails struct {
 	Step        int               `json:"step"`
 	Policy      string            `json:"policy"`
 	Description string            `json:"description,omitempty"`
+	// TruncatedAlerts is Message.Truncated: alerts of the group that
+	// Alertmanager left out of the delivery.
+	TruncatedAlerts int `json:"truncated_alerts,omitempty"`
 }
 
 type pdLink struct {
@@ -124,11 +127,12 @@ func (p *pagerDuty) event(m Message) pdEvent {
 		Severity: pdSeverity(m.Severity),
 		Class:    oneLine(m.Labels["alertname"]),
 		CustomDetails: pdCustomDetails{
-			Incident:    m.Incident,
-			Labels:      labels,
-			Step:        m.Step,
-			Policy:      m.Policy,
-			Description: m.Description,
+			Incident:        m.Incident,
+			Labels:          labels,
+			Step:            m.Step,
+			Policy:          m.Policy,
+			Description:     m.Description,
+			TruncatedAlerts: m.Truncated,
 		},
 	}
 	if !m.StartsAt.IsZero() {

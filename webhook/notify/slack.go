@@ -19,7 +19,7 @@ type slack struct {
 	url  string
 }
 
-func newSlack(name string, c ChannelConfig, client *http.Client, timeout time.Duration) (Notifier, error) {
+func newSlack(name string, c slackConfig, client *http.Client, timeout time.Duration) (Notifier, error) {
 	u, err := readSecret(c.WebhookURLFile, c.WebhookURLEnv)
 	if err != nil {
 		return nil, fmt.Errorf("notify %s: webhook URL: %w", name, err)
@@ -84,6 +84,7 @@ type slackPayload struct {
 
 type slackBlock struct {
 	Type     string         `json:"type"`
+	BlockID  string         `json:"block_id,omitempty"`
 	Text     *slackText     `json:"text,omitempty"`
 	Fields   []slackText    `json:"fields,omitempty"`
 	Elements []slackElement `json:"elements,omitempty"`
@@ -99,8 +100,22 @@ type slackElement struct {
 	Text     slackText `json:"text"`
 	URL      string    `json:"url"`
 	ActionID string    `json:"action_id"`
-	Style    string    `json:"style,omitempty"`
+	// Value comes back in the interaction payload Slack posts when the
+	// button is clicked (when the app has interactivity on): the ack
+	// button's is the incident id, for escalator's /callbacks/slack.
+	Value string `json:"value,omitempty"`
+	Style string `json:"style,omitempty"`
 }
+
+// Block and action ids the Slack callback (package callback) looks for in
+// an interaction payload.
+const (
+	SlackActionsBlock = "escalator"
+	SlackAckAction    = "ack"
+)
+
+// slackValueMax is Slack's limit on a button's value.
+const slackValueMax = 2000
 
 // slackEscape escapes the three characters Slack's mrkdwn treats as control
 // sequences. Without it a label value such as "<!channel>" would notify the
@@ -164,6 +179,9 @@ func (s *slack) payload(m Message) slackPayload {
 	if d := strings.TrimSpace(m.Description); d != "" {
 		blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn(slackEscape(truncate(d, slackSectionMax/5)))})
 	}
+	if note := truncatedNote(m.Truncated); note != "" {
+		blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn("_" + note + "_")})
+	}
 
 	if len(m.Labels) > 0 {
 		var b strings.Builder
@@ -184,10 +202,18 @@ func (s *slack) payload(m Message) slackPayload {
 
 	var buttons []slackElement
 	if m.AckURL != "" && len(m.AckURL) <= slackURLMax {
-		buttons = append(buttons, slackElement{
+		// The URL opens the signed link, which works without
+		// interactivity; with it, Slack also posts the click with the
+		// value, and escalator acknowledges at once. Both arriving is
+		// harmless: acknowledging twice changes nothing.
+		ack := slackElement{
 			Type: "button", Text: slackText{Type: "plain_text", Text: "Acknowledge"},
-			URL: m.AckURL, ActionID: "ack", Style: "primary",
-		})
+			URL: m.AckURL, ActionID: SlackAckAction, Style: "primary",
+		}
+		if len(m.Incident) <= slackValueMax {
+			ack.Value = m.Incident
+		}
+		buttons = append(buttons, ack)
 	}
 	if m.ConsoleURL != "" && len(m.ConsoleURL) <= slackURLMax {
 		buttons = append(buttons, slackElement{
@@ -196,7 +222,7 @@ func (s *slack) payload(m Message) slackPayload {
 		})
 	}
 	if len(buttons) > 0 {
-		blocks = append(blocks, slackBlock{Type: "actions", Elements: buttons})
+		blocks = append(blocks, slackBlock{Type: "actions", BlockID: SlackActionsBlock, Elements: buttons})
 	}
 	return slackPayload{Text: text, Blocks: blocks}
 }

@@ -73,6 +73,14 @@ func TestSlack(t *testing.T) {
 	if len(buttons) != 2 || buttons[0].Text.Text != "Acknowledge" || buttons[0].URL != m.AckURL || buttons[1].URL != m.ConsoleURL {
 		t.Errorf("buttons %+v", buttons)
 	}
+	// The callback finds the incident in the ack button's value, in the
+	// block it names; the console button carries none.
+	if buttons[0].ActionID != SlackAckAction || buttons[0].Value != m.Incident || buttons[1].Value != "" {
+		t.Errorf("ack button %+v, console button %+v", buttons[0], buttons[1])
+	}
+	if last := p.Blocks[len(p.Blocks)-1]; last.Type != "actions" || last.BlockID != SlackActionsBlock {
+		t.Errorf("actions block %+v", last)
+	}
 }
 
 func TestSlackResolveHasNoAckButton(t *testing.T) {

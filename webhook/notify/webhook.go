@@ -17,7 +17,7 @@ type webhook struct {
 	token string // bearer token, "" for none
 }
 
-func newWebhook(name string, c ChannelConfig, client *http.Client, timeout time.Duration) (Notifier, error) {
+func newWebhook(name string, c webhookConfig, client *http.Client, timeout time.Duration) (Notifier, error) {
 	w := &webhook{url: c.URL}
 	if c.BearerTokenFile != "" || c.BearerTokenEnv != "" {
 		tok, err := readSecret(c.BearerTokenFile, c.BearerTokenEnv)
@@ -51,22 +51,26 @@ type webhookPayload struct {
 	Policy      string            `json:"policy"`
 	AckURL      string            `json:"ack_url,omitempty"`
 	ConsoleURL  string            `json:"console_url,omitempty"`
+	// TruncatedAlerts is Message.Truncated, absent when 0. A new field,
+	// not a changed one: the version stays.
+	TruncatedAlerts int `json:"truncated_alerts,omitempty"`
 }
 
 func webhookBody(m Message) webhookPayload {
 	p := webhookPayload{
-		Version:     WebhookPayloadVersion,
-		Key:         m.Key,
-		Incident:    m.Incident,
-		Event:       m.Event,
-		Severity:    m.Severity,
-		Summary:     m.Summary,
-		Description: m.Description,
-		Labels:      m.Labels,
-		Step:        m.Step,
-		Policy:      m.Policy,
-		AckURL:      m.AckURL,
-		ConsoleURL:  m.ConsoleURL,
+		Version:         WebhookPayloadVersion,
+		Key:             m.Key,
+		Incident:        m.Incident,
+		Event:           m.Event,
+		Severity:        m.Severity,
+		Summary:         m.Summary,
+		Description:     m.Description,
+		Labels:          m.Labels,
+		Step:            m.Step,
+		Policy:          m.Policy,
+		AckURL:          m.AckURL,
+		ConsoleURL:      m.ConsoleURL,
+		TruncatedAlerts: m.Truncated,
 	}
 	if p.Labels == nil {
 		p.Labels = map[string]string{}

@@ -27,6 +27,9 @@ type Delivery struct {
 	GroupKey string
 	Receiver string
 	Alerts   []Alert
+	// Truncated is how many alerts of the group Alertmanager left out
+	// (truncatedAlerts: the receiver's max_alerts was reached).
+	Truncated int
 	// Hash identifies the delivery across Alertmanager peers and repeats:
 	// the group key and each alert's fingerprint, status and start. The
 	// receiver and external URL are left out: two peers of an HA pair
@@ -89,7 +92,7 @@ func Parse(r io.Reader) (*Delivery, error) {
 	if len(m.Alerts) == 0 {
 		return nil, bad("alerts: empty")
 	}
-	d := &Delivery{GroupKey: clean(m.GroupKey), Receiver: clean(m.Receiver)}
+	d := &Delivery{GroupKey: clean(m.GroupKey), Receiver: clean(m.Receiver), Truncated: int(min(m.TruncatedAlerts, 1<<31-1))}
 	for i, a := range m.Alerts {
 		if err := check(i, a); err != nil {
 			return nil, err
@@ -160,5 +163,7 @@ func hash(d *Delivery) string {
 // the sender put in the fingerprint.
 func IncidentID(fingerprint string, startsAt time.Time) string {
 	h := sha256.Sum256([]byte(fingerprint + "\x00" + startsAt.UTC().Format(time.RFC3339Nano)))
-	return fmt.Sprintf("%09x-%s", uint64(startsAt.Unix()), hex.EncodeToString(h[:8]))
+	// A start before 1970 (a sender's broken clock) counts as 1970: the
+	// hash keeps the ID unique, and the prefix never wraps.
+	return fmt.Sprintf("%09x-%s", uint64(max(startsAt.Unix(), 0)), hex.EncodeToString(h[:8]))
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 const good = `{"version":"4","groupKey":"{}:{alertname=\"PostgresDown\"}","status":"firing","receiver":"escalator","externalURL":"http://am-1:9093",
@@ -103,4 +104,20 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("a NUL left in %#v", d)
 		}
 	})
+}
+
+// truncatedAlerts (Alertmanager 0.26 and later) is read; an ID's start
+// before 1970 does not wrap.
+func TestTruncatedAndEarlyStarts(t *testing.T) {
+	d, err := Parse(strings.NewReader(strings.Replace(good, `"receiver"`, `"truncatedAlerts":12,"receiver"`, 1)))
+	if err != nil || d.Truncated != 12 {
+		t.Fatalf("truncated: %+v %v", d, err)
+	}
+	if d, _ := Parse(strings.NewReader(good)); d.Truncated != 0 {
+		t.Errorf("without the field: %d", d.Truncated)
+	}
+	early := IncidentID("f", time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC))
+	if !strings.HasPrefix(early, "000000000-") || early == IncidentID("f", time.Date(1969, 12, 30, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("early start: %s", early)
+	}
 }

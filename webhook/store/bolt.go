@@ -21,14 +21,14 @@ import (
 type Bolt struct {
 	db      *bolt.DB
 	commits *committer
-	claimed claims // due timers that FireDue calls are taking (bolt_fire.go)
+	claimed claims   // due timers that FireDue calls are taking (bolt_fire.go)
+	flight  inFlight // notifications claimed and not settled (bolt_outbox.go)
 }
 
 var (
 	bDeliveries = []byte("deliveries") // hash → received time
 	bIncidents  = []byte("incidents")  // id → Incident
 	bTimers     = []byte("timers")     // due (8 bytes, ns) + id → step; the incident's NextDue finds it
-	bOutbox     = []byte("outbox")     // seq → Notification
 	bAudit      = []byte("audit")      // seq → Entry
 )
 
@@ -45,18 +45,19 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bDeliveries, bIncidents, bState, bTimers, bOutbox, bAudit} {
+		for _, b := range [][]byte{bDeliveries, bIncidents, bState, bTimers, bQueues, bAudit} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		return moveOldOutbox(tx)
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("initialising store %s: %w", path, err)
 	}
-	return &Bolt{db: db, commits: newCommitter(db), claimed: claims{keys: map[string]bool{}}}, nil
+	return &Bolt{db: db, commits: newCommitter(db), claimed: claims{keys: map[string]bool{}},
+		flight: inFlight{until: map[uint64]time.Time{}}}, nil
 }
 
 // Close commits the writes under way and closes the file.
@@ -100,11 +101,12 @@ func putAudit(tx *bolt.Tx, entry []byte) error {
 	return b.Put(seqKey(n), entry)
 }
 
-// prepared is an alert's new incident, encoded before the write
-// transaction: bbolt has one writer, so the less it does the more
+// prepared is an alert's new incident, opened and encoded before the
+// write transaction: bbolt has one writer, so the less it does the more
 // deliveries it commits per second, while encoding runs on every core.
+// Apply is pure, so what it opens here is what it would open inside.
 type prepared struct {
-	opening
+	e                  Effects
 	data, state, audit []byte
 }
 
@@ -114,26 +116,20 @@ func prepare(d *payload.Delivery, pol *policy.File, now time.Time) ([]*prepared,
 		if a.Resolved() {
 			continue
 		}
-		p := &prepared{opening: newIncident(a, pol, now)}
+		p := &prepared{e: Apply(nil, alertEvent(d, a, now), pol)}
 		var err error
-		if p.data, err = json.Marshal(p.inc); err != nil {
+		if p.data, err = json.Marshal(p.e.Incident); err != nil {
 			return nil, err
 		}
-		if p.state, err = json.Marshal(stateOf(p.inc)); err != nil {
+		if p.state, err = json.Marshal(stateOf(p.e.Incident)); err != nil {
 			return nil, err
 		}
-		if p.audit, err = json.Marshal(Entry{Time: now, Incident: p.inc.ID, Action: "opened", Detail: p.detail}); err != nil {
+		if p.audit, err = json.Marshal(p.e.Audit[0]); err != nil {
 			return nil, err
 		}
 		out[i] = p
 	}
 	return out, nil
-}
-
-func enqueue(tx *bolt.Tx, n Notification) error {
-	b := tx.Bucket(bOutbox)
-	n.Seq, _ = b.NextSequence()
-	return putJSON(b, seqKey(n.Seq), n)
 }
 
 func schedule(tx *bolt.Tx, id string, due time.Time, step int) error {
@@ -150,8 +146,68 @@ func unschedule(tx *bolt.Tx, id string, due time.Time) error {
 	return tx.Bucket(bTimers).Delete(timerKey(due, id))
 }
 
+// write applies what the state machine decided, in tx.
+func write(tx *bolt.Tx, e Effects) error {
+	inc := e.Incident
+	switch e.Write {
+	case WriteAll:
+		if err := saveIncident(tx, inc); err != nil {
+			return err
+		}
+	case WriteState:
+		if err := putJSON(tx.Bucket(bState), []byte(inc.ID), stateOf(inc)); err != nil {
+			return err
+		}
+	}
+	if e.Timer.Changed {
+		id := ""
+		if inc != nil {
+			id = inc.ID
+		}
+		if err := retime(tx, id, e.Timer); err != nil {
+			return err
+		}
+	}
+	for _, n := range e.Notify {
+		if err := enqueue(tx, n); err != nil {
+			return err
+		}
+	}
+	for _, a := range e.Audit {
+		if err := audit(tx, a.Time, a.Incident, a.Action, a.Detail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retime moves the incident's timer as t says.
+func retime(tx *bolt.Tx, id string, t Timer) error {
+	if err := unschedule(tx, id, t.Old); err != nil {
+		return err
+	}
+	if t.New.IsZero() {
+		return nil
+	}
+	return schedule(tx, id, t.New, t.Step)
+}
+
 // Receive implements Store.
 func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.File, now time.Time) (Received, error) {
+	// A copy already stored (the other Alertmanager peer's, or a repeat)
+	// is answered from a read: no commit, so an HA pair costs the writer
+	// one delivery, not two. A copy of one not yet committed is caught
+	// inside the transaction.
+	var known bool
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		known = tx.Bucket(bDeliveries).Get([]byte(d.Hash)) != nil
+		return nil
+	}); err != nil {
+		return Received{}, fmt.Errorf("reading deliveries: %w", err)
+	}
+	if known {
+		return Received{Duplicate: true}, nil
+	}
 	pre, err := prepare(d, pol, now)
 	if err != nil {
 		return Received{}, err
@@ -162,92 +218,60 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 		deliveries := tx.Bucket(bDeliveries)
 		if deliveries.Get([]byte(d.Hash)) != nil {
 			res.Duplicate = true
-			return audit(tx, now, "", "deduplicated", "group "+d.GroupKey)
+			return nil
 		}
 		if err := deliveries.Put([]byte(d.Hash), seqKey(uint64(now.UnixNano()))); err != nil {
 			return err
 		}
-		incidents := tx.Bucket(bIncidents)
 		for i, a := range d.Alerts {
 			id := payload.IncidentID(a.Fingerprint, a.StartsAt)
-			if p := pre[i]; p != nil && incidents.Get([]byte(id)) == nil {
-				if err := incidents.Put([]byte(id), p.data); err != nil {
+			if p := pre[i]; p != nil && tx.Bucket(bIncidents).Get([]byte(id)) == nil {
+				if err := writePrepared(tx, p); err != nil {
 					return err
 				}
-				if err := tx.Bucket(bState).Put([]byte(id), p.state); err != nil {
-					return err
-				}
-				if p.scheduled {
-					if err := schedule(tx, id, p.due, 0); err != nil {
-						return err
-					}
-				}
-				res.Opened++
-				res.Severities = append(res.Severities, a.Labels["severity"])
-				if err := putAudit(tx, p.audit); err != nil {
-					return err
-				}
+				res.Tally(p.e)
 				continue
 			}
-			inc, err := loadIncident(tx, id)
+			cur, err := loadIncident(tx, id)
 			if err != nil {
 				return err
 			}
-			switch {
-			case inc == nil:
-				continue // resolved before we heard it fire: nothing to close
-			case a.Resolved():
-				due := inc.NextDue
-				if !resolve(inc, d, now) {
-					continue
-				}
-				if err := unschedule(tx, id, due); err != nil {
-					return err
-				}
-				for _, ch := range inc.Notified {
-					if err := enqueue(tx, notification(inc, -1, "resolve", ch, "resolve", now)); err != nil {
-						return err
-					}
-				}
-				res.Resolved++
-				res.Resolutions = append(res.Resolutions, resolution(inc, now))
-				if err := audit(tx, now, id, "resolved", resolvedDetail(inc)); err != nil {
-					return err
-				}
-			case inc.Status == Resolved:
-				outs, ok := reopen(inc, pol, now)
-				if !ok {
-					inc.LastSeen = now
-					break
-				}
-				if !inc.NextDue.IsZero() {
-					if err := schedule(tx, id, inc.NextDue, inc.NextStep); err != nil {
-						return err
-					}
-				}
-				for _, n := range outs {
-					if err := enqueue(tx, n); err != nil {
-						return err
-					}
-				}
-				res.Reopened++
-				if err := audit(tx, now, id, "reopened", reopenedDetail); err != nil {
-					return err
-				}
-			default:
-				inc.LastSeen = now // a repeat: a heartbeat
+			e := Apply(cur, alertEvent(d, a, now), pol)
+			if err := write(tx, e); err != nil {
+				return err
 			}
-			if err := saveIncident(tx, inc); err != nil {
+			res.Tally(e)
+		}
+		for _, a := range deliveryAudit(d, res, now) {
+			if err := audit(tx, a.Time, a.Incident, a.Action, a.Detail); err != nil {
 				return err
 			}
 		}
-		return audit(tx, now, "", "received", receivedDetail(d))
+		return nil
 	})
 	if err != nil {
 		// After ctx ended, fn may still be running: res is not read.
 		return Received{}, fmt.Errorf("storing the delivery: %w", err)
 	}
 	return res, nil
+}
+
+// writePrepared writes an incident opened and encoded before the
+// transaction.
+func writePrepared(tx *bolt.Tx, p *prepared) error {
+	id := []byte(p.e.Incident.ID)
+	if err := tx.Bucket(bIncidents).Put(id, p.data); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bState).Put(id, p.state); err != nil {
+		return err
+	}
+	if t := p.e.Timer; t.Changed {
+		if err := retime(tx, p.e.Incident.ID, t); err != nil {
+			return err
+		}
+	}
+	return putAudit(tx, p.audit)
 }
 
 // NextDue implements Store.
@@ -262,107 +286,30 @@ func (s *Bolt) NextDue(ctx context.Context) (time.Time, error) {
 	return t, err
 }
 
-// Claim implements Store.
-func (s *Bolt) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Notification, error) {
-	var out []Notification
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		out = out[:0]
-		b := tx.Bucket(bOutbox)
-		c := b.Cursor()
-		var claimed []Notification
-		// Only the oldest notification of an incident to a channel is
-		// taken: a resolve never overtakes its trigger.
-		queued := map[[2]string]bool{}
-		for k, v := c.First(); k != nil && len(claimed) < limit; k, v = c.Next() {
-			var n Notification
-			if err := json.Unmarshal(v, &n); err != nil {
-				return err
-			}
-			n.Seq = binary.BigEndian.Uint64(k) // the key is the sequence
-			pair := [2]string{n.Incident, n.Channel}
-			if queued[pair] {
-				continue
-			}
-			queued[pair] = true
-			if n.NextTry.After(now) {
-				continue
-			}
-			claimed = append(claimed, n)
-		}
-		for _, n := range claimed {
-			leased := n
-			leased.NextTry = now.Add(lease) // another worker skips it until the lease ends
-			if err := putJSON(b, seqKey(n.Seq), leased); err != nil {
-				return err
-			}
-		}
-		out = claimed
-		return nil
-	})
-	return out, err
-}
-
-// Settle implements Store.
-func (s *Bolt) Settle(ctx context.Context, outcomes []Outcome) error {
-	return s.commits.write(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bOutbox)
-		for _, o := range outcomes {
-			if err := settle(tx, b, o); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-func settle(tx *bolt.Tx, b *bolt.Bucket, o Outcome) error {
-	n := o.N
-	switch {
-	case o.Err == nil:
-		if err := b.Delete(seqKey(n.Seq)); err != nil {
-			return err
-		}
-		return audit(tx, o.Now, n.Incident, "notified", notifiedDetail(n))
-	case o.RetryAt.IsZero():
-		if err := b.Delete(seqKey(n.Seq)); err != nil {
-			return err
-		}
-		return audit(tx, o.Now, n.Incident, "notify_failed", failedDetail(n, o.Err))
-	default:
-		n.Attempts++
-		n.NextTry = o.RetryAt
-		return putJSON(b, seqKey(n.Seq), n)
-	}
-}
-
 // Ack implements Store.
 func (s *Bolt) Ack(ctx context.Context, id, by string, now time.Time) (*Incident, error) {
+	return s.byHand(id, Event{Kind: Acknowledge, Now: now, By: by})
+}
+
+// Resolve implements Store.
+func (s *Bolt) Resolve(ctx context.Context, id, by string, now time.Time) (*Incident, error) {
+	return s.byHand(id, Event{Kind: CloseByHand, Now: now, By: by})
+}
+
+// byHand applies a person's event to the incident.
+func (s *Bolt) byHand(id string, ev Event) (*Incident, error) {
 	var inc *Incident
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		inc, err = loadIncident(tx, id)
+		cur, err := loadIncident(tx, id)
 		if err != nil {
 			return err
 		}
-		if inc == nil {
+		if cur == nil {
 			return ErrNotFound
 		}
-		due := inc.NextDue
-		if !acknowledge(inc, by, now) {
-			return nil
-		}
-		if err := unschedule(tx, id, due); err != nil {
-			return err
-		}
-		for _, ch := range inc.Notified {
-			if err := enqueue(tx, notification(inc, -1, "ack", ch, "acknowledge", now)); err != nil {
-				return err
-			}
-		}
-		if err := saveIncident(tx, inc); err != nil {
-			return err
-		}
-		return audit(tx, now, id, "acknowledged", "by "+by)
+		e := Apply(cur, ev, nil)
+		inc = e.Incident
+		return write(tx, e)
 	})
 	return inc, err
 }

@@ -22,14 +22,18 @@ type dueStep struct {
 	at   time.Time
 	step int
 	raw  []byte // the escalation state (or, written before states had records, the incident) as read
-	inc  *Incident
-	f    firing
-	ok   bool
+	e    Effects
 	err  error
 	data []byte // the state after the step
-	// notes are its notifications, entry its audit entry.
-	notes [][]byte
-	entry []byte
+	// notes are its notifications, by channel, entries its audit entries.
+	notes   []encodedNote
+	entries [][]byte
+}
+
+// encodedNote is a notification encoded for its channel's queue.
+type encodedNote struct {
+	channel string
+	v       []byte
 }
 
 // claims are the timers that FireDue calls under way have read and not
@@ -116,7 +120,7 @@ func (s *Bolt) applyDue(due []*dueStep, pol *policy.File, now time.Time) ([]Fire
 	var fired []Fired
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		fired = fired[:0]
-		timers, states, outbox := tx.Bucket(bTimers), tx.Bucket(bState), tx.Bucket(bOutbox)
+		timers, states := tx.Bucket(bTimers), tx.Bucket(bState)
 		for _, d := range due {
 			if v := timers.Get(d.key); v == nil || int(binary.BigEndian.Uint32(v)) != d.step {
 				continue // taken, or removed by an acknowledgement or a resolve, since it was read
@@ -131,28 +135,30 @@ func (s *Bolt) applyDue(due []*dueStep, pol *policy.File, now time.Time) ([]Fire
 			if err := timers.Delete(d.key); err != nil {
 				return err
 			}
-			if !d.ok {
-				continue
+			e := d.e
+			if e.Write == WriteNone {
+				continue // stale: the timer is gone, nothing else changes
 			}
 			for _, n := range d.notes {
-				seq, _ := outbox.NextSequence()
-				if err := outbox.Put(seqKey(seq), n); err != nil {
+				if err := enqueueEncoded(tx, n.channel, n.v); err != nil {
 					return err
 				}
 			}
-			if d.f.hasNext {
-				if err := schedule(tx, d.id, d.f.next, d.step+1); err != nil {
+			if !e.Timer.New.IsZero() {
+				if err := schedule(tx, d.id, e.Timer.New, e.Timer.Step); err != nil {
 					return err
 				}
 			}
 			if err := states.Put([]byte(d.id), d.data); err != nil {
 				return err
 			}
-			if err := putAudit(tx, d.entry); err != nil {
-				return err
+			for _, entry := range d.entries {
+				if err := putAudit(tx, entry); err != nil {
+					return err
+				}
 			}
-			if d.f.channels != nil { // nil: the policy is gone, recorded, not a step taken
-				fired = append(fired, Fired{Incident: d.id, Step: d.step, Lag: now.Sub(d.at), Policy: d.inc.Policy})
+			if e.Fired != nil {
+				fired = append(fired, *e.Fired)
 			}
 		}
 		return nil
@@ -163,30 +169,36 @@ func (s *Bolt) applyDue(due []*dueStep, pol *policy.File, now time.Time) ([]Fire
 // prepare decodes the incident, takes the step and encodes what changes.
 // It may run again on the same step, with the state read anew.
 func (d *dueStep) prepare(pol *policy.File, now time.Time) {
-	d.inc, d.f, d.ok, d.err, d.data, d.notes, d.entry = nil, firing{}, false, nil, nil, nil, nil
-	if d.raw == nil {
-		return // the incident is gone: a stale timer
+	d.e, d.err, d.data, d.notes, d.entries = Effects{}, nil, nil, nil, nil
+	var inc *Incident
+	if d.raw != nil { // nil: the incident is gone, a stale timer
+		inc = &Incident{ID: d.id}
+		if err := json.Unmarshal(d.raw, inc); err != nil {
+			d.err = fmt.Errorf("corrupt incident %s: %w", d.id, err)
+			return
+		}
 	}
-	d.inc = &Incident{ID: d.id}
-	if d.err = json.Unmarshal(d.raw, d.inc); d.err != nil {
-		d.err = fmt.Errorf("corrupt incident %s: %w", d.id, d.err)
+	d.e = Apply(inc, Event{Kind: StepDue, Now: now, Step: d.step, Due: d.at}, pol)
+	if d.e.Write == WriteNone {
 		return
 	}
-	if d.f, d.ok = fire(d.inc, d.step, pol); !d.ok {
-		return
-	}
-	for _, ch := range d.f.channels {
-		n, err := json.Marshal(stepNotification(d.inc, d.step, ch, d.at, now))
+	for _, n := range d.e.Notify {
+		v, err := encodeNote(n)
 		if err != nil {
 			d.err = err
 			return
 		}
-		d.notes = append(d.notes, n)
+		d.notes = append(d.notes, encodedNote{n.Channel, v})
 	}
-	if d.data, d.err = json.Marshal(stateOf(d.inc)); d.err != nil {
-		return
+	for _, a := range d.e.Audit {
+		b, err := json.Marshal(a)
+		if err != nil {
+			d.err = err
+			return
+		}
+		d.entries = append(d.entries, b)
 	}
-	d.entry, d.err = json.Marshal(Entry{Time: now, Incident: d.id, Action: "escalated", Detail: d.f.audit})
+	d.data, d.err = json.Marshal(stateOf(d.e.Incident))
 }
 
 // parallel runs f(0..n-1) on one goroutine per CPU.

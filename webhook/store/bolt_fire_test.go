@@ -58,7 +58,7 @@ func TestBoltStepAcknowledgedWhilePrepared(t *testing.T) {
 	if err != nil || len(fired) != 0 {
 		t.Fatalf("fired after the acknowledgement: %+v %v", fired, err)
 	}
-	if out, _ := s.Claim(ctx, firingAt, time.Minute, 100); len(out) != 0 {
+	if out, _ := s.Claim(ctx, "", firingAt, time.Minute, 100); len(out) != 0 {
 		t.Errorf("notifications queued after the acknowledgement: %+v", out)
 	}
 	if inc, _ := s.Incident(ctx, id); inc.Status != Acknowledged || inc.NextStep != 0 {

@@ -24,11 +24,13 @@ type escState struct {
 	NextStep int       `json:"nextStep"`
 	NextDue  time.Time `json:"nextDue,omitzero"`
 	Notified []string  `json:"notified,omitempty"`
+	// LastSeen is here so that a heartbeat writes this record only.
+	LastSeen time.Time `json:"lastSeen,omitzero"`
 }
 
 func stateOf(inc *Incident) escState {
 	return escState{Status: inc.Status, Policy: inc.Policy, OpenedAt: inc.OpenedAt,
-		NextStep: inc.NextStep, NextDue: inc.NextDue, Notified: inc.Notified}
+		NextStep: inc.NextStep, NextDue: inc.NextDue, Notified: inc.Notified, LastSeen: inc.LastSeen}
 }
 
 // loadIncident reads an incident with its escalation state; nil when
@@ -63,6 +65,9 @@ func overlayState(tx *bolt.Tx, inc *Incident) error {
 		return fmt.Errorf("corrupt escalation state of %s: %w", inc.ID, err)
 	}
 	inc.Status, inc.NextStep, inc.NextDue, inc.Notified = st.Status, st.NextStep, st.NextDue, st.Notified
+	if !st.LastSeen.IsZero() { // written before states kept it: the document's
+		inc.LastSeen = st.LastSeen
+	}
 	return nil
 }
 

@@ -132,6 +132,12 @@ func (s *Postgres) storeGroup(ctx context.Context, group []*receiveReq) {
 // trips (record the deliveries and lock their incidents; write; commit)
 // whatever the group's size. A delivery whose hash is already stored, by
 // another replica or earlier in the group, is a duplicate.
+//
+// Every incident the group names is locked first, whether it exists or
+// not, with an advisory lock on its ID: two replicas storing the same
+// alert at once then take turns, and the second reads what the first
+// wrote. Without it both could find no incident, and the first's open
+// and the second's resolve of one alert would pass each other.
 func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Received, error) {
 	res := make([]Received, len(group))
 	received := map[string]time.Time{}
@@ -158,6 +164,7 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 	b1 := &pgx.Batch{}
 	b1.Queue(`INSERT INTO escalator_deliveries (hash, received)
 		SELECT * FROM unnest($1::text[], $2::timestamptz[]) ON CONFLICT DO NOTHING RETURNING hash`, hashes, times)
+	b1.Queue(lockIDsSQL, ids)
 	queueLocks(b1, ids)
 	br := tx.SendBatch(ctx, b1)
 	fresh := map[string]bool{}
@@ -166,6 +173,10 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 	if err != nil {
 		br.Close()
 		return nil, fmt.Errorf("recording the deliveries: %w", err)
+	}
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, fmt.Errorf("locking incidents: %w", err)
 	}
 	known, err := readLocks(br)
 	if cerr := br.Close(); err == nil {
@@ -176,128 +187,37 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 	}
 
 	var w writes
-	opened := map[string]*opening{} // opened in this group, by incident
-	var openings []string
-	openedBy := map[string]int{} // incident → the delivery that opened it
-	written := map[string]bool{}
-	closed := func(i int, inc *Incident, now time.Time) {
-		res[i].Resolved++
-		res[i].Resolutions = append(res[i].Resolutions, resolution(inc, now))
-		w.log(now, inc.ID, "resolved", resolvedDetail(inc))
-	}
 	for i, r := range group {
 		d, now := r.d, r.now
 		if !fresh[d.Hash] {
 			// Another peer's copy, or a repeat: committed before us, or
 			// we waited on its row until it committed.
 			res[i].Duplicate = true
-			w.log(now, "", "deduplicated", "group "+d.GroupKey)
 			continue
 		}
 		delete(fresh, d.Hash) // a second copy in this group is a duplicate
 		for _, a := range d.Alerts {
 			id := payload.IncidentID(a.Fingerprint, a.StartsAt)
-			if o := opened[id]; o != nil {
-				// Opened earlier in this group, not yet written: it is
-				// written as the group leaves it.
-				if !a.Resolved() {
-					o.inc.LastSeen = now
-				} else if resolve(o.inc, d, now) {
-					o.scheduled = false
-					closed(i, o.inc, now)
-				}
-				continue
+			e := Apply(known[id], alertEvent(d, a, now), r.pol)
+			if e.Incident != nil {
+				known[id] = e.Incident // the next event on it in this group sees this one
 			}
-			inc := known[id]
-			switch {
-			case inc == nil && !a.Resolved():
-				o := newIncident(a, r.pol, now)
-				opened[id], openedBy[id] = &o, i
-				openings = append(openings, id)
-				continue
-			case inc == nil:
-				continue // resolved before we heard it fire: nothing to close
-			case a.Resolved():
-				if !resolve(inc, d, now) {
-					continue
-				}
-				w.unschedule = append(w.unschedule, inc.ID)
-				for _, ch := range inc.Notified {
-					w.outbox = append(w.outbox, notification(inc, -1, "resolve", ch, "resolve", now))
-				}
-				closed(i, inc, now)
-			case inc.Status == Resolved:
-				outs, ok := reopen(inc, r.pol, now)
-				if !ok {
-					inc.LastSeen = now
-					break
-				}
-				w.stepped = append(w.stepped, inc) // its next step and due time
-				w.outbox = append(w.outbox, outs...)
-				res[i].Reopened++
-				w.log(now, inc.ID, "reopened", reopenedDetail)
-			default:
-				inc.LastSeen = now // a repeat: a heartbeat
-			}
-			if !written[id] {
-				written[id] = true
-				w.incidents = append(w.incidents, inc)
-			}
+			w.add(e)
+			res[i].Tally(e)
 		}
-		w.log(now, "", "received", receivedDetail(d))
+		w.audit = append(w.audit, deliveryAudit(d, res[i], now)...)
 	}
-
 	b := &pgx.Batch{}
-	if len(openings) > 0 {
-		sort.Strings(openings) // one order of keys, as above
-		list := make([]opening, len(openings))
-		for j, id := range openings {
-			list[j] = *opened[id]
-		}
-		if err := queueOpenings(b, list); err != nil {
-			return nil, err
-		}
-	}
 	if err := w.queue(b); err != nil {
 		return nil, err
 	}
-	if b.Len() == 0 {
-		return res, nil
+	if err := runBatch(ctx, tx, b); err != nil {
+		return nil, err
 	}
-	br = tx.SendBatch(ctx, b)
-	defer br.Close()
-	if len(openings) > 0 {
-		// The openings' statement is queued first: it returns the IDs it
-		// opened. One another replica opened first is a repeat for us (an
-		// alert in two Alertmanager groups at once); should this group
-		// also have resolved it, Alertmanager's resolve of the other
-		// replica's incident, or the reconciler, closes it.
-		var id string
-		_, err := pgx.ForEachRow(rowsOf(br), []any{&id}, func() error {
-			i := openedBy[id]
-			res[i].Opened++
-			res[i].Severities = append(res[i].Severities, opened[id].inc.Labels["severity"])
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("opening incidents: %w", err)
-		}
-	}
-	rest := b.Len()
-	if len(openings) > 0 {
-		rest--
-	}
-	for i := 0; i < rest; i++ {
-		if _, err := br.Exec(); err != nil {
-			return nil, err
-		}
-	}
-	return res, br.Close()
+	return res, nil
 }
 
-// rowsOf is the batch's next result as rows; pgx returns rows even on
-// an error, which then ends ForEachRow with it.
-func rowsOf(br pgx.BatchResults) pgx.Rows {
-	rows, _ := br.Query()
-	return rows
-}
+// lockIDsSQL takes a transaction's advisory lock on each incident ID, in
+// one order (of the locks' keys) in every transaction.
+const lockIDsSQL = `SELECT count(pg_advisory_xact_lock(k)) FROM (
+	SELECT DISTINCT hashtextextended(id, 7268430217) AS k FROM unnest($1::text[]) AS id ORDER BY 1) AS keys`

@@ -34,9 +34,13 @@ type Incident struct {
 	// SilenceExpired once that silence was expired at the resolve.
 	SilenceID string `json:"silenceId,omitempty"`
 	// ClosedBy is "reconciler" for an incident the reconciler closed (its
-	// alert was in no Alertmanager's view); such an incident whose alert
-	// fires again is reopened.
+	// alert was in no Alertmanager's view), and such an incident whose
+	// alert fires again is reopened; or the person who resolved it by
+	// hand (from PagerDuty). Empty when Alertmanager resolved it.
 	ClosedBy string `json:"closedBy,omitempty"`
+	// Truncated is how many alerts Alertmanager left out of the delivery
+	// that opened the incident (its group outgrew max_alerts).
+	Truncated int `json:"truncated,omitempty"`
 }
 
 // SilenceExpired marks an incident whose silence was expired.
@@ -99,9 +103,11 @@ type Entry struct {
 type Received struct {
 	Duplicate        bool
 	Opened, Resolved int
-	Reopened         int          // closed by the reconciler, firing again
-	Resolutions      []Resolution // per resolved incident, for MTTR
-	Severities       []string     // of opened incidents
+	Reopened         int // closed by the reconciler, firing again
+	// EarlyResolves are alerts resolved before their firing arrived.
+	EarlyResolves int
+	Resolutions   []Resolution // per resolved incident, for MTTR
+	Severities    []string     // of opened incidents
 }
 
 // Resolution is how long an incident of a severity was open: MTTR and
@@ -130,13 +136,22 @@ type Store interface {
 	FireDue(ctx context.Context, pol *policy.File, now time.Time, limit int) ([]Fired, error)
 	// NextDue is the earliest pending timer, zero when none.
 	NextDue(ctx context.Context) (time.Time, error)
-	// Claim leases up to limit notifications whose time has come.
-	Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Notification, error)
+	// Claim leases up to limit notifications of the channel ("": of
+	// every channel) whose time has come, the oldest of each incident
+	// only, for lease: until it is settled or the lease ends, no other
+	// claim takes it. The embedded store holds leases in memory, so a
+	// restarted process takes again at once what was in flight.
+	Claim(ctx context.Context, channel string, now time.Time, lease time.Duration, limit int) ([]Notification, error)
+	// Channels lists the channels that have notifications queued.
+	Channels(ctx context.Context) ([]string, error)
 	// Settle records what became of claimed notifications, in one
 	// transaction: each sent, or failed with a retry time (zero: give up).
 	Settle(ctx context.Context, outcomes []Outcome) error
 	// Ack acknowledges an incident: no further steps.
 	Ack(ctx context.Context, id, by string, now time.Time) (*Incident, error)
+	// Resolve closes an incident by hand (a person resolved it where the
+	// page was read): no further steps, and its channels hear it.
+	Resolve(ctx context.Context, id, by string, now time.Time) (*Incident, error)
 	// SetSilence records the incident's Alertmanager silence.
 	SetSilence(ctx context.Context, id, silenceID string, now time.Time) error
 	Incident(ctx context.Context, id string) (*Incident, error)

@@ -127,8 +127,124 @@ func TestStores(t *testing.T) {
 			t.Run("unsettled", func(t *testing.T) { s, _ := b.open(t); testUnsettled(t, s) })
 			t.Run("reopen", func(t *testing.T) { s, _ := b.open(t); testReopen(t, s) })
 			t.Run("silence-once", func(t *testing.T) { s, _ := b.open(t); testSilenceOnce(t, s) })
-			t.Run("outbox-order", func(t *testing.T) { s, reopen := b.open(t); testOutboxOrder(t, s, reopen) })
+			t.Run("outbox-order", func(t *testing.T) { s, _ := b.open(t); testOutboxOrder(t, s) })
+			t.Run("out-of-order", func(t *testing.T) { s, reopen := b.open(t); testOutOfOrder(t, s, reopen) })
+			t.Run("lease", func(t *testing.T) { s, reopen := b.open(t); testLease(t, s, reopen, b.name == "bolt") })
+			t.Run("resolve-by-hand", func(t *testing.T) { s, _ := b.open(t); testResolveByHand(t, s) })
+			t.Run("truncated", func(t *testing.T) { s, _ := b.open(t); testTruncated(t, s) })
 		})
+	}
+}
+
+// Two Alertmanager peers deliver one alert's firing and resolve, and one
+// peer's resolve arrives before the other's firing (the second handle is
+// another replica, or the process after a restart). Nothing may stay
+// open or page: the resolve is recorded, the late firing is a heartbeat
+// of a closed incident, and the copies are duplicates.
+func testOutOfOrder(t *testing.T, s Store, other func() Store) {
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	resolve, fire := delivery(t, "g1", "resolved", "HotelAppDown/oo1"), delivery(t, "g1", "firing", "HotelAppDown/oo1")
+	res, err := s.Receive(ctx, resolve, pol, t0)
+	if err != nil || res.EarlyResolves != 1 || res.Opened != 0 {
+		t.Fatalf("peer B's resolve first: %+v %v", res, err)
+	}
+	s2 := other()
+	if res, err := s2.Receive(ctx, fire, pol, t0.Add(time.Second)); err != nil || res.Opened != 0 || res.Duplicate {
+		t.Fatalf("peer A's late firing: %+v %v, want a heartbeat", res, err)
+	}
+	for _, d := range []*payload.Delivery{fire, resolve} {
+		if res, err := s2.Receive(ctx, d, pol, t0.Add(2*time.Second)); err != nil || !res.Duplicate {
+			t.Fatalf("the other peer's copy: %+v %v, want a duplicate", res, err)
+		}
+	}
+	if fired, _ := s2.FireDue(ctx, pol, t0.Add(time.Hour), 100); len(fired) != 0 {
+		t.Errorf("steps taken: %+v", fired)
+	}
+	if out, _ := s2.Claim(ctx, "", t0.Add(time.Hour), time.Minute, 100); len(out) != 0 {
+		t.Errorf("notifications queued: %v", events(out))
+	}
+	inc, err := s2.Incident(ctx, payload.IncidentID("oo1", t0))
+	if err != nil || inc.Status != Resolved {
+		t.Fatalf("incident: %+v %v, want recorded resolved", inc, err)
+	}
+	if open, _ := s2.OpenBySeverity(ctx); open["critical"] != 0 {
+		t.Errorf("open incidents: %v", open)
+	}
+}
+
+// A person resolving the incident where the page was read (PagerDuty)
+// stops its escalation; the channels paged hear it; the alert's later
+// repeats page no one.
+func testResolveByHand(t *testing.T, s Store) {
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	id := payload.IncidentID("h1", t0)
+	if _, err := s.Receive(ctx, delivery(t, "g1", "firing", "HotelAppDown/h1"), pol, t0); err != nil {
+		t.Fatal(err)
+	}
+	s.FireDue(ctx, pol, t0, 100)
+	drain := func(at time.Time) []string {
+		out, _ := s.Claim(ctx, "", at, time.Minute, 100)
+		var outcomes []Outcome
+		for _, n := range out {
+			outcomes = append(outcomes, Outcome{N: n, Now: at})
+		}
+		if err := s.Settle(ctx, outcomes); err != nil {
+			t.Fatal(err)
+		}
+		return events(out)
+	}
+	drain(t0)
+	inc, err := s.Resolve(ctx, id, "pagerduty:bob", t0.Add(time.Minute))
+	if err != nil || inc.Status != Resolved || inc.ClosedBy != "pagerduty:bob" {
+		t.Fatalf("resolve: %+v %v", inc, err)
+	}
+	if got := strings.Join(drain(t0.Add(time.Minute)), " "); got != "pagerduty:resolve slack:resolve" {
+		t.Errorf("told: %s", got)
+	}
+	if _, err := s.Receive(ctx, delivery(t, "g1", "firing", "HotelAppDown/h1", "HotelAppDown/h2"), pol, t0.Add(5*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	var fired []Fired
+	for {
+		f, err := s.FireDue(ctx, pol, t0.Add(time.Hour), 100)
+		if err != nil || len(f) == 0 {
+			break
+		}
+		fired = append(fired, f...)
+	}
+	if len(fired) != 2 || fired[0].Incident != payload.IncidentID("h2", t0) || fired[1].Incident != fired[0].Incident {
+		t.Errorf("steps after the resolve: %+v, want h2's two only", fired)
+	}
+	if inc, _ := s.Incident(ctx, id); inc.Status != Resolved {
+		t.Errorf("after a repeat: %s", inc.Status)
+	}
+	if _, err := s.Resolve(ctx, "nope", "x", t0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown incident: %v", err)
+	}
+}
+
+// Alerts Alertmanager left out of a delivery are recorded: an audit
+// entry for the delivery, and the count on the incidents it opened.
+func testTruncated(t *testing.T, s Store) {
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	d := delivery(t, "g-big", "firing", "HotelAppDown/t1")
+	d.Truncated = 42
+	if _, err := s.Receive(ctx, d, pol, t0); err != nil {
+		t.Fatal(err)
+	}
+	if inc, err := s.Incident(ctx, payload.IncidentID("t1", t0)); err != nil || inc.Truncated != 42 {
+		t.Errorf("incident: %+v %v", inc, err)
+	}
+	audit, _ := s.Audit(ctx, "", 100)
+	found := false
+	for _, e := range audit {
+		found = found || (e.Action == "truncated" && strings.Contains(e.Detail, "42"))
+	}
+	if !found {
+		t.Errorf("no truncated entry in %+v", audit)
 	}
 }
 
@@ -156,10 +272,10 @@ func testSilenceOnce(t *testing.T, s Store) {
 
 // The outbox hands out an incident's notifications to a channel in
 // order, one at a time: a resolve waits until its trigger is settled,
-// even for another worker (a second handle: another replica), so a
+// even for another claim of the same store, so a
 // receiver never hears of a resolve before the trigger. Step
 // notifications carry their step's due time, for the escalation lag.
-func testOutboxOrder(t *testing.T, s Store, other func() Store) {
+func testOutboxOrder(t *testing.T, s Store) {
 	pol := policies(t)
 	t0 := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
 	if _, err := s.Receive(ctx, delivery(t, "g1", "firing", "HotelAppDown/o1"), pol, t0); err != nil {
@@ -168,16 +284,15 @@ func testOutboxOrder(t *testing.T, s Store, other func() Store) {
 	if fired, _ := s.FireDue(ctx, pol, t0.Add(time.Second), 100); len(fired) != 1 {
 		t.Fatalf("step 0: %+v", fired)
 	}
-	first, _ := s.Claim(ctx, t0.Add(time.Second), time.Minute, 1)
+	first, _ := s.Claim(ctx, "", t0.Add(time.Second), time.Minute, 1)
 	if len(first) != 1 || first[0].Channel != "pagerduty" || !first[0].Due.Equal(t0) {
 		t.Fatalf("first claim: %+v, want pagerduty's trigger, due at %s", first, t0)
 	}
 	if res, _ := s.Receive(ctx, delivery(t, "g1", "resolved", "HotelAppDown/o1"), pol, t0.Add(2*time.Second)); res.Resolved != 1 {
 		t.Fatalf("resolve: %+v", res)
 	}
-	s2 := other()
 	claim := func(st Store) []string {
-		out, err := st.Claim(ctx, t0.Add(3*time.Second), time.Minute, 100)
+		out, err := st.Claim(ctx, "", t0.Add(3*time.Second), time.Minute, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,14 +303,53 @@ func testOutboxOrder(t *testing.T, s Store, other func() Store) {
 		}
 		return events(out)
 	}
-	if got := claim(s2); strings.Join(got, " ") != "slack:trigger" {
+	if got := claim(s); strings.Join(got, " ") != "slack:trigger" {
 		t.Fatalf("while pagerduty's trigger is out: %v, want slack's trigger only", got)
 	}
-	if err := s2.Settle(ctx, []Outcome{{N: first[0], Now: t0.Add(3 * time.Second)}}); err != nil {
+	if err := s.Settle(ctx, []Outcome{{N: first[0], Now: t0.Add(3 * time.Second)}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := claim(s2); strings.Join(got, " ") != "pagerduty:resolve" {
+	if got := claim(s); strings.Join(got, " ") != "pagerduty:resolve" {
 		t.Fatalf("after pagerduty's trigger was sent: %v, want its resolve only (slack's trigger is still out)", got)
+	}
+}
+
+// A claimed notification is another claim's only when its lease ends, or,
+// in the embedded store, whose file one process owns, as soon as that
+// process restarts: what was in flight at a crash goes out again at once.
+// Once settled it is never handed out again.
+func testLease(t *testing.T, s Store, other func() Store, restart bool) {
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	if _, err := s.Receive(ctx, delivery(t, "g1", "firing", "HotelAppDown/l1"), pol, t0); err != nil {
+		t.Fatal(err)
+	}
+	s.FireDue(ctx, pol, t0, 100)
+	first, _ := s.Claim(ctx, "pagerduty", t0, 15*time.Second, 10)
+	sent, _ := s.Claim(ctx, "slack", t0, 15*time.Second, 10)
+	if len(first) != 1 || len(sent) != 1 {
+		t.Fatalf("claims: %v %v", events(first), events(sent))
+	}
+	if err := s.Settle(ctx, []Outcome{{N: sent[0], Now: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	s2 := other()
+	again, _ := s2.Claim(ctx, "", t0.Add(time.Second), 15*time.Second, 10)
+	want := ""
+	if restart {
+		want = "pagerduty:trigger"
+	}
+	if got := strings.Join(events(again), " "); got != want {
+		t.Fatalf("a second after the claim, from a second handle: %q, want %q", got, want)
+	}
+	if !restart {
+		again, _ = s2.Claim(ctx, "", t0.Add(16*time.Second), 15*time.Second, 10)
+		if got := strings.Join(events(again), " "); got != "pagerduty:trigger" {
+			t.Fatalf("after the lease: %q, want pagerduty's trigger", got)
+		}
+	}
+	if again[0].Key != first[0].Key {
+		t.Errorf("taken again with key %s, was %s", again[0].Key, first[0].Key)
 	}
 }
 
@@ -225,7 +379,7 @@ func testReopen(t *testing.T, s Store) {
 	}
 	sent := func(at time.Time) { // every notification queued is sent
 		for {
-			out, _ := s.Claim(ctx, at, time.Minute, 100)
+			out, _ := s.Claim(ctx, "", at, time.Minute, 100)
 			if len(out) == 0 {
 				return
 			}
@@ -258,7 +412,7 @@ func testReopen(t *testing.T, s Store) {
 			t.Errorf("%s after firing again: %+v %v, want %s", fp, inc, err, want)
 		}
 	}
-	out, _ := s.Claim(ctx, t0.Add(6*time.Minute), time.Hour, 100)
+	out, _ := s.Claim(ctx, "", t0.Add(6*time.Minute), time.Hour, 100)
 	names := map[string]string{id("r1"): "r1", id("r2"): "r2", id("r3"): "r3"}
 	var got []string
 	for _, n := range out {
@@ -304,11 +458,11 @@ func testLifecycle(t *testing.T, s Store) {
 		strings.Join(inc.Notified, " ") != "pagerduty slack manager" || inc.Labels["alertname"] != "HotelAppDown" {
 		t.Fatalf("incident after both steps: %+v %v", inc, err)
 	}
-	out, _ := s.Claim(ctx, t0.Add(16*time.Minute), time.Minute, 100)
+	out, _ := s.Claim(ctx, "", t0.Add(16*time.Minute), time.Minute, 100)
 	if keys := events(out); strings.Join(keys, " ") != "pagerduty:trigger slack:trigger manager:trigger" {
 		t.Errorf("outbox %v", keys)
 	}
-	if again, _ := s.Claim(ctx, t0.Add(16*time.Minute), time.Minute, 100); len(again) != 0 {
+	if again, _ := s.Claim(ctx, "", t0.Add(16*time.Minute), time.Minute, 100); len(again) != 0 {
 		t.Errorf("leased notifications claimed twice: %v", again)
 	}
 	for _, n := range out {
@@ -320,7 +474,7 @@ func testLifecycle(t *testing.T, s Store) {
 	if res.Resolved != 1 || res.Resolutions[0] != (Resolution{"critical", time.Hour}) {
 		t.Fatalf("resolve: %+v", res)
 	}
-	out, _ = s.Claim(ctx, t0.Add(time.Hour), time.Minute, 100)
+	out, _ = s.Claim(ctx, "", t0.Add(time.Hour), time.Minute, 100)
 	if len(out) != 3 || out[0].Event != "resolve" {
 		t.Errorf("resolve notices to the notified channels: %+v", out)
 	}
@@ -333,7 +487,7 @@ func testLifecycle(t *testing.T, s Store) {
 	for _, e := range audit {
 		actions = append(actions, e.Action)
 	}
-	for _, want := range []string{"opened", "deduplicated", "escalated", "notified", "resolved"} {
+	for _, want := range []string{"received", "opened", "escalated", "notified", "resolved"} {
 		if !strings.Contains(strings.Join(actions, " "), want) {
 			t.Errorf("audit lacks %s: %v", want, actions)
 		}
@@ -482,7 +636,7 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 						t.Error(err)
 						return
 					}
-					claimed, err := s.Claim(ctx, t0.Add(at), time.Hour, 5)
+					claimed, err := s.Claim(ctx, "", t0.Add(at), time.Hour, 5)
 					if err != nil {
 						t.Error(err)
 						return
@@ -857,7 +1011,7 @@ func TestPostgresAckWaitsForAStep(t *testing.T) {
 	if err := <-acked; err != nil {
 		t.Fatal(err)
 	}
-	sent, err := s.Claim(ctx, t0.Add(2*time.Minute), time.Minute, 10)
+	sent, err := s.Claim(ctx, "", t0.Add(2*time.Minute), time.Minute, 10)
 	if err != nil {
 		t.Fatal(err)
 	}

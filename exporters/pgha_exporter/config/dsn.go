@@ -6,9 +6,8 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 
+	"github.com/hotel-ops/hotel-ops/internal/secret"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -30,18 +29,15 @@ func (s Source) Resolve() (string, error) {
 	switch {
 	case s.DSN != "":
 		dsn, from = s.DSN, "given inline"
-	case s.File != "":
-		b, err := os.ReadFile(s.File)
-		if err != nil {
-			return "", fmt.Errorf("reading DSN file: %w", err)
+	case s.File != "" || s.Env != "":
+		var err error
+		if dsn, err = secret.Read(s.File, s.Env); err != nil {
+			return "", fmt.Errorf("the DSN: %w", err)
 		}
-		dsn, from = strings.TrimSpace(string(b)), "in file "+s.File
-	case s.Env != "":
-		v, ok := os.LookupEnv(s.Env)
-		if !ok {
-			return "", fmt.Errorf("environment variable %s is not set", s.Env)
+		from = "in file " + s.File
+		if s.File == "" {
+			from = "in environment variable " + s.Env
 		}
-		dsn, from = strings.TrimSpace(v), "in environment variable "+s.Env
 	default:
 		return "", ErrNoDSN
 	}

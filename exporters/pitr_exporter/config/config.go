@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotel-ops/hotel-ops/internal/secret"
+
 	"github.com/prometheus/common/model"
 
 	"github.com/hotel-ops/hotel-ops/exporters/pitr_exporter/s3store"
@@ -190,11 +192,11 @@ func (c *Config) CipherPass() (string, error) {
 	if c.Repository.CipherPassFile == "" {
 		return "", nil
 	}
-	b, err := os.ReadFile(c.Repository.CipherPassFile)
+	pass, err := secret.Read(c.Repository.CipherPassFile, "")
 	if err != nil {
-		return "", fmt.Errorf("reading cipher pass: %w", err)
+		return "", fmt.Errorf("the repository's cipher pass: %w", err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	return pass, nil
 }
 
 // NextDue returns when the next backup of a schedule is due, given the start

@@ -13,9 +13,10 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/hotel-ops/hotel-ops/internal/secret"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -141,11 +142,11 @@ func (cfg Config) credentials() (*credentials.Credentials, error) {
 		return credentials.NewEnvAWS(), nil
 	}
 	read := func(path string) (string, error) {
-		b, err := os.ReadFile(path)
+		s, err := secret.Read(path, "")
 		if err != nil {
-			return "", fmt.Errorf("s3: reading credentials: %w", err)
+			return "", fmt.Errorf("s3 credentials: %w", err)
 		}
-		return strings.TrimSpace(string(b)), nil
+		return s, nil
 	}
 	ak, err := read(cfg.AccessKeyFile)
 	if err != nil {

@@ -1,0 +1,265 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// The incidents a transaction changes are locked with their escalations,
+// escalations first in every transaction (a step locks only its
+// escalation), each table in ID order: two transactions then wait for
+// each other instead of deadlocking. Locking the escalation also makes a
+// delivery or an ack wait for a step being taken; the incidents are read
+// by the next statement, whose snapshot holds that step's commit, so they
+// come with the channels it notified.
+const (
+	lockEscalationsSQL = `SELECT 1 FROM escalator_escalations WHERE incident = ANY($1) ORDER BY incident FOR UPDATE`
+	lockIncidentsSQL   = selectIncidents + ` WHERE i.id = ANY($1) ORDER BY i.id FOR UPDATE OF i`
+)
+
+// queueLocks queues the two statements that lock the incidents among ids.
+func queueLocks(b *pgx.Batch, ids []string) {
+	b.Queue(lockEscalationsSQL, ids)
+	b.Queue(lockIncidentsSQL, ids)
+}
+
+// readLocks reads what queueLocks queued: the existing incidents among
+// the IDs, by ID, each with the state of its escalation.
+func readLocks(br pgx.BatchResults) (map[string]*Incident, error) {
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("locking escalations: %w", err)
+	}
+	out := map[string]*Incident{}
+	rows := rowsOf(br)
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading an incident: %w", err)
+		}
+		out[inc.ID] = inc
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading incidents: %w", err)
+	}
+	return out, nil
+}
+
+// lockIncidents locks and reads the existing incidents among ids.
+func lockIncidents(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*Incident, error) {
+	b := &pgx.Batch{}
+	queueLocks(b, ids)
+	br := tx.SendBatch(ctx, b)
+	known, err := readLocks(br)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return known, err
+}
+
+// selectIncidents reads what scanIncident scans: the document, with the
+// state of its escalation when it has one.
+const selectIncidents = `SELECT i.data, coalesce(e.next_step, 0), e.due, coalesce(e.notified, '[]')
+	FROM escalator_incidents i LEFT JOIN escalator_escalations e ON e.incident = i.id`
+
+// scanIncident reads a row of selectIncidents.
+func scanIncident(row pgx.Row) (*Incident, error) {
+	var inc Incident
+	var step int
+	var due pgtype.Timestamptz
+	var notified []string
+	if err := row.Scan(&inc, &step, &due, &notified); err != nil {
+		return nil, err
+	}
+	inc.NextStep, inc.NextDue, inc.Notified = step, due.Time, notified
+	return &inc, nil
+}
+
+// nullTime is t, or NULL when zero.
+func nullTime(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
+}
+
+// notifiedJSON is the channels notified, as the notified column keeps them.
+func notifiedJSON(chs []string) string {
+	if len(chs) == 0 {
+		return "[]"
+	}
+	j, _ := json.Marshal(chs) // strings always encode
+	return string(j)
+}
+
+// Ack implements Store.
+func (s *Postgres) Ack(ctx context.Context, id, by string, now time.Time) (*Incident, error) {
+	inc, err := s.byHand(ctx, id, Event{Kind: Acknowledge, Now: now, By: by})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("acknowledging %s: %w", id, err)
+	}
+	return inc, err
+}
+
+// Resolve implements Store.
+func (s *Postgres) Resolve(ctx context.Context, id, by string, now time.Time) (*Incident, error) {
+	inc, err := s.byHand(ctx, id, Event{Kind: CloseByHand, Now: now, By: by})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("resolving %s: %w", id, err)
+	}
+	return inc, err
+}
+
+// byHand applies a person's event to the incident, under its row locks.
+func (s *Postgres) byHand(ctx context.Context, id string, ev Event) (*Incident, error) {
+	var inc *Incident
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		known, err := lockIncidents(ctx, tx, []string{id})
+		if err != nil {
+			return err
+		}
+		if known[id] == nil {
+			return ErrNotFound
+		}
+		e := Apply(known[id], ev, nil)
+		inc = e.Incident
+		var w writes
+		w.add(e)
+		b := &pgx.Batch{}
+		if err := w.queue(b); err != nil {
+			return err
+		}
+		return runBatch(ctx, tx, b)
+	})
+	return inc, err
+}
+
+// SetSilence implements Store.
+func (s *Postgres) SetSilence(ctx context.Context, id, silenceID string, now time.Time) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		known, err := lockIncidents(ctx, tx, []string{id})
+		if err != nil {
+			return err
+		}
+		inc := known[id]
+		if inc == nil {
+			return ErrNotFound
+		}
+		if err := silenceTaken(inc, silenceID); err != nil {
+			return err
+		}
+		inc.SilenceID = silenceID
+		var w writes
+		w.incidents.put(inc)
+		w.log(now, id, "silenced", silenceDetail(silenceID))
+		b := &pgx.Batch{}
+		if err := w.queue(b); err != nil {
+			return err
+		}
+		return runBatch(ctx, tx, b)
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrSilenceTaken) {
+		return fmt.Errorf("recording the silence of %s: %w", id, err)
+	}
+	return err
+}
+
+// Incident implements Store.
+func (s *Postgres) Incident(ctx context.Context, id string) (*Incident, error) {
+	inc, err := scanIncident(s.pool.QueryRow(ctx, selectIncidents+` WHERE i.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading incident %s: %w", id, err)
+	}
+	return inc, nil
+}
+
+// Incidents implements Store: open ones first, then the most recent.
+func (s *Postgres) Incidents(ctx context.Context, limit int) ([]Incident, error) {
+	return s.listIncidents(ctx, selectIncidents+` ORDER BY (i.status = 'resolved'), i.opened_at DESC LIMIT $1`, limit)
+}
+
+// UnsettledAfter implements Store. It walks the primary key from after,
+// so that a reconciler's pass reads the table once, a page at a time. An
+// index on the condition would not do: it names the document, and every
+// heartbeat's update of the document would then no longer be HOT.
+func (s *Postgres) UnsettledAfter(ctx context.Context, after string, limit int) ([]Incident, error) {
+	return s.listIncidents(ctx, selectIncidents+` WHERE i.id > $1
+		AND (i.status <> 'resolved' OR coalesce(i.data->>'silenceId', '') NOT IN ('', $2))
+		ORDER BY i.id LIMIT $3`, after, SilenceExpired, limit)
+}
+
+func (s *Postgres) listIncidents(ctx context.Context, sql string, args ...any) ([]Incident, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing incidents: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Incident, error) {
+		inc, err := scanIncident(r)
+		if err != nil {
+			return Incident{}, err
+		}
+		return *inc, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing incidents: %w", err)
+	}
+	return out, nil
+}
+
+// Audit implements Store: newest first, for one incident or all.
+func (s *Postgres) Audit(ctx context.Context, incident string, limit int) ([]Entry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT seq, time, incident, action, detail FROM escalator_audit
+		WHERE $1 = '' OR incident = $1 ORDER BY seq DESC LIMIT $2`, incident, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading the audit log: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
+		var e Entry
+		err := r.Scan(&e.Seq, &e.Time, &e.Incident, &e.Action, &e.Detail)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the audit log: %w", err)
+	}
+	return out, nil
+}
+
+// Prune implements Store.
+func (s *Postgres) Prune(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM escalator_deliveries WHERE received < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("pruning deliveries: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// Pending implements Store.
+func (s *Postgres) Pending(ctx context.Context) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM escalator_escalations WHERE due IS NOT NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting pending steps: %w", err)
+	}
+	return n, nil
+}
+
+// OpenBySeverity implements Store.
+func (s *Postgres) OpenBySeverity(ctx context.Context) (map[string]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT severity, count(*) FROM escalator_incidents WHERE status <> 'resolved' GROUP BY severity`)
+	if err != nil {
+		return nil, fmt.Errorf("counting incidents: %w", err)
+	}
+	out := map[string]int{}
+	var sev string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&sev, &n}, func() error { out[sev] = n; return nil })
+	if err != nil {
+		return nil, fmt.Errorf("counting incidents: %w", err)
+	}
+	return out, nil
+}

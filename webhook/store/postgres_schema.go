@@ -1,0 +1,149 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The PostgreSQL store's schema is a list of numbered migrations, each
+// run once, in order, in the transaction that records it in
+// escalator_schema_migrations. A replica that starts on a database some
+// other replica migrated further refuses to run: it would not know the
+// tables. A migration is never edited once released; a change is a new one.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+var migrations = []migration{
+	// 1 is the schema of the releases before migrations were numbered.
+	// It is written to run on an empty database and on one of any
+	// earlier release alike (CREATE ... IF NOT EXISTS, and the move of
+	// escalation state out of the incident), so that every existing
+	// database becomes version 1.
+	{1, "incidents, escalations, outbox, audit", migration1},
+	// 2: each channel's sender claims from its own queue.
+	{2, "outbox by channel", `CREATE INDEX IF NOT EXISTS escalator_outbox_channel ON escalator_outbox (channel, next_try)`},
+}
+
+// migrate brings the schema to the latest version. Two replicas starting
+// together both get here; an advisory lock makes the second wait and
+// then find nothing to do, instead of failing on a catalog conflict.
+func migrate(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7268430217)`); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS escalator_schema_migrations (
+		version integer PRIMARY KEY,
+		name    text NOT NULL,
+		applied timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return err
+	}
+	var current int
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM escalator_schema_migrations`).Scan(&current); err != nil {
+		return err
+	}
+	latest := migrations[len(migrations)-1].version
+	if current > latest {
+		return fmt.Errorf("the database's escalator schema is version %d, newer than this escalator knows (%d): upgrade escalator", current, latest)
+	}
+	for _, m := range migrations {
+		if m.version <= current {
+			continue
+		}
+		if _, err := tx.Exec(ctx, m.sql); err != nil {
+			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO escalator_schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
+			return fmt.Errorf("recording migration %d: %w", m.version, err)
+		}
+	}
+	return nil
+}
+
+const migration1 = `
+CREATE TABLE IF NOT EXISTS escalator_deliveries (
+	hash     text PRIMARY KEY,
+	received timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS escalator_deliveries_received ON escalator_deliveries (received);
+CREATE TABLE IF NOT EXISTS escalator_incidents (
+	id        text PRIMARY KEY,
+	status    text NOT NULL,
+	severity  text NOT NULL DEFAULT '',
+	opened_at timestamptz NOT NULL,
+	data      jsonb NOT NULL
+) WITH (fillfactor = 70); -- room on each page for HOT updates as heartbeats arrive
+CREATE INDEX IF NOT EXISTS escalator_incidents_recent ON escalator_incidents ((status = 'resolved'), opened_at DESC);
+-- An incident's escalation, in a narrow row of its own: the step it
+-- expects next, when that step is due, and the channels notified so far.
+-- due is NULL once no step is pending (acknowledged, resolved, or the
+-- policy's last step taken). A step locks and rewrites only this row,
+-- never the incident and its document; acknowledging and resolving clear
+-- due under the same row lock, which fences a step off. The incident's
+-- document keeps a copy of the state as of its last write, which these
+-- columns overrule.
+DO $$
+BEGIN
+	IF to_regclass('escalator_escalations') IS NOT NULL THEN
+		RETURN;
+	END IF;
+	CREATE TABLE escalator_escalations (
+		incident  text PRIMARY KEY REFERENCES escalator_incidents (id),
+		policy    text NOT NULL,
+		opened_at timestamptz NOT NULL,
+		next_step integer NOT NULL DEFAULT 0,
+		due       timestamptz,
+		notified  jsonb NOT NULL DEFAULT '[]'
+	) WITH (fillfactor = 70);
+	CREATE INDEX escalator_escalations_due ON escalator_escalations (due) WHERE due IS NOT NULL;
+	IF to_regclass('escalator_timers') IS NULL THEN
+		RETURN; -- a new database
+	END IF;
+	-- Tables of earlier versions: pending steps were rows of
+	-- escalator_timers, and the state was kept in the incident's document,
+	-- later in columns of the incident. A timer counts only for the step
+	-- its open incident expects; any other was stale already.
+	IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+			AND table_name = 'escalator_incidents' AND column_name = 'next_step') THEN
+		INSERT INTO escalator_escalations (incident, policy, opened_at, next_step, due, notified)
+		SELECT i.id, i.policy, i.opened_at, i.next_step, t.due, i.notified
+		FROM escalator_incidents i
+		LEFT JOIN escalator_timers t ON t.incident = i.id AND t.step = i.next_step AND i.status = 'open'
+		WHERE i.policy <> '';
+		ALTER TABLE escalator_incidents DROP COLUMN policy, DROP COLUMN next_step, DROP COLUMN next_due, DROP COLUMN notified;
+	ELSE
+		INSERT INTO escalator_escalations (incident, policy, opened_at, next_step, due, notified)
+		SELECT i.id, i.data->>'policy', i.opened_at, coalesce((i.data->>'nextStep')::integer, 0), t.due, coalesce(i.data->'notified', '[]')
+		FROM escalator_incidents i
+		LEFT JOIN escalator_timers t ON t.incident = i.id AND t.step = coalesce((i.data->>'nextStep')::integer, 0) AND i.status = 'open'
+		WHERE coalesce(i.data->>'policy', '') <> '';
+	END IF;
+	DROP TABLE escalator_timers;
+END $$;
+CREATE TABLE IF NOT EXISTS escalator_outbox (
+	seq      bigserial PRIMARY KEY,
+	key      text NOT NULL UNIQUE,
+	incident text NOT NULL,
+	step     integer NOT NULL,
+	channel  text NOT NULL,
+	event    text NOT NULL,
+	attempts integer NOT NULL DEFAULT 0,
+	next_try timestamptz NOT NULL,
+	created  timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS escalator_outbox_next_try ON escalator_outbox (next_try);
+ALTER TABLE escalator_outbox ADD COLUMN IF NOT EXISTS due timestamptz;
+CREATE INDEX IF NOT EXISTS escalator_outbox_queue ON escalator_outbox (incident, channel, seq);
+CREATE TABLE IF NOT EXISTS escalator_audit (
+	seq      bigserial PRIMARY KEY,
+	time     timestamptz NOT NULL,
+	incident text NOT NULL DEFAULT '',
+	action   text NOT NULL,
+	detail   text NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS escalator_audit_incident ON escalator_audit (incident, seq);
+`
