@@ -133,6 +133,25 @@ bench: tools
 	set -o pipefail; $(GO) test ./webhook/store -run '^$$' -bench 'BenchmarkPruneHistory' -benchtime 1x -count 3 -timeout 30m | tee -a bench-escalator.txt
 	$(BIN)/benchstat bench-escalator.txt
 
+## bench-escalator: escalator driven over loopback HTTP as Alertmanager
+## drives it in a storm (webhook/escalator-load): `storm`, 500 deliveries/s
+## of 10 alerts from two HA peers for 60 s, and `throughput`, 64 senders for
+## 30 s, on the embedded store and on PostgreSQL (the database of
+## ESCALATOR_PG_DSN when set, else a private server started as the tests
+## start theirs). Tables on the terminal; JSON in bin/bench-escalator-*.json.
+BENCH_ESCALATOR_STORES ?= bolt postgres
+.PHONY: bench-escalator
+bench-escalator:
+	mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/escalator ./webhook/escalator
+	$(GO) build -o $(BIN)/escalator-load ./webhook/escalator-load
+	set -e; for store in $(BENCH_ESCALATOR_STORES); do \
+	  $(BIN)/escalator-load storm --spawn --escalator-binary=$(BIN)/escalator --store=$$store \
+	    --rate=500 --alerts=10 --duration=60s --ha-peers=2 --json > $(BIN)/bench-escalator-storm-$$store.json; \
+	  $(BIN)/escalator-load throughput --spawn --escalator-binary=$(BIN)/escalator --store=$$store \
+	    --senders=64 --duration=30s --json > $(BIN)/bench-escalator-throughput-$$store.json; \
+	done
+
 ## demo: the whole suite with its shipped configuration, until Ctrl-C. The
 ## binary runs in place of `go run`, which exits 1 when interrupted: the demo
 ## itself exits 0 once it has removed everything.

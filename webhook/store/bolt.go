@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,6 +67,28 @@ func (s *Bolt) Close() error {
 	return s.db.Close()
 }
 
+// deliveryKey is a delivery's hash as the deliveries bucket keys it: its
+// bytes rather than its hex, so that twice as many fit a page (the keys
+// are random: each delivery writes a page of its own). Other hashes (the
+// reconciler's) are kept as they are. A copy stored under the other form
+// by an earlier version is not recognised: it is a heartbeat, harmless.
+func deliveryKey(hash string) []byte {
+	if b, err := hex.DecodeString(hash); err == nil && len(hash) == 64 {
+		return b
+	}
+	return []byte(hash)
+}
+
+// appending sets a bucket written mostly at its end (keys that grow with
+// time: incidents by start, audit entries, timers, queues by sequence)
+// to fill the pages it splits: bbolt splits a full page in half, which
+// for keys arriving in order leaves every page half empty, twice the
+// pages written and the file twice the size.
+func appending(b *bolt.Bucket) *bolt.Bucket {
+	b.FillPercent = 0.9
+	return b
+}
+
 func timerKey(due time.Time, id string) []byte {
 	k := make([]byte, 8, 8+len(id))
 	binary.BigEndian.PutUint64(k, uint64(due.UnixNano()))
@@ -96,7 +119,7 @@ func audit(tx *bolt.Tx, now time.Time, incident, action, detail string) error {
 
 // putAudit appends an encoded entry; its sequence number is its key.
 func putAudit(tx *bolt.Tx, entry []byte) error {
-	b := tx.Bucket(bAudit)
+	b := appending(tx.Bucket(bAudit))
 	n, _ := b.NextSequence()
 	return b.Put(seqKey(n), entry)
 }
@@ -135,7 +158,7 @@ func prepare(d *payload.Delivery, pol *policy.File, now time.Time) ([]*prepared,
 func schedule(tx *bolt.Tx, id string, due time.Time, step int) error {
 	v := make([]byte, 4)
 	binary.BigEndian.PutUint32(v, uint32(step))
-	return tx.Bucket(bTimers).Put(timerKey(due, id), v)
+	return appending(tx.Bucket(bTimers)).Put(timerKey(due, id), v)
 }
 
 // unschedule drops the incident's pending timer, due at due (zero: none).
@@ -155,7 +178,7 @@ func write(tx *bolt.Tx, e Effects) error {
 			return err
 		}
 	case WriteState:
-		if err := putJSON(tx.Bucket(bState), []byte(inc.ID), stateOf(inc)); err != nil {
+		if err := putJSON(appending(tx.Bucket(bState)), []byte(inc.ID), stateOf(inc)); err != nil {
 			return err
 		}
 	}
@@ -200,7 +223,7 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 	// inside the transaction.
 	var known bool
 	if err := s.db.View(func(tx *bolt.Tx) error {
-		known = tx.Bucket(bDeliveries).Get([]byte(d.Hash)) != nil
+		known = tx.Bucket(bDeliveries).Get(deliveryKey(d.Hash)) != nil
 		return nil
 	}); err != nil {
 		return Received{}, fmt.Errorf("reading deliveries: %w", err)
@@ -216,11 +239,11 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 	err = s.commits.write(ctx, func(tx *bolt.Tx) error {
 		res = Received{} // a group commit may run the function again
 		deliveries := tx.Bucket(bDeliveries)
-		if deliveries.Get([]byte(d.Hash)) != nil {
+		if deliveries.Get(deliveryKey(d.Hash)) != nil {
 			res.Duplicate = true
 			return nil
 		}
-		if err := deliveries.Put([]byte(d.Hash), seqKey(uint64(now.UnixNano()))); err != nil {
+		if err := deliveries.Put(deliveryKey(d.Hash), seqKey(uint64(now.UnixNano()))); err != nil {
 			return err
 		}
 		for i, a := range d.Alerts {
@@ -232,7 +255,7 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 				res.Tally(p.e)
 				continue
 			}
-			cur, err := loadIncident(tx, id)
+			cur, err := loadForAlert(tx, id, a.Resolved())
 			if err != nil {
 				return err
 			}
@@ -260,10 +283,10 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 // transaction.
 func writePrepared(tx *bolt.Tx, p *prepared) error {
 	id := []byte(p.e.Incident.ID)
-	if err := tx.Bucket(bIncidents).Put(id, p.data); err != nil {
+	if err := appending(tx.Bucket(bIncidents)).Put(id, p.data); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bState).Put(id, p.state); err != nil {
+	if err := appending(tx.Bucket(bState)).Put(id, p.state); err != nil {
 		return err
 	}
 	if t := p.e.Timer; t.Changed {

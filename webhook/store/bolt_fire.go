@@ -64,7 +64,7 @@ func (s *Bolt) FireDue(ctx context.Context, pol *policy.File, now time.Time, lim
 		return nil, err
 	}
 	parallel(len(due), func(i int) { due[i].prepare(pol, now) })
-	return s.applyDue(due, pol, now)
+	return s.applyDue(ctx, due, pol, now)
 }
 
 // readDue claims and reads up to limit due timers and the states they step.
@@ -116,11 +116,14 @@ func stateBytes(tx *bolt.Tx, id string) []byte {
 
 // applyDue writes the prepared steps in one transaction, each checked
 // against what is stored now.
-func (s *Bolt) applyDue(due []*dueStep, pol *policy.File, now time.Time) ([]Fired, error) {
+func (s *Bolt) applyDue(ctx context.Context, due []*dueStep, pol *policy.File, now time.Time) ([]Fired, error) {
 	var fired []Fired
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	// Through the group commit: in a storm, steps come due as fast as
+	// deliveries open incidents, and a commit of their own each would
+	// take the writer from the deliveries for an fsync apiece.
+	err := s.commits.write(ctx, func(tx *bolt.Tx) error {
 		fired = fired[:0]
-		timers, states := tx.Bucket(bTimers), tx.Bucket(bState)
+		timers, states := appending(tx.Bucket(bTimers)), appending(tx.Bucket(bState))
 		for _, d := range due {
 			if v := timers.Get(d.key); v == nil || int(binary.BigEndian.Uint32(v)) != d.step {
 				continue // taken, or removed by an acknowledgement or a resolve, since it was read
@@ -163,7 +166,10 @@ func (s *Bolt) applyDue(due []*dueStep, pol *policy.File, now time.Time) ([]Fire
 		}
 		return nil
 	})
-	return fired, err
+	if err != nil {
+		return nil, err // after ctx ended the function may still run: fired is not read
+	}
+	return fired, nil
 }
 
 // prepare decodes the incident, takes the step and encodes what changes.

@@ -54,7 +54,7 @@ func TestBoltStepAcknowledgedWhilePrepared(t *testing.T) {
 	if _, err := s.Ack(ctx, id, "api", firingAt); err != nil {
 		t.Fatal(err)
 	}
-	fired, err := s.applyDue(due, pol, firingAt)
+	fired, err := s.applyDue(ctx, due, pol, firingAt)
 	if err != nil || len(fired) != 0 {
 		t.Fatalf("fired after the acknowledgement: %+v %v", fired, err)
 	}
@@ -76,7 +76,7 @@ func TestBoltStepWhoseTimerWentAway(t *testing.T) {
 	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bTimers).Delete(due[0].key) }); err != nil {
 		t.Fatal(err)
 	}
-	if fired, err := s.applyDue(due, pol, firingAt); err != nil || len(fired) != 0 {
+	if fired, err := s.applyDue(ctx, due, pol, firingAt); err != nil || len(fired) != 0 {
 		t.Fatalf("fired without its timer: %+v %v", fired, err)
 	}
 }
@@ -99,7 +99,7 @@ func TestBoltStepTakesTheStateAsWritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fired, err := s.applyDue(due, pol, firingAt); err != nil || len(fired) != 1 {
+	if fired, err := s.applyDue(ctx, due, pol, firingAt); err != nil || len(fired) != 1 {
 		t.Fatalf("fired %+v: %v", fired, err)
 	}
 	inc, _ := s.Incident(ctx, id)

@@ -95,7 +95,7 @@ func enqueueEncoded(tx *bolt.Tx, channel string, v []byte) error {
 		return fmt.Errorf("queue of %s: %w", channel, err)
 	}
 	seq, _ := queues.NextSequence()
-	return q.Put(seqKey(seq), v)
+	return appending(q).Put(seqKey(seq), v)
 }
 
 // moveOldOutbox moves the single queue of a file of an earlier version
