@@ -36,36 +36,6 @@ import (
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
 )
 
-// env adapts the test environment to a program: cleanups run on exit.
-type env struct {
-	mu       sync.Mutex
-	cleanups []func()
-}
-
-func (*env) Helper() {}
-func (e *env) Cleanup(f func()) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cleanups = append(e.cleanups, f)
-}
-func (*env) Logf(format string, args ...any) { fmt.Printf(format+"\n", args...) }
-func (e *env) Fatalf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "demo: "+format+"\n", args...)
-	e.teardown()
-	os.Exit(1)
-}
-func (e *env) Skipf(format string, args ...any) { e.Fatalf(format, args...) }
-
-func (e *env) teardown() {
-	e.mu.Lock()
-	cs := e.cleanups
-	e.cleanups = nil
-	e.mu.Unlock()
-	for i := len(cs) - 1; i >= 0; i-- {
-		cs[i]()
-	}
-}
-
 // stateFile tells `demo fault` where the running demo listens, and its
 // token: the fault endpoint changes state, so it needs one.
 func stateFile() string { return filepath.Join(os.TempDir(), "hotelops-demo.json") }
@@ -87,7 +57,7 @@ func main() {
 	soak := flag.Duration("soak", 0, "run the healthy suite this long (e.g. 20m), report every page it sent, and exit 1 if there was any")
 	flag.Parse()
 
-	e := &env{}
+	e := &testenv.Command{Name: "demo", Log: func(line string) { fmt.Println(line) }}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -108,7 +78,7 @@ func main() {
 	}
 	fmt.Println("\nStopping and removing everything...")
 	f.clear()
-	e.teardown()
+	e.Teardown()
 	_ = os.Remove(stateFile())
 	os.Exit(code)
 }
@@ -305,7 +275,7 @@ func (f *faults) clear() {
 
 // startControl serves POST /fault/<name> on loopback with a bearer token,
 // written with the address to the state file (mode 0600).
-func startControl(e *env, addr string, f *faults) error {
+func startControl(e *testenv.Command, addr string, f *faults) error {
 	raw := make([]byte, 16)
 	if _, err := rand.Read(raw); err != nil {
 		return err

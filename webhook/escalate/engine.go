@@ -38,8 +38,10 @@ type Engine struct {
 	RetryFor        time.Duration
 	Backoff, MaxGap time.Duration
 	// PerChannel is how many sends to one channel may be in flight at
-	// once (default 32). Each channel has its own sender: a receiver that
-	// stalls or fails holds only its own queue.
+	// once (default 256: a slot is held until the send's outcome is
+	// committed, so the slots bound a channel's rate under load; 32 made
+	// pages seconds late in a storm). Each channel has its own sender: a
+	// receiver that stalls or fails holds only its own queue.
 	PerChannel int
 	// Lease bounds one send (default 15s: a channel's default timeout
 	// and a margin). A claimed notification is another sender's only
@@ -89,7 +91,7 @@ func (e *Engine) init() {
 			e.MaxGap = 5 * time.Minute
 		}
 		if e.PerChannel == 0 {
-			e.PerChannel = 32
+			e.PerChannel = 256
 		}
 		if e.Lease == 0 {
 			e.Lease = notify.DefaultTimeout + 5*time.Second

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CPU is where the machine's CPU time went during the load: on a small
+// machine the load command and whatever else runs compete with
+// escalator, and the figures depend on it.
+type CPU struct {
+	WindowSeconds float64 `json:"window_seconds"`
+	Available     float64 `json:"available_seconds"` // CPUs × window
+	Busy          float64 `json:"machine_busy_seconds"`
+	Escalator     float64 `json:"escalator_seconds"`
+	Postgres      float64 `json:"postgres_seconds,omitempty"` // the server's processes, when on this machine
+	Load          float64 `json:"load_command_seconds"`       // this command: senders, receiver
+	Kernel        float64 `json:"kernel_threads_seconds"`     // kthreadd's children: writeback, journal, kworkers
+	Others        float64 `json:"others_seconds"`             // everything else on the machine
+}
+
+type cpuMeter struct {
+	t0                  time.Time
+	busy, self, esc, pg time.Duration
+	kernel              time.Duration
+	escPID, pgPID       int
+}
+
+func startCPU(esc *spawned, pgPID int) *cpuMeter {
+	m := &cpuMeter{t0: time.Now(), pgPID: pgPID}
+	if esc != nil {
+		m.escPID = esc.cmd.Process.Pid
+		m.esc = procCPU(m.escPID)
+	}
+	if pgPID > 0 {
+		m.pg = treeCPU(pgPID)
+	}
+	m.kernel = treeCPU(kthreadd)
+	m.busy, m.self = machineCPU(), selfCPU()
+	return m
+}
+
+func (m *cpuMeter) stop() *CPU {
+	window := time.Since(m.t0)
+	c := &CPU{WindowSeconds: window.Seconds(), Busy: (machineCPU() - m.busy).Seconds(), Load: (selfCPU() - m.self).Seconds()}
+	c.Available = window.Seconds() * float64(numCPU())
+	if m.escPID > 0 {
+		c.Escalator = (procCPU(m.escPID) - m.esc).Seconds()
+	}
+	if m.pgPID > 0 {
+		c.Postgres = (treeCPU(m.pgPID) - m.pg).Seconds()
+	}
+	c.Kernel = (treeCPU(kthreadd) - m.kernel).Seconds()
+	c.Others = max(0, c.Busy-c.Escalator-c.Postgres-c.Load-c.Kernel)
+	return c
+}
+
+// kthreadd is the parent of Linux's kernel threads.
+const kthreadd = 2
+
+// postmasterPID reads a PostgreSQL data directory's postmaster.pid (0
+// when it cannot).
+func postmasterPID(dataDir string) int {
+	if dataDir == "" {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, _ := strconv.Atoi(strings.TrimSpace(first))
+	return pid
+}

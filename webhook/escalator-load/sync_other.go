@@ -1,0 +1,20 @@
+//go:build !linux
+
+package main
+
+import (
+	"os"
+	"time"
+)
+
+// datasync writes the file out (fsync: fdatasync is Linux's).
+func datasync(f *os.File) error { return f.Sync() }
+
+// fsType is known on Linux only.
+func fsType(string) string { return "unknown" }
+
+// procCPU, machineCPU and selfCPU are measured on Linux only.
+func procCPU(int) time.Duration { return 0 }
+func machineCPU() time.Duration { return 0 }
+func selfCPU() time.Duration    { return 0 }
+func treeCPU(int) time.Duration { return 0 }
