@@ -230,7 +230,7 @@ func (p *Postgres) signalAll(sig syscall.Signal) {
 	if pid == 0 {
 		return
 	}
-	pids := append(childrenOf(pid), pid)
+	pids := append(ChildrenOf(pid), pid)
 	for _, c := range pids {
 		_ = syscall.Kill(c, sig)
 	}
@@ -245,7 +245,9 @@ func (p *Postgres) postmasterPID() int {
 	return pid
 }
 
-func childrenOf(ppid int) []int {
+// ChildrenOf lists the processes whose parent is ppid (Linux: /proc); the
+// tests read a postmaster's children, escalator-load their CPU time.
+func ChildrenOf(ppid int) []int {
 	entries, _ := os.ReadDir("/proc")
 	var out []int
 	for _, e := range entries {

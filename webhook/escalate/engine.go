@@ -39,9 +39,9 @@ type Engine struct {
 	Backoff, MaxGap time.Duration
 	// PerChannel is how many sends to one channel may be in flight at
 	// once (default 256: a slot is held until the send's outcome is
-	// committed, so the slots bound a channel's rate under load; 32 made
-	// pages seconds late in a storm). Each channel has its own sender: a
-	// receiver that stalls or fails holds only its own queue.
+	// committed, so the slots bound a channel's rate under load). Each
+	// channel has its own sender: a receiver that stalls or fails holds
+	// only its own queue.
 	PerChannel int
 	// Lease bounds one send (default 15s: a channel's default timeout
 	// and a margin). A claimed notification is another sender's only

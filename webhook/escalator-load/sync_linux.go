@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hotel-ops/hotel-ops/internal/testenv"
 )
 
 // datasync writes the file's data out (fdatasync), as a store's commit does.
@@ -99,24 +101,8 @@ func selfCPU() time.Duration {
 // postmaster and its backends).
 func treeCPU(pid int) time.Duration {
 	total := procCPU(pid)
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		if f := strings.Fields(s[i+1:]); len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			total += procCPU(child)
-		}
+	for _, child := range testenv.ChildrenOf(pid) {
+		total += procCPU(child)
 	}
 	return total
 }
