@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -51,7 +52,10 @@ func OpenBolt(path string) (*Bolt, error) {
 				return err
 			}
 		}
-		return moveOldOutbox(tx)
+		if err := moveOldOutbox(tx); err != nil {
+			return err
+		}
+		return migrateStates(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -124,35 +128,106 @@ func putAudit(tx *bolt.Tx, entry []byte) error {
 	return b.Put(seqKey(n), entry)
 }
 
-// prepared is an alert's new incident, opened and encoded before the
-// write transaction: bbolt has one writer, so the less it does the more
-// deliveries it commits per second, while encoding runs on every core.
-// Apply is pure, so what it opens here is what it would open inside.
+// prepared is an alert's event, decided and encoded before the write
+// transaction from the incident's state as a read transaction saw it:
+// bbolt has one writer, so the less it does the more deliveries it
+// commits per second, while deciding and encoding run on every core.
+// Apply is pure, so what it decides here is what it would decide inside,
+// as long as the state is still raw; when it is not (another delivery
+// wrote it meanwhile), the writer decides again.
 type prepared struct {
-	e                  Effects
-	data, state, audit []byte
+	raw   []byte // the state read; nil: no incident
+	e     Effects
+	doc   []byte // the new incident's document (e.Create)
+	state []byte // the state to write; nil: unchanged
+	notes []encodedNote
+	audit [][]byte
 }
 
-func prepare(d *payload.Delivery, pol *policy.File, now time.Time) ([]*prepared, error) {
+func prepare(d *payload.Delivery, raws [][]byte, pol *policy.File, now time.Time) ([]*prepared, error) {
 	out := make([]*prepared, len(d.Alerts))
 	for i, a := range d.Alerts {
-		if a.Resolved() {
-			continue
+		p := &prepared{raw: raws[i]}
+		var cur *Incident
+		if p.raw != nil {
+			id := payload.IncidentID(a.Fingerprint, a.StartsAt)
+			st, err := decodeState(id, p.raw)
+			if err != nil {
+				return nil, err
+			}
+			cur = stateIncident(id, st)
 		}
-		p := &prepared{e: Apply(nil, alertEvent(d, a, now), pol)}
-		var err error
-		if p.data, err = json.Marshal(p.e.Incident); err != nil {
-			return nil, err
-		}
-		if p.state, err = json.Marshal(stateOf(p.e.Incident)); err != nil {
-			return nil, err
-		}
-		if p.audit, err = json.Marshal(p.e.Audit[0]); err != nil {
+		p.e = Apply(cur, alertEvent(d, a, now), pol)
+		if err := p.encode(); err != nil {
 			return nil, err
 		}
 		out[i] = p
 	}
 	return out, nil
+}
+
+// encode encodes what p.e writes.
+func (p *prepared) encode() (err error) {
+	e := p.e
+	if e.Create {
+		if p.doc, err = json.Marshal(e.Incident); err != nil {
+			return err
+		}
+	}
+	if e.Write != WriteNone {
+		if p.state, err = json.Marshal(stateOf(e.Incident)); err != nil {
+			return err
+		}
+	}
+	for _, n := range e.Notify {
+		v, err := encodeNote(n)
+		if err != nil {
+			return err
+		}
+		p.notes = append(p.notes, encodedNote{n.Channel, v})
+	}
+	for _, a := range e.Audit {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		p.audit = append(p.audit, b)
+	}
+	return nil
+}
+
+// writePrepared writes what p decided, in tx.
+func writePrepared(tx *bolt.Tx, p *prepared) error {
+	e := p.e
+	if e.Incident != nil {
+		id := []byte(e.Incident.ID)
+		if p.doc != nil {
+			if err := appending(tx.Bucket(bIncidents)).Put(id, p.doc); err != nil {
+				return err
+			}
+		}
+		if p.state != nil {
+			if err := appending(tx.Bucket(bState)).Put(id, p.state); err != nil {
+				return err
+			}
+		}
+		if e.Timer.Changed {
+			if err := retime(tx, e.Incident.ID, e.Timer); err != nil {
+				return err
+			}
+		}
+	}
+	for _, n := range p.notes {
+		if err := enqueueEncoded(tx, n.channel, n.v); err != nil {
+			return err
+		}
+	}
+	for _, a := range p.audit {
+		if err := putAudit(tx, a); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func schedule(tx *bolt.Tx, id string, due time.Time, step int) error {
@@ -172,13 +247,13 @@ func unschedule(tx *bolt.Tx, id string, due time.Time) error {
 // write applies what the state machine decided, in tx.
 func write(tx *bolt.Tx, e Effects) error {
 	inc := e.Incident
-	switch e.Write {
-	case WriteAll:
-		if err := saveIncident(tx, inc); err != nil {
+	switch {
+	case e.Create:
+		if err := createIncident(tx, inc); err != nil {
 			return err
 		}
-	case WriteState:
-		if err := putJSON(appending(tx.Bucket(bState)), []byte(inc.ID), stateOf(inc)); err != nil {
+	case e.Write != WriteNone: // after the opening only the state changes
+		if err := saveState(tx, inc); err != nil {
 			return err
 		}
 	}
@@ -220,10 +295,20 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 	// A copy already stored (the other Alertmanager peer's, or a repeat)
 	// is answered from a read: no commit, so an HA pair costs the writer
 	// one delivery, not two. A copy of one not yet committed is caught
-	// inside the transaction.
+	// inside the transaction. The same read takes the states the
+	// delivery's alerts are decided on (prepare).
 	var known bool
+	raws := make([][]byte, len(d.Alerts))
 	if err := s.db.View(func(tx *bolt.Tx) error {
-		known = tx.Bucket(bDeliveries).Get(deliveryKey(d.Hash)) != nil
+		if known = tx.Bucket(bDeliveries).Get(deliveryKey(d.Hash)) != nil; known {
+			return nil
+		}
+		states := tx.Bucket(bState)
+		for i, a := range d.Alerts {
+			if v := states.Get([]byte(payload.IncidentID(a.Fingerprint, a.StartsAt))); v != nil {
+				raws[i] = bytes.Clone(v)
+			}
+		}
 		return nil
 	}); err != nil {
 		return Received{}, fmt.Errorf("reading deliveries: %w", err)
@@ -231,7 +316,7 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 	if known {
 		return Received{Duplicate: true}, nil
 	}
-	pre, err := prepare(d, pol, now)
+	pre, err := prepare(d, raws, pol, now)
 	if err != nil {
 		return Received{}, err
 	}
@@ -246,16 +331,19 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 		if err := deliveries.Put(deliveryKey(d.Hash), seqKey(uint64(now.UnixNano()))); err != nil {
 			return err
 		}
+		states := tx.Bucket(bState)
 		for i, a := range d.Alerts {
 			id := payload.IncidentID(a.Fingerprint, a.StartsAt)
-			if p := pre[i]; p != nil && tx.Bucket(bIncidents).Get([]byte(id)) == nil {
+			if p := pre[i]; bytes.Equal(states.Get([]byte(id)), p.raw) {
 				if err := writePrepared(tx, p); err != nil {
 					return err
 				}
 				res.Tally(p.e)
 				continue
 			}
-			cur, err := loadForAlert(tx, id, a.Resolved())
+			// Written since it was read (by another delivery, a step, an
+			// acknowledgement, or an earlier alert of this one).
+			cur, err := loadState(tx, id)
 			if err != nil {
 				return err
 			}
@@ -277,24 +365,6 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 		return Received{}, fmt.Errorf("storing the delivery: %w", err)
 	}
 	return res, nil
-}
-
-// writePrepared writes an incident opened and encoded before the
-// transaction.
-func writePrepared(tx *bolt.Tx, p *prepared) error {
-	id := []byte(p.e.Incident.ID)
-	if err := appending(tx.Bucket(bIncidents)).Put(id, p.data); err != nil {
-		return err
-	}
-	if err := appending(tx.Bucket(bState)).Put(id, p.state); err != nil {
-		return err
-	}
-	if t := p.e.Timer; t.Changed {
-		if err := retime(tx, p.e.Incident.ID, t); err != nil {
-			return err
-		}
-	}
-	return putAudit(tx, p.audit)
 }
 
 // NextDue implements Store.
@@ -351,7 +421,7 @@ func (s *Bolt) SetSilence(ctx context.Context, id, silenceID string, now time.Ti
 			return err
 		}
 		inc.SilenceID = silenceID
-		if err := saveIncident(tx, inc); err != nil {
+		if err := saveState(tx, inc); err != nil {
 			return err
 		}
 		return audit(tx, now, id, "silenced", silenceDetail(silenceID))
@@ -469,15 +539,12 @@ func (s *Bolt) Pending(ctx context.Context) (int, error) {
 func (s *Bolt) OpenBySeverity(ctx context.Context) (map[string]int, error) {
 	out := map[string]int{}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bIncidents).ForEach(func(_, v []byte) error {
-			var inc Incident
-			if err := json.Unmarshal(v, &inc); err != nil {
-				return err
+		return tx.Bucket(bState).ForEach(func(k, v []byte) error {
+			st, err := decodeState(string(k), v)
+			if err == nil && st.Status != Resolved {
+				out[st.Severity]++
 			}
-			if inc.Status != Resolved {
-				out[inc.Labels["severity"]]++
-			}
-			return nil
+			return err
 		})
 	})
 	return out, err

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"runtime"
 	"sync"
 	"time"
@@ -21,7 +20,7 @@ type dueStep struct {
 	id   string
 	at   time.Time
 	step int
-	raw  []byte // the escalation state (or, written before states had records, the incident) as read
+	raw  []byte // the incident's state as read
 	e    Effects
 	err  error
 	data []byte // the state after the step
@@ -105,13 +104,9 @@ func (s *Bolt) release(due []*dueStep) {
 	}
 }
 
-// stateBytes is what a step is taken on: the escalation state, or the
-// incident for records written before states had their own.
+// stateBytes is what a step is taken on: the incident's state.
 func stateBytes(tx *bolt.Tx, id string) []byte {
-	if raw := tx.Bucket(bState).Get([]byte(id)); raw != nil {
-		return raw
-	}
-	return tx.Bucket(bIncidents).Get([]byte(id))
+	return tx.Bucket(bState).Get([]byte(id))
 }
 
 // applyDue writes the prepared steps in one transaction, each checked
@@ -178,11 +173,12 @@ func (d *dueStep) prepare(pol *policy.File, now time.Time) {
 	d.e, d.err, d.data, d.notes, d.entries = Effects{}, nil, nil, nil, nil
 	var inc *Incident
 	if d.raw != nil { // nil: the incident is gone, a stale timer
-		inc = &Incident{ID: d.id}
-		if err := json.Unmarshal(d.raw, inc); err != nil {
-			d.err = fmt.Errorf("corrupt incident %s: %w", d.id, err)
+		st, err := decodeState(d.id, d.raw)
+		if err != nil {
+			d.err = err
 			return
 		}
+		inc = stateIncident(d.id, st)
 	}
 	d.e = Apply(inc, Event{Kind: StepDue, Now: now, Step: d.step, Due: d.at}, pol)
 	if d.e.Write == WriteNone {

@@ -94,7 +94,7 @@ func TestBoltStepTakesTheStateAsWritten(t *testing.T) {
 			return err
 		}
 		inc.Notified = []string{"earlier"}
-		return saveIncident(tx, inc)
+		return saveState(tx, inc)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -50,21 +50,18 @@ func (s *Bolt) PruneHistory(ctx context.Context, before time.Time) (incidents, e
 // after the last incident.
 func pruneIncidents(tx *bolt.Tx, before time.Time, from []byte) (n int, next []byte, err error) {
 	var gone [][]byte
-	c := tx.Bucket(bIncidents).Cursor()
+	c := tx.Bucket(bState).Cursor()
 	k, v := c.First()
 	if from != nil {
 		k, v = c.Seek(from)
 	}
 	for read := 0; k != nil && read < historyChunk; k, v = c.Next() {
 		read++
-		var inc struct {
-			Status     string    `json:"status"`
-			ResolvedAt time.Time `json:"resolvedAt"`
+		st, err := decodeState(string(k), v)
+		if err != nil {
+			return 0, nil, err
 		}
-		if err := json.Unmarshal(v, &inc); err != nil {
-			return 0, nil, fmt.Errorf("incident %s: %w", k, err)
-		}
-		if inc.Status == Resolved && inc.ResolvedAt.Before(before) {
+		if st.Status == Resolved && st.ResolvedAt.Before(before) {
 			gone = append(gone, append([]byte(nil), k...))
 		}
 	}

@@ -8,33 +8,92 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// bState keeps each incident's escalation state apart from its document,
-// so that taking a step reads and writes a record of a hundred bytes
-// instead of decoding and encoding the incident with its labels and
-// annotations: after a restart with many steps due, that was most of the
-// work. Its fields have the incident's JSON names, so either record
-// decodes into an Incident. An incident without one (a file written
-// before) has its state in its document.
+// An incident is kept as two records under its ID: its document
+// (bIncidents: what Alertmanager said of it, written once when it
+// opens) and its state (bState: everything that changes afterwards, a
+// couple of hundred bytes). Every event after the opening (a heartbeat,
+// a step, an acknowledgement, a resolve) reads and writes the state
+// only: in a storm most alerts are repeats and resolves of incidents
+// opened moments ago, and rewriting their labels and annotations cost
+// the single writer a second page per incident and a fifth of its time.
+// The state's fields have the incident's JSON names, so that either
+// record decodes into an Incident and the state, decoded over the
+// document, gives the incident as it is.
 var bState = []byte("state") // id → escState
 
+// escState is an incident's changing part. Severity is the one label
+// it repeats, for what a resolve measures (MTTR by severity) and for
+// counting open incidents by severity without reading documents.
 type escState struct {
-	Status   string    `json:"status"`
-	Policy   string    `json:"policy,omitempty"`
-	OpenedAt time.Time `json:"openedAt"`
-	NextStep int       `json:"nextStep"`
-	NextDue  time.Time `json:"nextDue,omitzero"`
-	Notified []string  `json:"notified,omitempty"`
-	// LastSeen is here so that a heartbeat writes this record only.
-	LastSeen time.Time `json:"lastSeen,omitzero"`
+	V          int       `json:"v"` // stateVersion
+	Status     string    `json:"status"`
+	Severity   string    `json:"severity,omitempty"`
+	Policy     string    `json:"policy,omitempty"`
+	OpenedAt   time.Time `json:"openedAt"`
+	LastSeen   time.Time `json:"lastSeen,omitzero"`
+	NextStep   int       `json:"nextStep"`
+	NextDue    time.Time `json:"nextDue,omitzero"`
+	Notified   []string  `json:"notified,omitempty"`
+	AckedAt    time.Time `json:"ackedAt,omitzero"`
+	AckedBy    string    `json:"ackedBy,omitempty"`
+	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
+	SilenceID  string    `json:"silenceId,omitempty"`
+	ClosedBy   string    `json:"closedBy,omitempty"`
 }
+
+// stateVersion 2: the state holds every field that changes after the
+// opening. Records of version 0 (escalation fields only, the rest in the
+// document) are rewritten when the file is opened (migrateStates).
+const stateVersion = 2
 
 func stateOf(inc *Incident) escState {
-	return escState{Status: inc.Status, Policy: inc.Policy, OpenedAt: inc.OpenedAt,
-		NextStep: inc.NextStep, NextDue: inc.NextDue, Notified: inc.Notified, LastSeen: inc.LastSeen}
+	return escState{V: stateVersion, Status: inc.Status, Severity: inc.Labels["severity"], Policy: inc.Policy,
+		OpenedAt: inc.OpenedAt, LastSeen: inc.LastSeen, NextStep: inc.NextStep, NextDue: inc.NextDue, Notified: inc.Notified,
+		AckedAt: inc.AckedAt, AckedBy: inc.AckedBy, ResolvedAt: inc.ResolvedAt, SilenceID: inc.SilenceID, ClosedBy: inc.ClosedBy}
 }
 
-// loadIncident reads an incident with its escalation state; nil when
-// there is none.
+// set gives inc the state's fields.
+func (st *escState) set(inc *Incident) {
+	inc.Status, inc.Policy, inc.OpenedAt, inc.LastSeen = st.Status, st.Policy, st.OpenedAt, st.LastSeen
+	inc.NextStep, inc.NextDue, inc.Notified = st.NextStep, st.NextDue, st.Notified
+	inc.AckedAt, inc.AckedBy, inc.ResolvedAt, inc.SilenceID, inc.ClosedBy = st.AckedAt, st.AckedBy, st.ResolvedAt, st.SilenceID, st.ClosedBy
+}
+
+func decodeState(id string, v []byte) (escState, error) {
+	var st escState
+	if err := json.Unmarshal(v, &st); err != nil {
+		return st, fmt.Errorf("corrupt state of incident %s: %w", id, err)
+	}
+	return st, nil
+}
+
+// stateIncident is the incident as its state alone gives it: what every
+// event after the opening reads (the state machine needs no label but
+// the severity).
+func stateIncident(id string, st escState) *Incident {
+	inc := &Incident{ID: id}
+	if st.Severity != "" {
+		inc.Labels = map[string]string{"severity": st.Severity}
+	}
+	st.set(inc)
+	return inc
+}
+
+// loadState reads the incident as its state gives it; nil when there is
+// none.
+func loadState(tx *bolt.Tx, id string) (*Incident, error) {
+	v := tx.Bucket(bState).Get([]byte(id))
+	if v == nil {
+		return nil, nil
+	}
+	st, err := decodeState(id, v)
+	if err != nil {
+		return nil, err
+	}
+	return stateIncident(id, st), nil
+}
+
+// loadIncident reads an incident whole; nil when there is none.
 func loadIncident(tx *bolt.Tx, id string) (*Incident, error) {
 	v := tx.Bucket(bIncidents).Get([]byte(id))
 	if v == nil {
@@ -44,58 +103,94 @@ func loadIncident(tx *bolt.Tx, id string) (*Incident, error) {
 	return &inc, err
 }
 
-// loadForAlert reads what an alert's event needs. A firing alert of an
-// incident not resolved is a heartbeat, which reads and writes only the
-// escalation state: in a storm most alerts are repeats, and decoding
-// their labels and annotations was a fifth of the writer's time. The
-// incident is then its state only, which is all stateOf writes back.
-func loadForAlert(tx *bolt.Tx, id string, resolved bool) (*Incident, error) {
-	if !resolved {
-		if v := tx.Bucket(bState).Get([]byte(id)); v != nil {
-			var st escState
-			if err := json.Unmarshal(v, &st); err != nil {
-				return nil, fmt.Errorf("corrupt escalation state of %s: %w", id, err)
-			}
-			if st.Status != Resolved && !st.LastSeen.IsZero() {
-				return &Incident{ID: id, Status: st.Status, Policy: st.Policy, OpenedAt: st.OpenedAt, NextStep: st.NextStep,
-					NextDue: st.NextDue, Notified: st.Notified, LastSeen: st.LastSeen}, nil
-			}
-		}
-	}
-	return loadIncident(tx, id)
-}
-
-// decodeIncident decodes the incident stored as v under k, with its
-// escalation state.
+// decodeIncident decodes the document stored as v under k with its state.
 func decodeIncident(tx *bolt.Tx, k, v []byte) (Incident, error) {
 	var inc Incident
 	if err := json.Unmarshal(v, &inc); err != nil {
 		return inc, fmt.Errorf("corrupt incident %s: %w", k, err)
 	}
-	return inc, overlayState(tx, &inc)
+	raw := tx.Bucket(bState).Get(k)
+	if raw == nil {
+		return inc, fmt.Errorf("incident %s has no state record", k)
+	}
+	st, err := decodeState(string(k), raw)
+	if err != nil {
+		return inc, err
+	}
+	st.set(&inc)
+	return inc, nil
 }
 
-// overlayState sets inc's escalation state from its record, when it has one.
-func overlayState(tx *bolt.Tx, inc *Incident) error {
-	v := tx.Bucket(bState).Get([]byte(inc.ID))
-	if v == nil {
-		return nil
-	}
-	var st escState
-	if err := json.Unmarshal(v, &st); err != nil {
-		return fmt.Errorf("corrupt escalation state of %s: %w", inc.ID, err)
-	}
-	inc.Status, inc.NextStep, inc.NextDue, inc.Notified = st.Status, st.NextStep, st.NextDue, st.Notified
-	if !st.LastSeen.IsZero() { // written before states kept it: the document's
-		inc.LastSeen = st.LastSeen
-	}
-	return nil
+// saveState writes the incident's state.
+func saveState(tx *bolt.Tx, inc *Incident) error {
+	return putJSON(appending(tx.Bucket(bState)), []byte(inc.ID), stateOf(inc))
 }
 
-// saveIncident writes an incident's document and its escalation state.
-func saveIncident(tx *bolt.Tx, inc *Incident) error {
+// createIncident writes a new incident's document and state.
+func createIncident(tx *bolt.Tx, inc *Incident) error {
 	if err := putJSON(appending(tx.Bucket(bIncidents)), []byte(inc.ID), inc); err != nil {
 		return err
 	}
-	return putJSON(appending(tx.Bucket(bState)), []byte(inc.ID), stateOf(inc))
+	return saveState(tx, inc)
 }
+
+// migrateStates rewrites the state of every incident whose record is
+// older than stateVersion (or missing: files of the first version kept
+// the state in the document), from the document with its old state over
+// it, so that from then on the state alone is read after the opening.
+// It runs once: the file's version is kept in bMeta.
+func migrateStates(tx *bolt.Tx) error {
+	meta, err := tx.CreateBucketIfNotExists(bMeta)
+	if err != nil {
+		return err
+	}
+	if v := meta.Get(metaStateVersion); len(v) == 1 && int(v[0]) >= stateVersion {
+		return nil
+	}
+	states := tx.Bucket(bState)
+	var rewrite []*Incident
+	err = tx.Bucket(bIncidents).ForEach(func(k, v []byte) error {
+		raw := states.Get(k)
+		if raw != nil {
+			if st, err := decodeState(string(k), raw); err != nil || st.V >= stateVersion {
+				return err
+			}
+		}
+		inc := &Incident{}
+		if err := json.Unmarshal(v, inc); err != nil {
+			return fmt.Errorf("corrupt incident %s: %w", k, err)
+		}
+		if raw != nil { // version 0: the escalation fields are the state's
+			var old struct {
+				Status   string    `json:"status"`
+				NextStep int       `json:"nextStep"`
+				NextDue  time.Time `json:"nextDue"`
+				Notified []string  `json:"notified"`
+				LastSeen time.Time `json:"lastSeen"`
+			}
+			if err := json.Unmarshal(raw, &old); err != nil {
+				return fmt.Errorf("corrupt state of incident %s: %w", k, err)
+			}
+			inc.Status, inc.NextStep, inc.NextDue, inc.Notified = old.Status, old.NextStep, old.NextDue, old.Notified
+			if !old.LastSeen.IsZero() {
+				inc.LastSeen = old.LastSeen
+			}
+		}
+		rewrite = append(rewrite, inc)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("migrating incident states: %w", err)
+	}
+	for _, inc := range rewrite {
+		if err := saveState(tx, inc); err != nil {
+			return err
+		}
+	}
+	return meta.Put(metaStateVersion, []byte{stateVersion})
+}
+
+var (
+	bMeta            = []byte("meta") // the file's versions
+	metaStateVersion = []byte("state_version")
+)
