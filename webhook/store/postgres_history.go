@@ -16,10 +16,12 @@ func (s *Postgres) PruneHistory(ctx context.Context, before time.Time) (incident
 			n = 0 // inTx may run this again
 			// An incident resolved before the time opened before it: the
 			// index on (resolved, opened_at) finds the candidates.
-			// SKIP LOCKED: one another transaction holds is left for the
-			// next pass.
+			// SKIP LOCKED, and only those whose ID lock it gets at once
+			// (postgres_incidents.go): one another transaction holds is
+			// left for the next pass.
 			rows, err := tx.Query(ctx, `SELECT id FROM escalator_incidents
 				WHERE (status = 'resolved') AND opened_at < $1 AND (data->>'resolvedAt')::timestamptz < $1
+					AND pg_try_advisory_xact_lock(hashtextextended(id, 7268430217))
 				LIMIT $2 FOR UPDATE SKIP LOCKED`, before, historyChunk)
 			if err != nil {
 				return err

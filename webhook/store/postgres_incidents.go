@@ -11,27 +11,35 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// The incidents a transaction changes are locked with their escalations,
-// escalations first in every transaction (a step locks only its
-// escalation), each table in ID order: two transactions then wait for
-// each other instead of deadlocking. Locking the escalation also makes a
-// delivery or an ack wait for a step being taken; the incidents are read
-// by the next statement, whose snapshot holds that step's commit, so they
-// come with the channels it notified.
+// The incidents a transaction changes are locked by their IDs with
+// advisory locks (lockIDsSQL, in one order in every transaction), taken
+// by every transaction that writes an incident: the incident rows
+// themselves are not locked, which would cost a WAL record per row read
+// before the update that follows. Their escalations are locked too,
+// after the IDs and in ID order: a step locks only its escalation row
+// (postgres_fire.go), so this makes a delivery or an ack wait for a step
+// being taken; the incidents are read by the next statement, whose
+// snapshot holds that step's commit, so they come with the channels it
+// notified.
 const (
 	lockEscalationsSQL = `SELECT 1 FROM escalator_escalations WHERE incident = ANY($1) ORDER BY incident FOR UPDATE`
-	lockIncidentsSQL   = selectIncidents + ` WHERE i.id = ANY($1) ORDER BY i.id FOR UPDATE OF i`
+	readIncidentsSQL   = selectIncidents + ` WHERE i.id = ANY($1)`
 )
 
-// queueLocks queues the two statements that lock the incidents among ids.
+// queueLocks queues the statements that lock the incidents among ids
+// and read them.
 func queueLocks(b *pgx.Batch, ids []string) {
+	b.Queue(lockIDsSQL, ids)
 	b.Queue(lockEscalationsSQL, ids)
-	b.Queue(lockIncidentsSQL, ids)
+	b.Queue(readIncidentsSQL, ids)
 }
 
 // readLocks reads what queueLocks queued: the existing incidents among
 // the IDs, by ID, each with the state of its escalation.
 func readLocks(br pgx.BatchResults) (map[string]*Incident, error) {
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("locking incidents: %w", err)
+	}
 	if _, err := br.Exec(); err != nil {
 		return nil, fmt.Errorf("locking escalations: %w", err)
 	}
@@ -113,7 +121,7 @@ func (s *Postgres) Resolve(ctx context.Context, id, by string, now time.Time) (*
 	return inc, err
 }
 
-// byHand applies a person's event to the incident, under its row locks.
+// byHand applies a person's event to the incident, under its locks.
 func (s *Postgres) byHand(ctx context.Context, id string, ev Event) (*Incident, error) {
 	var inc *Incident
 	err := s.inTx(ctx, func(tx pgx.Tx) error {

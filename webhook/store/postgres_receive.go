@@ -128,26 +128,24 @@ func (s *Postgres) storeGroup(ctx context.Context, group []*receiveReq) {
 	}
 }
 
-// receiveGroup records the deliveries, in order, in tx: three round
-// trips (record the deliveries and lock their incidents; write; commit)
-// whatever the group's size. A delivery whose hash is already stored, by
-// another replica or earlier in the group, is a duplicate.
+// receiveGroup records the deliveries, in order, in tx: four round
+// trips (record the deliveries; lock and read the incidents of those
+// that were new; write; commit) whatever the group's size. A delivery
+// whose hash is already stored, by another replica or earlier in the
+// group, is a duplicate, and its incidents are neither locked nor read:
+// in a storm from an HA pair that is every other copy.
 //
-// Every incident the group names is locked first, whether it exists or
-// not, with an advisory lock on its ID: two replicas storing the same
-// alert at once then take turns, and the second reads what the first
-// wrote. Without it both could find no incident, and the first's open
-// and the second's resolve of one alert would pass each other.
+// Every incident the new deliveries name is locked first, whether it
+// exists or not, with an advisory lock on its ID: two replicas storing
+// the same alert at once then take turns, and the second reads what the
+// first wrote. Without it both could find no incident, and the first's
+// open and the second's resolve of one alert would pass each other.
 func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Received, error) {
 	res := make([]Received, len(group))
 	received := map[string]time.Time{}
-	var ids []string
 	for _, r := range group {
 		if _, ok := received[r.d.Hash]; !ok {
 			received[r.d.Hash] = r.now
-		}
-		for _, a := range r.d.Alerts {
-			ids = append(ids, payload.IncidentID(a.Fingerprint, a.StartsAt))
 		}
 	}
 	// Keys in one order in every transaction: two replicas' groups then
@@ -161,29 +159,29 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 	for i, h := range hashes {
 		times[i] = received[h]
 	}
-	b1 := &pgx.Batch{}
-	b1.Queue(`INSERT INTO escalator_deliveries (hash, received)
+	rows, err := tx.Query(ctx, `INSERT INTO escalator_deliveries (hash, received)
 		SELECT * FROM unnest($1::text[], $2::timestamptz[]) ON CONFLICT DO NOTHING RETURNING hash`, hashes, times)
-	b1.Queue(lockIDsSQL, ids)
-	queueLocks(b1, ids)
-	br := tx.SendBatch(ctx, b1)
-	fresh := map[string]bool{}
-	var hash string
-	_, err := pgx.ForEachRow(rowsOf(br), []any{&hash}, func() error { fresh[hash] = true; return nil })
 	if err != nil {
-		br.Close()
 		return nil, fmt.Errorf("recording the deliveries: %w", err)
 	}
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return nil, fmt.Errorf("locking incidents: %w", err)
+	fresh := map[string]bool{}
+	var hash string
+	if _, err := pgx.ForEachRow(rows, []any{&hash}, func() error { fresh[hash] = true; return nil }); err != nil {
+		return nil, fmt.Errorf("recording the deliveries: %w", err)
 	}
-	known, err := readLocks(br)
-	if cerr := br.Close(); err == nil {
-		err = cerr
+	var ids []string
+	for _, r := range group {
+		if fresh[r.d.Hash] {
+			for _, a := range r.d.Alerts {
+				ids = append(ids, payload.IncidentID(a.Fingerprint, a.StartsAt))
+			}
+		}
 	}
-	if err != nil {
-		return nil, err
+	known := map[string]*Incident{}
+	if len(ids) > 0 {
+		if known, err = lockIncidents(ctx, tx, ids); err != nil {
+			return nil, err
+		}
 	}
 
 	var w writes

@@ -18,6 +18,7 @@ const steppedSQL = `UPDATE escalator_escalations e SET next_step = x.step, due =
 // written once, as it is after the transaction's last event on it.
 type writes struct {
 	created   latest // new incidents, inserted with their escalations
+	seen      latest // heartbeats: only the document's lastSeen moves
 	incidents latest // documents written whole
 	stepped   latest // escalations whose step or due time changed
 	outbox    []Notification
@@ -52,6 +53,17 @@ func (w *writes) log(now time.Time, incident, action, detail string) {
 func (w *writes) queue(b *pgx.Batch) error {
 	if err := w.queueCreated(b); err != nil {
 		return err
+	}
+	if n := len(w.seen.list); n > 0 {
+		// Before the documents written whole, which hold the latest
+		// lastSeen of any incident in both.
+		ids, seen := make([]string, n), make([]string, n)
+		for i, inc := range w.seen.list {
+			ids[i], seen[i] = inc.ID, inc.LastSeen.UTC().Format(time.RFC3339Nano)
+		}
+		b.Queue(`UPDATE escalator_incidents i SET data = jsonb_set(i.data, '{lastSeen}', to_jsonb(x.seen))
+			FROM unnest($1::text[], $2::text[]) AS x(id, seen)
+			WHERE i.id = x.id`, ids, seen)
 	}
 	if n := len(w.incidents.list); n > 0 {
 		ids, statuses, data := make([]string, n), make([]string, n), make([]string, n)
@@ -99,18 +111,20 @@ func (w *writes) queue(b *pgx.Batch) error {
 // inserted as it is at the end. Otherwise its escalation row is written
 // when its step or due time changed (a step, an acknowledgement, a
 // resolve), and its document when anything but the escalation state
-// changed, or at a heartbeat (LastSeen is in the document): a step
-// writes the narrow row only.
+// changed; a heartbeat sets the document's lastSeen alone (without
+// encoding and sending the document); a step writes the narrow row only.
 func (w *writes) add(e Effects) {
 	if inc := e.Incident; inc != nil {
 		switch {
 		case e.Create || w.created.has(inc.ID):
 			w.created.put(inc)
-		case e.Write == WriteAll || e.Result == Heartbeat:
+		case e.Write == WriteAll || e.Result == Heartbeat && w.incidents.has(inc.ID):
 			w.incidents.put(inc)
 			if e.Timer.Changed {
 				w.stepped.put(inc)
 			}
+		case e.Result == Heartbeat:
+			w.seen.put(inc)
 		case e.Timer.Changed:
 			w.stepped.put(inc)
 		}

@@ -582,11 +582,9 @@ func testRepeat(t *testing.T, s Store) {
 	}
 }
 
-// Two replicas on one PostgreSQL, each receiving every delivery (as from
-// two Alertmanager peers) and both firing and claiming at once: every
-// step is taken once and every notification is claimed once.
-func TestReplicasShareOnePostgres(t *testing.T) {
-	pg := testenv.StartPrimary(t, "escalator-replicas", testenv.PrimaryOptions{})
+// twoReplicas opens two stores on one new PostgreSQL database.
+func twoReplicas(t *testing.T, name string) [2]*Postgres {
+	pg := testenv.StartPrimary(t, name, testenv.PrimaryOptions{})
 	pg.Exec("CREATE DATABASE escalator")
 	var replicas [2]*Postgres
 	for i := range replicas {
@@ -597,6 +595,14 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		replicas[i] = s
 	}
+	return replicas
+}
+
+// Two replicas on one PostgreSQL, each receiving every delivery (as from
+// two Alertmanager peers) and both firing and claiming at once: every
+// step is taken once and every notification is claimed once.
+func TestReplicasShareOnePostgres(t *testing.T) {
+	replicas := twoReplicas(t, "escalator-replicas")
 	pol := policies(t)
 	t0 := time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)
 	const n = 200
@@ -669,6 +675,49 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 		if c != 1 {
 			t.Errorf("notification %s claimed %d times", k, c)
 		}
+	}
+}
+
+// Two replicas on one PostgreSQL receiving one alert's firing and resolve
+// at once, in opposite orders (two Alertmanager peers, each behind its
+// own load balancer path): whichever order the locks give, every
+// incident ends resolved with no step pending.
+func TestReplicasOutOfOrderAtOnce(t *testing.T) {
+	replicas := twoReplicas(t, "escalator-replicas-order")
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)
+	const n = 150
+	var wg sync.WaitGroup
+	for r, s := range replicas {
+		order := []string{"firing", "resolved"}
+		if r == 1 {
+			order = []string{"resolved", "firing"}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < n; i++ {
+				for _, status := range order {
+					if _, err := s.Receive(ctx, delivery(t, fmt.Sprint("g", i), status, fmt.Sprintf("HotelAppDown/o%d", i)), pol, t0); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	list, err := replicas[0].Incidents(ctx, 2*n)
+	if err != nil || len(list) != n {
+		t.Fatalf("%d incidents (%v), want %d", len(list), err, n)
+	}
+	for _, inc := range list {
+		if inc.Status != Resolved {
+			t.Errorf("incident %s is %s after its resolve", inc.ID, inc.Status)
+		}
+	}
+	if p, err := replicas[1].Pending(ctx); err != nil || p != 0 {
+		t.Errorf("%d steps pending (%v), want none", p, err)
 	}
 }
 
