@@ -365,7 +365,7 @@ func (s *stack) replicationLag(t *testing.T, rep *report) {
 	s.pages.allow("PostgresReplicationLagCritical", "PostgresReplicationLagHigh")
 	t0 := time.Now()
 	s.Standby.Exec("SELECT pg_wal_replay_pause()")
-	defer s.Standby.Exec("SELECT pg_wal_replay_resume()")
+	defer s.Standby.ResumeReplay()
 	crit := s.Spec.Thresholds["replication_lag"].Critical.Duration()
 	s.expect(t, rep, "PostgresReplicationLagCritical", []string{"pagerduty", "slack", "email", "dba"}, t0, bound(crit+s.Spec.Alerts["PostgresReplicationLagCritical"].For.D()))
 }

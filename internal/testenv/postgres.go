@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 const installPostgres = "sudo apt-get install -y postgresql"
@@ -299,16 +301,45 @@ func (p *Postgres) Connect(db string) *pgx.Conn {
 // Exec runs SQL statements on database postgres and fails the test on error.
 func (p *Postgres) Exec(sql string, args ...any) {
 	p.t.Helper()
+	if err := p.tryExec(sql, args...); err != nil {
+		p.t.Fatalf("%s: %v", p.Name, err)
+	}
+}
+
+// tryExec runs one statement on a connection of its own.
+func (p *Postgres) tryExec(sql string, args ...any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := pgx.Connect(ctx, p.DSN("postgres"))
 	if err != nil {
-		p.t.Fatalf("connect to %s: %v", p.Name, err)
+		return fmt.Errorf("connect: %w", err)
 	}
 	defer c.Close(context.Background())
 	if _, err := c.Exec(ctx, sql, args...); err != nil {
-		p.t.Fatalf("%s: %q: %v", p.Name, sql, err)
+		return fmt.Errorf("%q: %w", sql, err)
 	}
+	return nil
+}
+
+// ResumeReplay resumes WAL replay on a standby paused with
+// pg_wal_replay_pause. WAL received during a long pause is older than
+// max_standby_streaming_delay, so when replay starts again the standby
+// cancels at once any query that conflicts with it, the resuming one
+// included (SQLSTATE 40001, "conflict with recovery"): that is retried.
+func (p *Postgres) ResumeReplay() {
+	p.t.Helper()
+	var err error
+	for try := 0; try < 5; try++ {
+		if err = p.tryExec("SELECT pg_wal_replay_resume()"); err == nil {
+			return
+		}
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "40001" {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	p.t.Fatalf("%s: resuming replay: %v", p.Name, err)
 }
 
 // SetArchiveCommand changes archive_command and reloads the configuration.

@@ -123,7 +123,7 @@ func TestOnRealPrimaryAndStandby(t *testing.T) {
 		if pm.Get(t, `pgha_replication_lag_bytes{application_name="standby1",client_addr="127.0.0.1"}`) <= 0 {
 			t.Errorf("primary reports no byte lag for the paused standby")
 		}
-		standby.Exec("SELECT pg_wal_replay_resume()")
+		standby.ResumeReplay()
 		s.eventually(t, 10*time.Second, "lag back to 0 after resume", func(m sample) bool {
 			return m["pgha_standby_lag_seconds"] == 0 && m["pgha_standby_replay_paused"] == 0
 		})
