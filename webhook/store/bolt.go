@@ -244,39 +244,15 @@ func unschedule(tx *bolt.Tx, id string, due time.Time) error {
 	return tx.Bucket(bTimers).Delete(timerKey(due, id))
 }
 
-// write applies what the state machine decided, in tx.
+// write applies what the state machine decided, in tx: encoded here,
+// then written as a prepared event is, so that there is one way to
+// write effects.
 func write(tx *bolt.Tx, e Effects) error {
-	inc := e.Incident
-	switch {
-	case e.Create:
-		if err := createIncident(tx, inc); err != nil {
-			return err
-		}
-	case e.Write != WriteNone: // after the opening only the state changes
-		if err := saveState(tx, inc); err != nil {
-			return err
-		}
+	p := &prepared{e: e}
+	if err := p.encode(); err != nil {
+		return err
 	}
-	if e.Timer.Changed {
-		id := ""
-		if inc != nil {
-			id = inc.ID
-		}
-		if err := retime(tx, id, e.Timer); err != nil {
-			return err
-		}
-	}
-	for _, n := range e.Notify {
-		if err := enqueue(tx, n); err != nil {
-			return err
-		}
-	}
-	for _, a := range e.Audit {
-		if err := audit(tx, a.Time, a.Incident, a.Action, a.Detail); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writePrepared(tx, p)
 }
 
 // retime moves the incident's timer as t says.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"runtime"
 	"sync"
 	"time"
@@ -21,12 +20,8 @@ type dueStep struct {
 	at   time.Time
 	step int
 	raw  []byte // the incident's state as read
-	e    Effects
+	p    prepared
 	err  error
-	data []byte // the state after the step
-	// notes are its notifications, by channel, entries its audit entries.
-	notes   []encodedNote
-	entries [][]byte
 }
 
 // encodedNote is a notification encoded for its channel's queue.
@@ -118,7 +113,7 @@ func (s *Bolt) applyDue(ctx context.Context, due []*dueStep, pol *policy.File, n
 	// take the writer from the deliveries for an fsync apiece.
 	err := s.commits.write(ctx, func(tx *bolt.Tx) error {
 		fired = fired[:0]
-		timers, states := appending(tx.Bucket(bTimers)), appending(tx.Bucket(bState))
+		timers := appending(tx.Bucket(bTimers))
 		for _, d := range due {
 			if v := timers.Get(d.key); v == nil || int(binary.BigEndian.Uint32(v)) != d.step {
 				continue // taken, or removed by an acknowledgement or a resolve, since it was read
@@ -133,27 +128,12 @@ func (s *Bolt) applyDue(ctx context.Context, due []*dueStep, pol *policy.File, n
 			if err := timers.Delete(d.key); err != nil {
 				return err
 			}
-			e := d.e
+			e := d.p.e
 			if e.Write == WriteNone {
 				continue // stale: the timer is gone, nothing else changes
 			}
-			for _, n := range d.notes {
-				if err := enqueueEncoded(tx, n.channel, n.v); err != nil {
-					return err
-				}
-			}
-			if !e.Timer.New.IsZero() {
-				if err := schedule(tx, d.id, e.Timer.New, e.Timer.Step); err != nil {
-					return err
-				}
-			}
-			if err := states.Put([]byte(d.id), d.data); err != nil {
+			if err := writePrepared(tx, &d.p); err != nil {
 				return err
-			}
-			for _, entry := range d.entries {
-				if err := putAudit(tx, entry); err != nil {
-					return err
-				}
 			}
 			if e.Fired != nil {
 				fired = append(fired, *e.Fired)
@@ -170,7 +150,7 @@ func (s *Bolt) applyDue(ctx context.Context, due []*dueStep, pol *policy.File, n
 // prepare decodes the incident, takes the step and encodes what changes.
 // It may run again on the same step, with the state read anew.
 func (d *dueStep) prepare(pol *policy.File, now time.Time) {
-	d.e, d.err, d.data, d.notes, d.entries = Effects{}, nil, nil, nil, nil
+	d.p, d.err = prepared{}, nil
 	var inc *Incident
 	if d.raw != nil { // nil: the incident is gone, a stale timer
 		st, err := decodeState(d.id, d.raw)
@@ -180,27 +160,10 @@ func (d *dueStep) prepare(pol *policy.File, now time.Time) {
 		}
 		inc = stateIncident(d.id, st)
 	}
-	d.e = Apply(inc, Event{Kind: StepDue, Now: now, Step: d.step, Due: d.at}, pol)
-	if d.e.Write == WriteNone {
-		return
+	d.p.e = Apply(inc, Event{Kind: StepDue, Now: now, Step: d.step, Due: d.at}, pol)
+	if d.p.e.Write != WriteNone {
+		d.err = d.p.encode()
 	}
-	for _, n := range d.e.Notify {
-		v, err := encodeNote(n)
-		if err != nil {
-			d.err = err
-			return
-		}
-		d.notes = append(d.notes, encodedNote{n.Channel, v})
-	}
-	for _, a := range d.e.Audit {
-		b, err := json.Marshal(a)
-		if err != nil {
-			d.err = err
-			return
-		}
-		d.entries = append(d.entries, b)
-	}
-	d.data, d.err = json.Marshal(stateOf(d.e.Incident))
 }
 
 // parallel runs f(0..n-1) on one goroutine per CPU.

@@ -126,14 +126,6 @@ func saveState(tx *bolt.Tx, inc *Incident) error {
 	return putJSON(appending(tx.Bucket(bState)), []byte(inc.ID), stateOf(inc))
 }
 
-// createIncident writes a new incident's document and state.
-func createIncident(tx *bolt.Tx, inc *Incident) error {
-	if err := putJSON(appending(tx.Bucket(bIncidents)), []byte(inc.ID), inc); err != nil {
-		return err
-	}
-	return saveState(tx, inc)
-}
-
 // migrateStates rewrites the state of every incident whose record is
 // older than stateVersion (or missing: files of the first version kept
 // the state in the document), from the document with its old state over

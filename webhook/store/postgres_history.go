@@ -21,7 +21,7 @@ func (s *Postgres) PruneHistory(ctx context.Context, before time.Time) (incident
 			// left for the next pass.
 			rows, err := tx.Query(ctx, `SELECT id FROM escalator_incidents
 				WHERE (status = 'resolved') AND opened_at < $1 AND (data->>'resolvedAt')::timestamptz < $1
-					AND pg_try_advisory_xact_lock(hashtextextended(id, 7268430217))
+					AND pg_try_advisory_xact_lock(`+idLockKey+`)
 				LIMIT $2 FOR UPDATE SKIP LOCKED`, before, historyChunk)
 			if err != nil {
 				return err

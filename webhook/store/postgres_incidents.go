@@ -26,6 +26,14 @@ const (
 	readIncidentsSQL   = selectIncidents + ` WHERE i.id = ANY($1)`
 )
 
+// idLockKey is an incident's advisory lock key, from the column id.
+const idLockKey = `hashtextextended(id, 7268430217)`
+
+// lockIDsSQL takes a transaction's advisory lock on each incident ID, in
+// one order (of the locks' keys) in every transaction.
+const lockIDsSQL = `SELECT count(pg_advisory_xact_lock(k)) FROM (
+	SELECT DISTINCT ` + idLockKey + ` AS k FROM unnest($1::text[]) AS id ORDER BY 1) AS keys`
+
 // queueLocks queues the statements that lock the incidents among ids
 // and read them.
 func queueLocks(b *pgx.Batch, ids []string) {

@@ -214,8 +214,3 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 	}
 	return res, nil
 }
-
-// lockIDsSQL takes a transaction's advisory lock on each incident ID, in
-// one order (of the locks' keys) in every transaction.
-const lockIDsSQL = `SELECT count(pg_advisory_xact_lock(k)) FROM (
-	SELECT DISTINCT hashtextextended(id, 7268430217) AS k FROM unnest($1::text[]) AS id ORDER BY 1) AS keys`
