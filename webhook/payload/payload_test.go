@@ -1,10 +1,17 @@
 package payload
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/alertmanager/notify/webhook"
+	"github.com/prometheus/alertmanager/template"
 )
 
 const good = `{"version":"4","groupKey":"{}:{alertname=\"PostgresDown\"}","status":"firing","receiver":"escalator","externalURL":"http://am-1:9093",
@@ -119,5 +126,60 @@ func TestTruncatedAndEarlyStarts(t *testing.T) {
 	early := IncidentID("f", time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC))
 	if !strings.HasPrefix(early, "000000000-") || early == IncidentID("f", time.Date(1969, 12, 30, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("early start: %s", early)
+	}
+}
+
+// stormPayload is a delivery as Alertmanager sends one in a storm: n
+// alerts of one group, with the group's common labels and annotations.
+func stormPayload(n int) string {
+	var b strings.Builder
+	b.WriteString(`{"version":"4","groupKey":"{}/{severity=~\"critical|warning\"}:{alertname=\"StormFault\", fault=\"f-1\"}","truncatedAlerts":0,"status":"firing","receiver":"escalator","externalURL":"http://am-1:9093",
+"groupLabels":{"alertname":"StormFault","fault":"f-1"},"commonLabels":{"alertname":"StormFault","fault":"f-1","job":"node","severity":"warning"},"commonAnnotations":{"description":"storm fault f-1"},"alerts":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"status":"firing","labels":{"alertname":"StormFault","fault":"f-1","instance":"host-1-%d:9100","job":"node","severity":"warning"},"annotations":{"summary":"host-1-%d:9100 is down","description":"storm fault f-1"},"startsAt":"2026-11-28T01:02:03.123Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus:9090/graph?g0.expr=up+%%3D%%3D+0","fingerprint":"%016x"}`, i, i, i)
+	}
+	b.WriteString(`]}`)
+	return b.String()
+}
+
+// BenchmarkParse: the handler's share of a storm's delivery of 13 alerts.
+func BenchmarkParse(b *testing.B) {
+	body := stormPayload(13)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := Parse(strings.NewReader(body)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The fields escalator reads are where Alertmanager's own type puts them:
+// a message encoded from webhook.Message reads back whole.
+func TestMessageMatchesAlertmanager(t *testing.T) {
+	starts := time.Date(2026, 11, 28, 1, 2, 3, 123e6, time.UTC)
+	m := webhook.Message{
+		Version: "4", GroupKey: "{}:{alertname=\"X\"}", TruncatedAlerts: 7,
+		Data: &template.Data{Receiver: "escalator", Status: "firing", ExternalURL: "http://am:9093",
+			GroupLabels: template.KV{"alertname": "X"}, CommonLabels: template.KV{"alertname": "X"},
+			Alerts: template.Alerts{{Status: "resolved", Labels: template.KV{"alertname": "X", "severity": "critical"},
+				Annotations: template.KV{"summary": "s"}, StartsAt: starts, EndsAt: starts.Add(time.Minute),
+				GeneratorURL: "http://prom/graph", Fingerprint: "0123456789abcdef"}}},
+	}
+	body, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Parse(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Alert{Status: "resolved", Fingerprint: "0123456789abcdef", StartsAt: starts, EndsAt: starts.Add(time.Minute),
+		Labels: map[string]string{"alertname": "X", "severity": "critical"}, Annotations: map[string]string{"summary": "s"},
+		GeneratorURL: "http://prom/graph"}
+	if d.GroupKey != m.GroupKey || d.Receiver != "escalator" || d.Truncated != 7 || len(d.Alerts) != 1 || !reflect.DeepEqual(d.Alerts[0], want) {
+		t.Errorf("read back %+v, want %+v in it", d, want)
 	}
 }
