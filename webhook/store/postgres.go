@@ -23,7 +23,7 @@ import (
 type Postgres struct {
 	pool *pgxpool.Pool
 
-	receives chan *receiveReq // deliveries waiting for a group (postgres_receive.go)
+	receives [receivers]chan *receiveReq // deliveries waiting for a group, by receiver (postgres_receive.go)
 	closing  chan struct{}
 	stop     context.CancelFunc
 	runners  sync.WaitGroup
@@ -61,7 +61,10 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 		pool.Close()
 		return nil, fmt.Errorf("migrating the escalator tables: %w", err)
 	}
-	s := &Postgres{pool: pool, receives: make(chan *receiveReq), closing: make(chan struct{})}
+	s := &Postgres{pool: pool, closing: make(chan struct{})}
+	for i := range s.receives {
+		s.receives[i] = make(chan *receiveReq)
+	}
 	s.startReceivers()
 	return s, nil
 }
