@@ -21,43 +21,10 @@ import (
 // document, gives the incident as it is.
 var bState = []byte("state") // id → escState
 
-// escState is an incident's changing part. Severity is the one label
-// it repeats, for what a resolve measures (MTTR by severity) and for
-// counting open incidents by severity without reading documents.
-type escState struct {
-	V          int       `json:"v"` // stateVersion
-	Status     string    `json:"status"`
-	Severity   string    `json:"severity,omitempty"`
-	Policy     string    `json:"policy,omitempty"`
-	OpenedAt   time.Time `json:"openedAt"`
-	LastSeen   time.Time `json:"lastSeen,omitzero"`
-	NextStep   int       `json:"nextStep"`
-	NextDue    time.Time `json:"nextDue,omitzero"`
-	Notified   []string  `json:"notified,omitempty"`
-	AckedAt    time.Time `json:"ackedAt,omitzero"`
-	AckedBy    string    `json:"ackedBy,omitempty"`
-	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
-	SilenceID  string    `json:"silenceId,omitempty"`
-	ClosedBy   string    `json:"closedBy,omitempty"`
-}
-
 // stateVersion 2: the state holds every field that changes after the
 // opening. Records of version 0 (escalation fields only, the rest in the
 // document) are rewritten when the file is opened (migrateStates).
 const stateVersion = 2
-
-func stateOf(inc *Incident) escState {
-	return escState{V: stateVersion, Status: inc.Status, Severity: inc.Labels["severity"], Policy: inc.Policy,
-		OpenedAt: inc.OpenedAt, LastSeen: inc.LastSeen, NextStep: inc.NextStep, NextDue: inc.NextDue, Notified: inc.Notified,
-		AckedAt: inc.AckedAt, AckedBy: inc.AckedBy, ResolvedAt: inc.ResolvedAt, SilenceID: inc.SilenceID, ClosedBy: inc.ClosedBy}
-}
-
-// set gives inc the state's fields.
-func (st *escState) set(inc *Incident) {
-	inc.Status, inc.Policy, inc.OpenedAt, inc.LastSeen = st.Status, st.Policy, st.OpenedAt, st.LastSeen
-	inc.NextStep, inc.NextDue, inc.Notified = st.NextStep, st.NextDue, st.Notified
-	inc.AckedAt, inc.AckedBy, inc.ResolvedAt, inc.SilenceID, inc.ClosedBy = st.AckedAt, st.AckedBy, st.ResolvedAt, st.SilenceID, st.ClosedBy
-}
 
 func decodeState(id string, v []byte) (escState, error) {
 	var st escState
@@ -65,18 +32,6 @@ func decodeState(id string, v []byte) (escState, error) {
 		return st, fmt.Errorf("corrupt state of incident %s: %w", id, err)
 	}
 	return st, nil
-}
-
-// stateIncident is the incident as its state alone gives it: what every
-// event after the opening reads (the state machine needs no label but
-// the severity).
-func stateIncident(id string, st escState) *Incident {
-	inc := &Incident{ID: id}
-	if st.Severity != "" {
-		inc.Labels = map[string]string{"severity": st.Severity}
-	}
-	st.set(inc)
-	return inc
 }
 
 // loadState reads the incident as its state gives it; nil when there is

@@ -21,34 +21,28 @@ func (s *Postgres) FireWorkers() int { return fireWorkers }
 // before the escalations had a table of their own).
 const fireWorkers = 2
 
-// FireDue implements Store. Each replica takes different escalations:
-// the ones another holds are skipped, not waited for. A step reads and
-// writes the escalation's narrow row only, with one statement per table
-// for the whole batch.
+// FireDue implements Store. Each replica takes different incidents' due
+// steps: the ones another holds are skipped, not waited for. A step reads
+// and writes the incident's narrow state row only, with one statement per
+// table for the whole batch.
 func (s *Postgres) FireDue(ctx context.Context, pol *policy.File, now time.Time, limit int) ([]Fired, error) {
 	var fired []Fired
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		fired = fired[:0]
-		rows, err := tx.Query(ctx, `SELECT incident, due, next_step, policy, opened_at, notified FROM escalator_escalations
-			WHERE due <= $1 ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit)
+		rows, err := tx.Query(ctx, `SELECT s.incident, `+stateColumns+` FROM escalator_state s
+			WHERE s.due <= $1 ORDER BY s.due LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit)
 		if err != nil {
 			return fmt.Errorf("taking due steps: %w", err)
 		}
-		type due struct {
-			at  time.Time
-			inc Incident
-		}
-		var taken []due
+		var taken []*Incident
 		for rows.Next() {
-			// Only an open incident has a step due: acknowledging and
-			// resolving clear it.
-			d := due{inc: Incident{Status: Open}}
-			if err := rows.Scan(&d.inc.ID, &d.at, &d.inc.NextStep, &d.inc.Policy, &d.inc.OpenedAt, &d.inc.Notified); err != nil {
+			var id string
+			st, err := scanState(rows, &id)
+			if err != nil {
 				rows.Close()
 				return err
 			}
-			d.inc.NextDue = d.at
-			taken = append(taken, d)
+			taken = append(taken, stateIncident(id, st))
 		}
 		if err := rows.Err(); err != nil {
 			return err
@@ -58,9 +52,8 @@ func (s *Postgres) FireDue(ctx context.Context, pol *policy.File, now time.Time,
 			b.Queue(batchPlanSQL)
 		}
 		var w writes
-		for i := range taken {
-			d := &taken[i]
-			e := Apply(&d.inc, Event{Kind: StepDue, Now: now, Step: d.inc.NextStep, Due: d.at}, pol)
+		for _, inc := range taken {
+			e := Apply(inc, Event{Kind: StepDue, Now: now, Step: inc.NextStep, Due: inc.NextDue}, pol)
 			w.add(e)
 			if e.Fired != nil {
 				fired = append(fired, *e.Fired)
@@ -92,7 +85,7 @@ const batchPlanSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan',
 // NextDue implements Store.
 func (s *Postgres) NextDue(ctx context.Context) (time.Time, error) {
 	var t *time.Time
-	if err := s.pool.QueryRow(ctx, `SELECT min(due) FROM escalator_escalations WHERE due IS NOT NULL`).Scan(&t); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT min(due) FROM escalator_state WHERE due IS NOT NULL`).Scan(&t); err != nil {
 		return time.Time{}, fmt.Errorf("next due step: %w", err)
 	}
 	if t == nil {

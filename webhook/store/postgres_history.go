@@ -15,13 +15,14 @@ func (s *Postgres) PruneHistory(ctx context.Context, before time.Time) (incident
 		err = s.inTx(ctx, func(tx pgx.Tx) error {
 			n = 0 // inTx may run this again
 			// An incident resolved before the time opened before it: the
-			// index on (resolved, opened_at) finds the candidates.
-			// SKIP LOCKED, and only those whose ID lock it gets at once
-			// (postgres_incidents.go): one another transaction holds is
-			// left for the next pass.
-			rows, err := tx.Query(ctx, `SELECT id FROM escalator_incidents
-				WHERE (status = 'resolved') AND opened_at < $1 AND (data->>'resolvedAt')::timestamptz < $1
-					AND pg_try_advisory_xact_lock(`+idLockKey+`)
+			// index on (resolved, opened_at) finds the candidates. SKIP
+			// LOCKED, and only those whose ID lock it gets at once
+			// (postgres_incidents.go): it never waits for a delivery or an
+			// ack, and one another transaction holds is left for the next
+			// pass.
+			rows, err := tx.Query(ctx, `SELECT incident FROM escalator_state
+				WHERE (status = 'resolved') AND opened_at < $1 AND resolved_at < $1
+					AND pg_try_advisory_xact_lock(`+lockKey("incident")+`)
 				LIMIT $2 FOR UPDATE SKIP LOCKED`, before, historyChunk)
 			if err != nil {
 				return err
@@ -30,16 +31,9 @@ func (s *Postgres) PruneHistory(ctx context.Context, before time.Time) (incident
 			if err != nil || len(ids) == 0 {
 				return err
 			}
-			// Deliveries and acks lock an escalation before its incident,
-			// and this has locked incidents first: it takes only the
-			// escalations nobody holds (SKIP LOCKED) so that it never waits
-			// for one, and leaves an incident whose escalation it did not
-			// get for the next pass.
 			b := &pgx.Batch{}
-			b.Queue(`DELETE FROM escalator_escalations WHERE incident IN (
-				SELECT incident FROM escalator_escalations WHERE incident = ANY($1) FOR UPDATE SKIP LOCKED)`, ids)
-			b.Queue(`DELETE FROM escalator_incidents i WHERE id = ANY($1)
-				AND NOT EXISTS (SELECT 1 FROM escalator_escalations e WHERE e.incident = i.id)`, ids)
+			b.Queue(`DELETE FROM escalator_state WHERE incident = ANY($1)`, ids)
+			b.Queue(`DELETE FROM escalator_incidents WHERE id = ANY($1)`, ids)
 			br := tx.SendBatch(ctx, b)
 			if _, err := br.Exec(); err != nil {
 				br.Close()

@@ -13,61 +13,61 @@ import (
 
 // The incidents a transaction changes are locked by their IDs with
 // advisory locks (lockIDsSQL, in one order in every transaction), taken
-// by every transaction that writes an incident: the incident rows
-// themselves are not locked, which would cost a WAL record per row read
-// before the update that follows. Their escalations are locked too,
-// after the IDs and in ID order: a step locks only its escalation row
+// by every transaction that writes an incident: two replicas storing the
+// same new alert then take turns, though neither finds a row to lock.
+// Their state rows are locked too, after the IDs and in ID order, and
+// read by the same statement: a step locks only the state row
 // (postgres_fire.go), so this makes a delivery or an ack wait for a step
-// being taken; the incidents are read by the next statement, whose
-// snapshot holds that step's commit, so they come with the channels it
-// notified.
-const (
-	lockEscalationsSQL = `SELECT 1 FROM escalator_escalations WHERE incident = ANY($1) ORDER BY incident FOR UPDATE`
-	readIncidentsSQL   = selectIncidents + ` WHERE i.id = ANY($1)`
-)
+// being taken, and read the channels it notified.
+const lockStatesSQL = `SELECT s.incident, ` + stateColumns + ` FROM escalator_state s
+	WHERE s.incident = ANY($1) ORDER BY s.incident FOR UPDATE`
 
-// idLockKey is an incident's advisory lock key, from the column id.
-const idLockKey = `hashtextextended(id, 7268430217)`
+// stateColumns are an incident's state, in escalator_state s, as
+// scanState reads them.
+const stateColumns = `s.status, s.severity, s.policy, s.opened_at, s.last_seen, s.next_step, s.due, s.notified,
+	s.acked_at, s.acked_by, s.resolved_at, s.closed_by, s.silence_id`
+
+// lockKey is the advisory lock key of the incident ID in column col.
+func lockKey(col string) string { return `hashtextextended(` + col + `, 7268430217)` }
 
 // lockIDsSQL takes a transaction's advisory lock on each incident ID, in
 // one order (of the locks' keys) in every transaction.
-const lockIDsSQL = `SELECT count(pg_advisory_xact_lock(k)) FROM (
-	SELECT DISTINCT ` + idLockKey + ` AS k FROM unnest($1::text[]) AS id ORDER BY 1) AS keys`
+var lockIDsSQL = `SELECT count(pg_advisory_xact_lock(k)) FROM (
+	SELECT DISTINCT ` + lockKey("id") + ` AS k FROM unnest($1::text[]) AS id ORDER BY 1) AS keys`
 
 // queueLocks queues the statements that lock the incidents among ids
-// and read them.
+// and read their state.
 func queueLocks(b *pgx.Batch, ids []string) {
 	b.Queue(lockIDsSQL, ids)
-	b.Queue(lockEscalationsSQL, ids)
-	b.Queue(readIncidentsSQL, ids)
+	b.Queue(lockStatesSQL, ids)
 }
 
 // readLocks reads what queueLocks queued: the existing incidents among
-// the IDs, by ID, each with the state of its escalation.
+// the IDs, by ID, each as its state alone gives it (stateIncident), which
+// is all the state machine reads of an incident that exists.
 func readLocks(br pgx.BatchResults) (map[string]*Incident, error) {
 	if _, err := br.Exec(); err != nil {
 		return nil, fmt.Errorf("locking incidents: %w", err)
 	}
-	if _, err := br.Exec(); err != nil {
-		return nil, fmt.Errorf("locking escalations: %w", err)
-	}
 	out := map[string]*Incident{}
 	rows := rowsOf(br)
 	for rows.Next() {
-		inc, err := scanIncident(rows)
+		var id string
+		st, err := scanState(rows, &id)
 		if err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("reading an incident: %w", err)
+			return nil, fmt.Errorf("reading an incident's state: %w", err)
 		}
-		out[inc.ID] = inc
+		out[id] = stateIncident(id, st)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading incidents: %w", err)
+		return nil, fmt.Errorf("reading incidents' state: %w", err)
 	}
 	return out, nil
 }
 
-// lockIncidents locks and reads the existing incidents among ids.
+// lockIncidents locks the existing incidents among ids and reads their
+// state.
 func lockIncidents(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*Incident, error) {
 	b := &pgx.Batch{}
 	queueLocks(b, ids)
@@ -79,21 +79,32 @@ func lockIncidents(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*In
 	return known, err
 }
 
-// selectIncidents reads what scanIncident scans: the document, with the
-// state of its escalation when it has one.
-const selectIncidents = `SELECT i.data, coalesce(e.next_step, 0), e.due, coalesce(e.notified, '[]')
-	FROM escalator_incidents i LEFT JOIN escalator_escalations e ON e.incident = i.id`
+// scanState reads stateColumns, after the columns in before.
+func scanState(row pgx.Row, before ...any) (escState, error) {
+	var st escState
+	var due, acked, resolved pgtype.Timestamptz
+	dest := append(before, &st.Status, &st.Severity, &st.Policy, &st.OpenedAt, &st.LastSeen, &st.NextStep, &due, &st.Notified,
+		&acked, &st.AckedBy, &resolved, &st.ClosedBy, &st.SilenceID)
+	if err := row.Scan(dest...); err != nil {
+		return st, err
+	}
+	st.NextDue, st.AckedAt, st.ResolvedAt = due.Time, acked.Time, resolved.Time
+	return st, nil
+}
+
+// selectIncidents reads what scanIncident scans: the document as it
+// opened, and the state.
+const selectIncidents = `SELECT i.data, ` + stateColumns + `
+	FROM escalator_incidents i JOIN escalator_state s ON s.incident = i.id`
 
 // scanIncident reads a row of selectIncidents.
 func scanIncident(row pgx.Row) (*Incident, error) {
 	var inc Incident
-	var step int
-	var due pgtype.Timestamptz
-	var notified []string
-	if err := row.Scan(&inc, &step, &due, &notified); err != nil {
+	st, err := scanState(row, &inc)
+	if err != nil {
 		return nil, err
 	}
-	inc.NextStep, inc.NextDue, inc.Notified = step, due.Time, notified
+	st.set(&inc)
 	return &inc, nil
 }
 
@@ -133,14 +144,18 @@ func (s *Postgres) Resolve(ctx context.Context, id, by string, now time.Time) (*
 func (s *Postgres) byHand(ctx context.Context, id string, ev Event) (*Incident, error) {
 	var inc *Incident
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		known, err := lockIncidents(ctx, tx, []string{id})
+		if _, err := lockIncidents(ctx, tx, []string{id}); err != nil {
+			return err
+		}
+		// Whole: the answer is the incident as it now is.
+		cur, err := scanIncident(tx.QueryRow(ctx, selectIncidents+` WHERE i.id = $1`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
 		if err != nil {
 			return err
 		}
-		if known[id] == nil {
-			return ErrNotFound
-		}
-		e := Apply(known[id], ev, nil)
+		e := Apply(cur, ev, nil)
 		inc = e.Incident
 		var w writes
 		w.add(e)
@@ -169,7 +184,7 @@ func (s *Postgres) SetSilence(ctx context.Context, id, silenceID string, now tim
 		}
 		inc.SilenceID = silenceID
 		var w writes
-		w.incidents.put(inc)
+		w.changed.put(inc)
 		w.log(now, id, "silenced", silenceDetail(silenceID))
 		b := &pgx.Batch{}
 		if err := w.queue(b); err != nil {
@@ -197,17 +212,16 @@ func (s *Postgres) Incident(ctx context.Context, id string) (*Incident, error) {
 
 // Incidents implements Store: open ones first, then the most recent.
 func (s *Postgres) Incidents(ctx context.Context, limit int) ([]Incident, error) {
-	return s.listIncidents(ctx, selectIncidents+` ORDER BY (i.status = 'resolved'), i.opened_at DESC LIMIT $1`, limit)
+	return s.listIncidents(ctx, selectIncidents+` ORDER BY (s.status = 'resolved'), s.opened_at DESC LIMIT $1`, limit)
 }
 
-// UnsettledAfter implements Store. It walks the primary key from after,
-// so that a reconciler's pass reads the table once, a page at a time. An
-// index on the condition would not do: it names the document, and every
-// heartbeat's update of the document would then no longer be HOT.
+// UnsettledAfter implements Store. It walks the state's primary key from
+// after, so that a reconciler's pass reads the narrow table once, a page
+// at a time, and the documents only of the incidents it returns.
 func (s *Postgres) UnsettledAfter(ctx context.Context, after string, limit int) ([]Incident, error) {
-	return s.listIncidents(ctx, selectIncidents+` WHERE i.id > $1
-		AND (i.status <> 'resolved' OR coalesce(i.data->>'silenceId', '') NOT IN ('', $2))
-		ORDER BY i.id LIMIT $3`, after, SilenceExpired, limit)
+	return s.listIncidents(ctx, selectIncidents+` WHERE s.incident > $1
+		AND (s.status <> 'resolved' OR s.silence_id NOT IN ('', $2))
+		ORDER BY s.incident LIMIT $3`, after, SilenceExpired, limit)
 }
 
 func (s *Postgres) listIncidents(ctx context.Context, sql string, args ...any) ([]Incident, error) {
@@ -258,7 +272,7 @@ func (s *Postgres) Prune(ctx context.Context, before time.Time) (int, error) {
 // Pending implements Store.
 func (s *Postgres) Pending(ctx context.Context) (int, error) {
 	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM escalator_escalations WHERE due IS NOT NULL`).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM escalator_state WHERE due IS NOT NULL`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("counting pending steps: %w", err)
 	}
 	return n, nil
@@ -266,7 +280,7 @@ func (s *Postgres) Pending(ctx context.Context) (int, error) {
 
 // OpenBySeverity implements Store.
 func (s *Postgres) OpenBySeverity(ctx context.Context) (map[string]int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT severity, count(*) FROM escalator_incidents WHERE status <> 'resolved' GROUP BY severity`)
+	rows, err := s.pool.Query(ctx, `SELECT severity, count(*) FROM escalator_state WHERE status <> 'resolved' GROUP BY severity`)
 	if err != nil {
 		return nil, fmt.Errorf("counting incidents: %w", err)
 	}

@@ -27,6 +27,9 @@ var migrations = []migration{
 	{1, "incidents, escalations, outbox, audit", migration1},
 	// 2: each channel's sender claims from its own queue.
 	{2, "outbox by channel", `CREATE INDEX IF NOT EXISTS escalator_outbox_channel ON escalator_outbox (channel, next_try)`},
+	// 3: everything about an incident that changes after it opened moves
+	// to a narrow row of its own, beside its step and due time.
+	{3, "incident state", migration3},
 }
 
 // migrate brings the schema to the latest version. Two replicas starting
@@ -146,4 +149,46 @@ CREATE TABLE IF NOT EXISTS escalator_audit (
 	detail   text NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS escalator_audit_incident ON escalator_audit (incident, seq);
+`
+
+// migration3: escalator_escalations becomes escalator_state, with a row
+// for every incident holding all that changes after the opening (status,
+// last seen, acknowledgement, resolution, silence) beside the pending
+// step. The incident's document is then written once, when it opens:
+// a heartbeat, a resolve or an ack rewrites a row of a few dozen bytes
+// instead of a JSON document of a kilobyte, whose every new version
+// PostgreSQL writes to the WAL and, for a status change, to every index
+// of the table; and a delivery reads the state alone, not the document.
+// The document's copy of the state is as of the opening; the columns
+// overrule it.
+const migration3 = `
+ALTER TABLE escalator_escalations RENAME TO escalator_state;
+ALTER INDEX escalator_escalations_pkey RENAME TO escalator_state_pkey;
+ALTER INDEX escalator_escalations_due RENAME TO escalator_state_due;
+ALTER TABLE escalator_state
+	ADD COLUMN status      text NOT NULL DEFAULT 'open',
+	ADD COLUMN severity    text NOT NULL DEFAULT '',
+	ADD COLUMN last_seen   timestamptz,
+	ADD COLUMN acked_at    timestamptz,
+	ADD COLUMN acked_by    text NOT NULL DEFAULT '',
+	ADD COLUMN resolved_at timestamptz,
+	ADD COLUMN closed_by   text NOT NULL DEFAULT '',
+	ADD COLUMN silence_id  text NOT NULL DEFAULT '';
+-- Incidents no policy escalated had no row.
+INSERT INTO escalator_state (incident, policy, opened_at)
+	SELECT id, '', opened_at FROM escalator_incidents i
+	WHERE NOT EXISTS (SELECT 1 FROM escalator_state s WHERE s.incident = i.id);
+-- Times the documents of old releases wrote as Go's zero time are none.
+UPDATE escalator_state s SET status = i.status, severity = i.severity,
+	last_seen = coalesce(nullif((i.data->>'lastSeen')::timestamptz, '0001-01-01Z'), i.opened_at),
+	acked_at = nullif((i.data->>'ackedAt')::timestamptz, '0001-01-01Z'),
+	acked_by = coalesce(i.data->>'ackedBy', ''),
+	resolved_at = nullif((i.data->>'resolvedAt')::timestamptz, '0001-01-01Z'),
+	closed_by = coalesce(i.data->>'closedBy', ''),
+	silence_id = coalesce(i.data->>'silenceId', '')
+	FROM escalator_incidents i WHERE i.id = s.incident;
+ALTER TABLE escalator_state ALTER COLUMN last_seen SET NOT NULL;
+CREATE INDEX escalator_state_recent ON escalator_state ((status = 'resolved'), opened_at DESC);
+DROP INDEX IF EXISTS escalator_incidents_recent;
+ALTER TABLE escalator_incidents DROP COLUMN status, DROP COLUMN severity;
 `

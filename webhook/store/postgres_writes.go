@@ -8,21 +8,14 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// steppedSQL writes the escalations' state after a step.
-const steppedSQL = `UPDATE escalator_escalations e SET next_step = x.step, due = x.due, notified = x.notified
-	FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::jsonb[]) AS x(id, step, due, notified)
-	WHERE e.incident = x.id`
-
 // writes are the changes of a transaction, written as arrays: one
 // statement per table however many alerts or steps. Each incident is
 // written once, as it is after the transaction's last event on it.
 type writes struct {
-	created   latest // new incidents, inserted with their escalations
-	seen      latest // heartbeats: only the document's lastSeen moves
-	incidents latest // documents written whole
-	stepped   latest // escalations whose step or due time changed
-	outbox    []Notification
-	audit     []Entry
+	created latest // new incidents: the document and the state
+	changed latest // incidents whose state changed: the state row alone
+	outbox  []Notification
+	audit   []Entry
 }
 
 // latest is a set of incidents, each as last put.
@@ -49,42 +42,70 @@ func (w *writes) log(now time.Time, incident, action, detail string) {
 	w.audit = append(w.audit, Entry{Time: now, Incident: incident, Action: action, Detail: detail})
 }
 
+// add records what the state machine decided. A new incident is
+// inserted as it is at the end of the transaction; any other change
+// (a heartbeat, a step, an acknowledgement, a resolve) is to the state
+// row: the document never changes after the opening.
+func (w *writes) add(e Effects) {
+	if inc := e.Incident; inc != nil {
+		switch {
+		case e.Create || w.created.has(inc.ID):
+			w.created.put(inc)
+		case e.Write != WriteNone || e.Timer.Changed:
+			w.changed.put(inc)
+		}
+	}
+	w.outbox = append(w.outbox, e.Notify...)
+	w.audit = append(w.audit, e.Audit...)
+}
+
+// states are the state columns of a list of incidents, as arrays.
+type states struct {
+	ids, statuses, severities, policies, notified, ackedBy, closedBy, silences []string
+	opened, seen                                                               []time.Time
+	dues, acked, resolved                                                      []pgtype.Timestamptz
+	steps                                                                      []int32
+}
+
+func statesOf(list []*Incident) states {
+	var a states
+	for _, inc := range list {
+		a.ids = append(a.ids, inc.ID)
+		a.statuses = append(a.statuses, inc.Status)
+		a.severities = append(a.severities, inc.Labels["severity"])
+		a.policies = append(a.policies, inc.Policy)
+		a.notified = append(a.notified, notifiedJSON(inc.Notified))
+		a.ackedBy = append(a.ackedBy, inc.AckedBy)
+		a.closedBy = append(a.closedBy, inc.ClosedBy)
+		a.silences = append(a.silences, inc.SilenceID)
+		a.opened = append(a.opened, inc.OpenedAt)
+		a.seen = append(a.seen, inc.LastSeen)
+		a.dues = append(a.dues, nullTime(inc.NextDue))
+		a.acked = append(a.acked, nullTime(inc.AckedAt))
+		a.resolved = append(a.resolved, nullTime(inc.ResolvedAt))
+		a.steps = append(a.steps, int32(inc.NextStep))
+	}
+	return a
+}
+
+// changedSQL writes the state of incidents that exist. Policy, severity
+// and opening time never change.
+const changedSQL = `UPDATE escalator_state s SET status = x.status, last_seen = x.seen, next_step = x.step, due = x.due,
+		notified = x.notified, acked_at = x.acked, acked_by = x.acked_by, resolved_at = x.resolved,
+		closed_by = x.closed_by, silence_id = x.silence
+	FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[], $5::timestamptz[], $6::jsonb[],
+		$7::timestamptz[], $8::text[], $9::timestamptz[], $10::text[], $11::text[])
+		AS x(id, status, seen, step, due, notified, acked, acked_by, resolved, closed_by, silence)
+	WHERE s.incident = x.id`
+
 // queue adds the writes to b: one statement per table that has any.
 func (w *writes) queue(b *pgx.Batch) error {
 	if err := w.queueCreated(b); err != nil {
 		return err
 	}
-	if n := len(w.seen.list); n > 0 {
-		// Before the documents written whole, which hold the latest
-		// lastSeen of any incident in both.
-		ids, seen := make([]string, n), make([]string, n)
-		for i, inc := range w.seen.list {
-			ids[i], seen[i] = inc.ID, inc.LastSeen.UTC().Format(time.RFC3339Nano)
-		}
-		b.Queue(`UPDATE escalator_incidents i SET data = jsonb_set(i.data, '{lastSeen}', to_jsonb(x.seen))
-			FROM unnest($1::text[], $2::text[]) AS x(id, seen)
-			WHERE i.id = x.id`, ids, seen)
-	}
-	if n := len(w.incidents.list); n > 0 {
-		ids, statuses, data := make([]string, n), make([]string, n), make([]string, n)
-		for i, inc := range w.incidents.list {
-			j, err := json.Marshal(inc)
-			if err != nil {
-				return err
-			}
-			ids[i], statuses[i], data[i] = inc.ID, inc.Status, string(j)
-		}
-		b.Queue(`UPDATE escalator_incidents i SET status = x.status, data = x.data
-			FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS x(id, status, data)
-			WHERE i.id = x.id`, ids, statuses, data)
-	}
-	if n := len(w.stepped.list); n > 0 {
-		ids, notified := make([]string, n), make([]string, n)
-		steps, dues := make([]int32, n), make([]pgtype.Timestamptz, n)
-		for i, inc := range w.stepped.list {
-			ids[i], steps[i], dues[i], notified[i] = inc.ID, int32(inc.NextStep), nullTime(inc.NextDue), notifiedJSON(inc.Notified)
-		}
-		b.Queue(steppedSQL, ids, steps, dues, notified)
+	if len(w.changed.list) > 0 {
+		a := statesOf(w.changed.list)
+		b.Queue(changedSQL, a.ids, a.statuses, a.seen, a.steps, a.dues, a.notified, a.acked, a.ackedBy, a.resolved, a.closedBy, a.silences)
 	}
 	if n := len(w.outbox); n > 0 {
 		keys, incs, chans, events := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -107,60 +128,35 @@ func (w *writes) queue(b *pgx.Batch) error {
 	return nil
 }
 
-// add records what the state machine decided. A new incident is
-// inserted as it is at the end. Otherwise its escalation row is written
-// when its step or due time changed (a step, an acknowledgement, a
-// resolve), and its document when anything but the escalation state
-// changed; a heartbeat sets the document's lastSeen alone (without
-// encoding and sending the document); a step writes the narrow row only.
-func (w *writes) add(e Effects) {
-	if inc := e.Incident; inc != nil {
-		switch {
-		case e.Create || w.created.has(inc.ID):
-			w.created.put(inc)
-		case e.Write == WriteAll || e.Result == Heartbeat && w.incidents.has(inc.ID):
-			w.incidents.put(inc)
-			if e.Timer.Changed {
-				w.stepped.put(inc)
-			}
-		case e.Result == Heartbeat:
-			w.seen.put(inc)
-		case e.Timer.Changed:
-			w.stepped.put(inc)
-		}
-	}
-	w.outbox = append(w.outbox, e.Notify...)
-	w.audit = append(w.audit, e.Audit...)
-}
-
-// queueCreated queues the statement that inserts the new incidents, with
-// an escalation row for each that has a policy. ON CONFLICT: the
-// transaction holds the incidents' advisory locks (postgres_receive.go),
-// so no other can have inserted one meanwhile; should it happen, the
-// row already there stands.
+// queueCreated queues the statement that inserts the new incidents: the
+// document and the state row of each. ON CONFLICT: the transaction holds
+// the incidents' advisory locks (postgres_receive.go), so no other can
+// have inserted one meanwhile; should it happen, the rows already there
+// stand.
 func (w *writes) queueCreated(b *pgx.Batch) error {
-	n := len(w.created.list)
-	if n == 0 {
+	if len(w.created.list) == 0 {
 		return nil
 	}
-	ids, statuses, sevs, data, pols, notified := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	opened, dues, steps := make([]time.Time, n), make([]pgtype.Timestamptz, n), make([]int32, n)
+	data := make([]string, len(w.created.list))
 	for i, inc := range w.created.list {
 		j, err := json.Marshal(inc)
 		if err != nil {
 			return err
 		}
-		ids[i], statuses[i], sevs[i], data[i], pols[i] = inc.ID, inc.Status, inc.Labels["severity"], string(j), inc.Policy
-		opened[i], dues[i], steps[i], notified[i] = inc.OpenedAt, nullTime(inc.NextDue), int32(inc.NextStep), notifiedJSON(inc.Notified)
+		data[i] = string(j)
 	}
+	a := statesOf(w.created.list)
 	b.Queue(`WITH x AS (
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::text[], $7::timestamptz[], $8::int[], $9::jsonb[])
-				AS x(id, status, severity, opened_at, data, policy, due, step, notified)),
+			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
+				$8::int[], $9::timestamptz[], $10::jsonb[], $11::timestamptz[], $12::text[], $13::timestamptz[], $14::text[], $15::text[])
+				AS x(id, opened_at, data, status, severity, policy, seen, step, due, notified, acked, acked_by, resolved, closed_by, silence)),
 		ins AS (
-			INSERT INTO escalator_incidents (id, status, severity, opened_at, data)
-			SELECT id, status, severity, opened_at, data FROM x ON CONFLICT (id) DO NOTHING RETURNING id)
-		INSERT INTO escalator_escalations (incident, policy, opened_at, next_step, due, notified)
-		SELECT x.id, x.policy, x.opened_at, x.step, x.due, x.notified FROM x JOIN ins USING (id) WHERE x.policy <> ''`,
-		ids, statuses, sevs, opened, data, pols, dues, steps, notified)
+			INSERT INTO escalator_incidents (id, opened_at, data)
+			SELECT id, opened_at, data FROM x ON CONFLICT (id) DO NOTHING RETURNING id)
+		INSERT INTO escalator_state (incident, status, severity, policy, opened_at, last_seen, next_step, due, notified,
+			acked_at, acked_by, resolved_at, closed_by, silence_id)
+		SELECT x.id, status, severity, policy, opened_at, seen, step, due, notified, acked, acked_by, resolved, closed_by, silence
+		FROM x JOIN ins USING (id)`,
+		a.ids, a.opened, data, a.statuses, a.severities, a.policies, a.seen, a.steps, a.dues, a.notified, a.acked, a.ackedBy, a.resolved, a.closedBy, a.silences)
 	return nil
 }

@@ -796,6 +796,88 @@ func TestPostgresMovesOlderEscalations(t *testing.T) {
 	}
 }
 
+// A database of schema version 2 keeps every incident's state when
+// escalator moves it out of the documents (migration 3): acknowledged,
+// resolved, silenced and unescalated incidents read back as they were,
+// and the open one still escalates and acknowledges.
+func TestPostgresMovesStateOutOfDocuments(t *testing.T) {
+	pg := testenv.StartPrimary(t, "escalator-migrate-state", testenv.PrimaryOptions{})
+	pg.Exec("CREATE DATABASE v2")
+	conn := pg.Connect("v2")
+	defer conn.Close(ctx)
+	t0 := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	setup := []string{
+		`CREATE TABLE escalator_schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied timestamptz NOT NULL DEFAULT now())`,
+		migration1, migrations[1].sql,
+		`INSERT INTO escalator_schema_migrations (version, name) VALUES (1, 'one'), (2, 'two')`,
+	}
+	for _, q := range setup {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type v2 struct {
+		id, status, severity, doc string
+		escalated                 bool
+	}
+	for _, inc := range []v2{
+		{"open", "open", "critical", `{"id":"open","labels":{"severity":"critical"},"status":"open","policy":"system-down","openedAt":"2026-11-28T00:00:00Z","lastSeen":"2026-11-28T00:04:00Z"}`, true},
+		{"acked", "acknowledged", "critical", `{"id":"acked","labels":{"severity":"critical"},"status":"acknowledged","policy":"system-down","openedAt":"2026-11-28T00:00:00Z","lastSeen":"2026-11-28T00:03:00Z","ackedAt":"2026-11-28T00:02:00Z","ackedBy":"alice","silenceId":"s-1"}`, true},
+		{"closed", "resolved", "warning", `{"id":"closed","labels":{"severity":"warning"},"status":"resolved","openedAt":"2026-11-28T00:00:00Z","lastSeen":"2026-11-28T00:05:00Z","ackedAt":"0001-01-01T00:00:00Z","resolvedAt":"2026-11-28T00:05:00Z","closedBy":"bob"}`, false},
+	} {
+		if _, err := conn.Exec(ctx, `INSERT INTO escalator_incidents (id, status, severity, opened_at, data) VALUES ($1, $2, $3, $4, $5)`,
+			inc.id, inc.status, inc.severity, t0, inc.doc); err != nil {
+			t.Fatal(err)
+		}
+		if inc.escalated {
+			due := any(nil)
+			if inc.status == "open" {
+				due = t0.Add(15 * time.Minute)
+			}
+			if _, err := conn.Exec(ctx, `INSERT INTO escalator_escalations (incident, policy, opened_at, next_step, due, notified)
+				VALUES ($1, 'system-down', $2, 1, $3, '["pagerduty"]')`, inc.id, t0, due); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	s, err := OpenPostgres(ctx, pg.DSN("v2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for id, want := range map[string]func(*Incident) bool{
+		"open": func(i *Incident) bool {
+			return i.Status == Open && i.LastSeen.Equal(t0.Add(4*time.Minute)) && i.NextStep == 1 && i.NextDue.Equal(t0.Add(15*time.Minute))
+		},
+		"acked": func(i *Incident) bool {
+			return i.Status == Acknowledged && i.AckedBy == "alice" && i.AckedAt.Equal(t0.Add(2*time.Minute)) && i.SilenceID == "s-1" && i.NextDue.IsZero()
+		},
+		"closed": func(i *Incident) bool {
+			return i.Status == Resolved && i.ClosedBy == "bob" && i.ResolvedAt.Equal(t0.Add(5*time.Minute)) && i.AckedAt.IsZero() && i.Policy == ""
+		},
+	} {
+		inc, err := s.Incident(ctx, id)
+		if err != nil || !want(inc) {
+			t.Errorf("%s after the migration: %+v %v", id, inc, err)
+		}
+	}
+	if open, err := s.OpenBySeverity(ctx); err != nil || open["critical"] != 2 || open["warning"] != 0 {
+		t.Errorf("open by severity %v %v, want 2 critical", open, err)
+	}
+	list, err := s.Incidents(ctx, 10)
+	if err != nil || len(list) != 3 || list[2].ID != "closed" {
+		t.Errorf("listed %+v %v, want the resolved one last", list, err)
+	}
+	fired, err := s.FireDue(ctx, policies(t), t0.Add(15*time.Minute), 10)
+	if err != nil || len(fired) != 1 || fired[0].Incident != "open" {
+		t.Fatalf("fired %+v %v, want the open incident's step", fired, err)
+	}
+	if inc, err := s.Ack(ctx, "open", "carol", t0.Add(16*time.Minute)); err != nil || inc.Status != Acknowledged || inc.Labels["severity"] != "critical" {
+		t.Errorf("ack after the migration: %+v %v", inc, err)
+	}
+}
+
 // Pruning the history removes incidents resolved before the time, more
 // than one chunk of them, and the audit entries written before it; an
 // acknowledged or open incident stays however old, and so does one
@@ -1022,17 +1104,17 @@ func TestPostgresAckWaitsForAStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := payload.IncidentID("w1", time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC))
-	// A step in progress, as FireDue takes it: the escalation's row locked
+	// A step in progress, as FireDue takes it: the incident's state locked
 	// and its state written, not yet committed.
 	step, err := s.pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer step.Rollback(ctx)
-	if _, err := step.Exec(ctx, `SELECT 1 FROM escalator_escalations WHERE incident = $1 FOR UPDATE SKIP LOCKED`, id); err != nil {
+	if _, err := step.Exec(ctx, `SELECT 1 FROM escalator_state WHERE incident = $1 FOR UPDATE SKIP LOCKED`, id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := step.Exec(ctx, `UPDATE escalator_escalations SET next_step = 1, due = $2, notified = '["pagerduty","slack"]'
+	if _, err := step.Exec(ctx, `UPDATE escalator_state SET next_step = 1, due = $2, notified = '["pagerduty","slack"]'
 		WHERE incident = $1`, id, t0.Add(15*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -1084,15 +1166,16 @@ func TestPostgresStepPlan(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprint("i", i)
 	}
-	steps, dues, notified := make([]int32, len(ids)), make([]*time.Time, len(ids)), make([]string, len(ids))
-	for i := range notified {
-		notified[i] = "[]"
+	list := make([]*Incident, len(ids))
+	for i, id := range ids {
+		list[i] = &Incident{ID: id, Status: Open}
 	}
+	a := statesOf(list)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, batchPlanSQL); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, "EXPLAIN (COSTS OFF) "+steppedSQL, ids, steps, dues, notified)
+		rows, err := tx.Query(ctx, "EXPLAIN (COSTS OFF) "+changedSQL, a.ids, a.statuses, a.seen, a.steps, a.dues, a.notified, a.acked, a.ackedBy, a.resolved, a.closedBy, a.silences)
 		if err != nil {
 			return err
 		}
@@ -1101,7 +1184,7 @@ func TestPostgresStepPlan(t *testing.T) {
 			return err
 		}
 		plan := strings.Join(lines, "\n")
-		if !strings.Contains(plan, "Index Scan using escalator_escalations_pkey") || strings.Contains(plan, "Seq Scan on escalator_escalations") {
+		if !strings.Contains(plan, "Index Scan using escalator_state_pkey") || strings.Contains(plan, "Seq Scan on escalator_state") {
 			t.Errorf("steps written without index lookups:\n%s", plan)
 		}
 		return nil
@@ -1111,9 +1194,8 @@ func TestPostgresStepPlan(t *testing.T) {
 	}
 }
 
-// Pruning never waits for an escalation another transaction holds (a
-// delivery or an ack, which lock it before its incident, while pruning
-// has locked incidents first): it leaves that incident for the next
+// Pruning never waits for an incident's state another transaction holds
+// (a delivery, a step or an ack): it leaves that incident for the next
 // pass and prunes the rest.
 func TestPostgresPruneSkipsHeldEscalation(t *testing.T) {
 	s := postgresStore(t, "escalator-prune-held")
@@ -1133,7 +1215,7 @@ func TestPostgresPruneSkipsHeldEscalation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, lockEscalationsSQL, []string{held}); err != nil {
+	if _, err := tx.Exec(ctx, lockStatesSQL, []string{held}); err != nil {
 		t.Fatal(err)
 	}
 	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
