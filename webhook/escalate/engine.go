@@ -229,11 +229,17 @@ func (e *Engine) Run(ctx context.Context) {
 const stepBatch = 5000
 
 // Step runs the scheduler once: every step due now, in batches. Tests
-// with an injected clock call it directly. A store that lets several
-// callers take different due steps at once (store.Parallel) gets that
-// many workers, so a backlog after a restart drains on every core.
+// with an injected clock call it directly. A batch that comes back full
+// is a backlog (after a restart, or a storm's steps all due at once): a
+// store that lets several callers take different due steps at once
+// (store.Parallel) then gets that many workers, so that it drains on
+// every core. The common pass, a few steps come due, costs one query.
 func (e *Engine) Step(ctx context.Context) (int, error) {
 	e.init()
+	total, full, err := e.fireBatch(ctx)
+	if err != nil || !full {
+		return total, err
+	}
 	workers := 1
 	if p, ok := e.Store.(store.Parallel); ok {
 		workers = max(1, p.FireWorkers())
@@ -241,7 +247,6 @@ func (e *Engine) Step(ctx context.Context) (int, error) {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
-		total int
 		first error
 	)
 	for w := 0; w < workers; w++ {
@@ -261,31 +266,44 @@ func (e *Engine) Step(ctx context.Context) (int, error) {
 	return total, first
 }
 
+// fireBatch takes one batch of due steps; full: it may have left more.
+func (e *Engine) fireBatch(ctx context.Context) (n int, full bool, err error) {
+	fired, err := e.Store.FireDue(ctx, e.Policies, e.Now(), stepBatch)
+	if err != nil {
+		return 0, false, err
+	}
+	for _, f := range fired {
+		if e.OnFired != nil {
+			e.OnFired(f)
+		}
+		if e.Metrics != nil {
+			e.Metrics.Steps.WithLabelValues(f.Policy).Inc()
+		}
+	}
+	if len(fired) > 0 {
+		e.wakeSenders()
+	}
+	return len(fired), len(fired) == stepBatch, nil
+}
+
 // drain takes due steps in batches until a batch comes back short.
 func (e *Engine) drain(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		fired, err := e.Store.FireDue(ctx, e.Policies, e.Now(), stepBatch)
-		if err != nil {
+		n, full, err := e.fireBatch(ctx)
+		total += n
+		if err != nil || !full {
 			return total, err
-		}
-		for _, f := range fired {
-			if e.OnFired != nil {
-				e.OnFired(f)
-			}
-			if e.Metrics != nil {
-				e.Metrics.Steps.WithLabelValues(f.Policy).Inc()
-			}
-		}
-		total += len(fired)
-		if len(fired) > 0 {
-			e.wakeSenders()
-		}
-		if len(fired) < stepBatch {
-			return total, nil
 		}
 	}
 }
+
+// stepGap is the least time between two passes of the scheduler for a
+// step that comes due: a step is at most this late, and in a storm,
+// where every incident's step is due at its own millisecond, the store
+// is asked at most 1/stepGap times a second, not once a step, and the
+// senders the scheduler wakes claim as seldom.
+const stepGap = 10 * time.Millisecond
 
 func (e *Engine) schedule(ctx context.Context) {
 	for {
@@ -295,7 +313,7 @@ func (e *Engine) schedule(ctx context.Context) {
 		wait := e.Tick
 		if next, err := e.Store.NextDue(ctx); err == nil && !next.IsZero() {
 			if d := next.Sub(e.Now()); d < wait {
-				wait = max(d, time.Millisecond)
+				wait = max(d, stepGap)
 			}
 		}
 		select {
@@ -337,9 +355,10 @@ func (e *Engine) sendChannel(ctx context.Context, channel string) {
 	wake := e.senderWake(channel)
 	slots := make(chan struct{}, e.PerChannel)
 	done := make(chan store.Outcome, e.PerChannel)
+	freed := make(chan struct{}, 1)
 	var settling sync.WaitGroup
 	settling.Add(1)
-	go func() { defer settling.Done(); e.settle(done, slots, wake) }()
+	go func() { defer settling.Done(); e.settle(done, slots, freed) }()
 	var sending sync.WaitGroup
 	defer func() {
 		sending.Wait()
@@ -364,21 +383,39 @@ func (e *Engine) sendChannel(ctx context.Context, channel string) {
 				done <- e.sendOne(ctx, n)
 			}()
 		}
-		if len(claimed) == 0 || len(claimed) == free {
-			// Nothing due, or no slot left: wait for a notification
-			// queued, a slot freed, or the tick (a retry come due).
-			select {
-			case <-ctx.Done():
-			case <-wake:
-			case <-time.After(e.Tick):
+		// Claim again when a notification is queued, at the tick (a
+		// retry come due, another replica's lease ended), or when a slot
+		// is freed: at once if slots were what held notifications back,
+		// else (only a notification queued behind a settled one, of the
+		// same incident, can have become due) at most every
+		// freedClaimGap. A claim after every settled send would cost the
+		// store a query for each, in a storm most of them finding nothing.
+		limited := free == 0 || len(claimed) == free
+		claimedAt := time.Now()
+		select {
+		case <-ctx.Done():
+		case <-wake:
+		case <-freed:
+			if !limited {
+				select {
+				case <-ctx.Done():
+				case <-wake:
+				case <-time.After(time.Until(claimedAt.Add(freedClaimGap))):
+				}
 			}
+		case <-time.After(e.Tick):
 		}
 	}
 }
 
+// freedClaimGap is the least time between a sender's claims that only a
+// settled send prompts: how late a notification queued behind another of
+// its incident (a resolve behind its trigger) may go out.
+const freedClaimGap = 20 * time.Millisecond
+
 // settle records outcomes as they come, those ready together in one
 // write, and frees their slots once written.
-func (e *Engine) settle(done chan store.Outcome, slots chan struct{}, wake chan struct{}) {
+func (e *Engine) settle(done chan store.Outcome, slots chan struct{}, freed chan struct{}) {
 	for o := range done {
 		batch := []store.Outcome{o}
 	more:
@@ -403,7 +440,7 @@ func (e *Engine) settle(done chan store.Outcome, slots chan struct{}, wake chan 
 		for range batch {
 			<-slots
 		}
-		signal(wake)
+		signal(freed)
 	}
 }
 
