@@ -174,7 +174,7 @@ func (p *prepared) encode() (err error) {
 			return err
 		}
 	}
-	if e.Write != WriteNone {
+	if e.Changed {
 		if p.state, err = json.Marshal(stateOf(e.Incident)); err != nil {
 			return err
 		}

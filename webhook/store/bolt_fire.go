@@ -129,7 +129,7 @@ func (s *Bolt) applyDue(ctx context.Context, due []*dueStep, pol *policy.File, n
 				return err
 			}
 			e := d.p.e
-			if e.Write == WriteNone {
+			if !e.Changed {
 				continue // stale: the timer is gone, nothing else changes
 			}
 			if err := writePrepared(tx, &d.p); err != nil {
@@ -161,7 +161,7 @@ func (d *dueStep) prepare(pol *policy.File, now time.Time) {
 		inc = stateIncident(d.id, st)
 	}
 	d.p.e = Apply(inc, Event{Kind: StepDue, Now: now, Step: d.step, Due: d.at}, pol)
-	if d.p.e.Write != WriteNone {
+	if d.p.e.Changed {
 		d.err = d.p.encode()
 	}
 }

@@ -81,28 +81,24 @@ type Timer struct {
 	Step     int       // the step New is for
 }
 
-// Write is how much of an incident's record an event changed.
-type Write int
-
-const (
-	WriteNone Write = iota
-	// WriteState: only the escalation state (status, step, due time,
-	// channels notified) and LastSeen, which a store may keep apart from
-	// the incident's document so that steps and heartbeats stay small.
-	WriteState
-	WriteAll
-)
+// LastSeenEvery is how precisely an incident records when its alert was
+// last delivered firing: a heartbeat less than this after the recorded
+// one changes nothing, so that the re-sends of a storm (every
+// group_interval, from each Alertmanager peer) cost a read and no write.
+// Nothing is decided on LastSeen; it is shown.
+const LastSeenEvery = time.Minute
 
 // Effects are what an event changes, for the store to write in one
 // transaction.
 type Effects struct {
 	// Incident is the incident after the event; nil when there is none
-	// and none was made (Write is then WriteNone).
+	// and none was made (Changed is then false).
 	Incident *Incident
-	// Create: Incident is new and is inserted. Write: what of its record
-	// changed.
-	Create bool
-	Write  Write
+	// Create: Incident is new and is inserted. Changed: its state
+	// changed and is written (the document, what Alertmanager said of the
+	// incident, is written only by Create).
+	Create  bool
+	Changed bool
 	// Timer is the change to its pending step, which the stores index.
 	Timer  Timer
 	Notify []Notification
@@ -158,16 +154,18 @@ func firingAlert(inc *Incident, ev Event, pol *policy.File) Effects {
 	if inc == nil {
 		return open(ev, pol)
 	}
-	e := Effects{Incident: inc, Write: WriteState, Result: Heartbeat}
+	e := Effects{Incident: inc, Result: Heartbeat}
 	if inc.Status == Resolved && inc.ClosedBy == closedByReconciler {
-		e.Write = WriteAll
+		e.Changed = true
 		reopen(&e, inc, ev, pol)
 		return e
 	}
 	// A repeat (Alertmanager re-sends a group at every
 	// group_interval), or a late copy of a firing whose resolve was
 	// heard already: it only says the alert was seen.
-	inc.LastSeen = ev.Now
+	if ev.Now.Sub(inc.LastSeen) >= LastSeenEvery {
+		inc.LastSeen, e.Changed = ev.Now, true
+	}
 	return e
 }
 
@@ -182,7 +180,7 @@ func open(ev Event, pol *policy.File) Effects {
 		inc.NextDue = ev.Now.Add(after)
 		detail = a.Labels["alertname"] + ": policy " + p.Name
 	}
-	e := Effects{Incident: inc, Create: true, Write: WriteAll, Result: Opened}
+	e := Effects{Incident: inc, Create: true, Changed: true, Result: Opened}
 	e.log(ev.Now, inc.ID, "opened", detail)
 	return e
 }
@@ -231,14 +229,14 @@ func resolvedAlert(inc *Incident, ev Event) Effects {
 		a := ev.Alert
 		inc = &Incident{ID: payload.IncidentID(a.Fingerprint, a.StartsAt), Fingerprint: a.Fingerprint, StartsAt: a.StartsAt,
 			Labels: a.Labels, Annotations: a.Annotations, Status: Resolved, OpenedAt: ev.Now, LastSeen: ev.Now, ResolvedAt: ev.Now}
-		e := Effects{Incident: inc, Create: true, Write: WriteAll, Result: Recorded}
+		e := Effects{Incident: inc, Create: true, Changed: true, Result: Recorded}
 		e.log(ev.Now, inc.ID, "resolved", earlyResolveDetail)
 		return e
 	}
 	if inc.Status == Resolved {
 		return Effects{Incident: inc} // a copy of a resolve: nothing changes
 	}
-	e := Effects{Incident: inc, Write: WriteAll, Result: Closed}
+	e := Effects{Incident: inc, Changed: true, Result: Closed}
 	closeIncident(&e, inc, ev.Now)
 	if ev.Reconciler {
 		inc.ClosedBy = closedByReconciler
@@ -263,7 +261,7 @@ func closedByHand(inc *Incident, ev Event) Effects {
 	if inc == nil || inc.Status == Resolved {
 		return Effects{Incident: inc}
 	}
-	e := Effects{Incident: inc, Write: WriteAll, Result: Closed}
+	e := Effects{Incident: inc, Changed: true, Result: Closed}
 	closeIncident(&e, inc, ev.Now)
 	inc.ClosedBy = ev.By
 	e.log(ev.Now, inc.ID, "resolved", "by "+ev.By)
@@ -277,7 +275,7 @@ func acknowledged(inc *Incident, ev Event) Effects {
 		return Effects{Incident: inc}
 	}
 	inc.Status, inc.AckedAt, inc.AckedBy, inc.NextDue = Acknowledged, ev.Now, ev.By, time.Time{}
-	e := Effects{Incident: inc, Write: WriteAll, Result: Acked}
+	e := Effects{Incident: inc, Changed: true, Result: Acked}
 	for _, ch := range inc.Notified {
 		e.Notify = append(e.Notify, notification(inc, -1, "ack", ch, "acknowledge", ev.Now))
 	}
@@ -294,7 +292,7 @@ func stepDue(inc *Incident, ev Event, pol *policy.File) Effects {
 	if inc == nil || inc.Status != Open || inc.NextStep != ev.Step {
 		return Effects{Incident: inc, Timer: Timer{Changed: true, Old: ev.Due}}
 	}
-	e := Effects{Incident: inc, Write: WriteState, Result: Stepped}
+	e := Effects{Incident: inc, Changed: true, Result: Stepped}
 	inc.NextDue = time.Time{}
 	p := pol.Byname(inc.Policy)
 	if p == nil {

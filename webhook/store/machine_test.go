@@ -83,7 +83,7 @@ func TestMachine(t *testing.T) {
 				for _, n := range e.Notify {
 					sent = append(sent, n.Channel+":"+n.Event)
 				}
-				if e.Write == WriteNone && len(e.Notify)+len(e.Audit) > 0 {
+				if !e.Changed && len(e.Notify)+len(e.Audit) > 0 {
 					t.Errorf("event %d: effects with nothing written: %+v", ev.Kind, e)
 				}
 				inc = e.Incident
@@ -142,4 +142,37 @@ func equalIncidents(a, b *Incident) bool {
 	}
 	return a.Status == b.Status && a.NextStep == b.NextStep && a.NextDue.Equal(b.NextDue) &&
 		strings.Join(a.Notified, ",") == strings.Join(b.Notified, ",") && a.LastSeen.Equal(b.LastSeen) && a.ClosedBy == b.ClosedBy
+}
+
+// A storm's re-sends (each group every group_interval, from each peer)
+// write an incident's state at most once a minute: LastSeen moves only
+// when the recorded one is a minute old, and no other heartbeat writes.
+func TestMachineHeartbeatsWriteOnceAMinute(t *testing.T) {
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	a := payload.Alert{Status: "firing", Fingerprint: "h1", StartsAt: t0,
+		Labels: map[string]string{"alertname": "HotelAppDown", "severity": "critical"}}
+	inc := Apply(nil, Event{Kind: AlertFiring, Now: t0, Alert: a}, pol).Incident
+	writes := 0
+	for at := 10 * time.Second; at <= 3*time.Minute; at += 10 * time.Second {
+		e := Apply(inc, Event{Kind: AlertFiring, Now: t0.Add(at), Alert: a}, pol)
+		if e.Result != Heartbeat {
+			t.Fatalf("at %v: result %d, want a heartbeat", at, e.Result)
+		}
+		if e.Changed {
+			writes++
+			if !e.Incident.LastSeen.Equal(t0.Add(at)) {
+				t.Errorf("at %v: written with LastSeen %v", at, e.Incident.LastSeen)
+			}
+		} else if !e.Incident.LastSeen.Equal(inc.LastSeen) {
+			t.Errorf("at %v: LastSeen moved to %v without a write", at, e.Incident.LastSeen)
+		}
+		if got := t0.Add(at).Sub(e.Incident.LastSeen); got >= LastSeenEvery {
+			t.Errorf("at %v: LastSeen %v behind", at, got)
+		}
+		inc = e.Incident
+	}
+	if writes != 3 {
+		t.Errorf("%d writes in 18 heartbeats over 3 minutes, want 3 (one a minute)", writes)
+	}
 }

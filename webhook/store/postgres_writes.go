@@ -51,7 +51,7 @@ func (w *writes) add(e Effects) {
 		switch {
 		case e.Create || w.created.has(inc.ID):
 			w.created.put(inc)
-		case e.Write != WriteNone || e.Timer.Changed:
+		case e.Changed || e.Timer.Changed:
 			w.changed.put(inc)
 		}
 	}
