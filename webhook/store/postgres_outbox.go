@@ -15,33 +15,50 @@ func (s *Postgres) Claim(ctx context.Context, channel string, now time.Time, lea
 	// Only the oldest notification of an incident to a channel is taken:
 	// a resolve never overtakes its trigger (PagerDuty would drop a
 	// resolve for an incident it does not know yet, then open it).
-	rows, err := s.pool.Query(ctx, `UPDATE escalator_outbox SET next_try = $2
-		WHERE seq IN (SELECT o.seq FROM escalator_outbox o WHERE o.next_try <= $1 AND ($4 = '' OR o.channel = $4)
-			AND NOT EXISTS (SELECT 1 FROM escalator_outbox p WHERE p.incident = o.incident AND p.channel = o.channel AND p.seq < o.seq)
-			ORDER BY o.seq LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING seq, key, incident, step, channel, event, attempts, created, due`, now, now.Add(lease), limit, channel)
-	if err != nil {
-		return nil, fmt.Errorf("claiming notifications: %w", err)
-	}
 	var out []Notification
-	for rows.Next() {
-		n := Notification{NextTry: now}
-		var due pgtype.Timestamptz
-		if err := rows.Scan(&n.Seq, &n.Key, &n.Incident, &n.Step, &n.Channel, &n.Event, &n.Attempts, &n.Created, &due); err != nil {
-			rows.Close()
-			return nil, err
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		out = nil
+		b := &pgx.Batch{}
+		b.Queue(indexPlanSQL)
+		b.Queue(claimSQL, now, now.Add(lease), limit, channel)
+		br := tx.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
 		}
-		if due.Valid {
-			n.Due = due.Time
+		rows := rowsOf(br)
+		for rows.Next() {
+			n := Notification{NextTry: now}
+			var due pgtype.Timestamptz
+			if err := rows.Scan(&n.Seq, &n.Key, &n.Incident, &n.Step, &n.Channel, &n.Event, &n.Attempts, &n.Created, &due); err != nil {
+				rows.Close()
+				return err
+			}
+			if due.Valid {
+				n.Due = due.Time
+			}
+			out = append(out, n)
 		}
-		out = append(out, n)
-	}
-	if err := rows.Err(); err != nil {
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("claiming notifications: %w", err)
 	}
 	sortBySeq(out)
 	return out, nil
 }
+
+// claimSQL takes the due notifications of a channel ($4; '' for all),
+// each its incident's oldest to its channel, in queue order. Planned as
+// indexPlanSQL says, it takes its few rows by index lookups: planned for
+// statistics that did not know the queue, it hashed the channel's whole
+// queue (8 ms for 9,000 rows), or compared every queued row with every
+// other (3.4 s), and a storm's claims took 1.4 ms each instead of 0.56.
+const claimSQL = `UPDATE escalator_outbox SET next_try = $2
+		WHERE seq IN (SELECT o.seq FROM escalator_outbox o WHERE o.next_try <= $1 AND ($4 = '' OR o.channel = $4)
+			AND NOT EXISTS (SELECT 1 FROM escalator_outbox p WHERE p.incident = o.incident AND p.channel = o.channel AND p.seq < o.seq)
+			ORDER BY o.seq LIMIT $3 FOR UPDATE SKIP LOCKED)
+		RETURNING seq, key, incident, step, channel, event, attempts, created, due`
 
 // Settle implements Store: one transaction, a statement per kind of
 // outcome, however many.
