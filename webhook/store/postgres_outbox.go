@@ -48,7 +48,7 @@ func (s *Postgres) Claim(ctx context.Context, channel string, now time.Time, lea
 	return out, nil
 }
 
-// claimSQL takes the due notifications of a channel ($4; '' for all),
+// claimSQL takes the due notifications of a channel ($4; empty for all),
 // each its incident's oldest to its channel, in queue order. Planned as
 // indexPlanSQL says, it takes its few rows by index lookups: planned for
 // statistics that did not know the queue, it hashed the channel's whole
