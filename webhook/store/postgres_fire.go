@@ -70,18 +70,6 @@ func (s *Postgres) FireDue(ctx context.Context, pol *policy.File, now time.Time,
 	return fired, nil
 }
 
-// batchPlanSQL sets how the rest of a step batch's transaction is
-// planned. Its writes join thousands of array elements to rows by
-// primary key. Planned for its arrays, the UPDATE took a hash join over
-// a scan of the whole table, and planning the arrays as constants cost
-// 6 to 12 ms a statement; a plan made once, with a nested loop of index
-// lookups, takes a third of the time and plans nothing per batch. The
-// nested loop of index lookups is forced so that a plan made while the
-// table was small is still right when it is large.
-const batchPlanSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
-	set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
-	set_config('enable_seqscan', 'off', true)`
-
 // NextDue implements Store.
 func (s *Postgres) NextDue(ctx context.Context) (time.Time, error) {
 	var t *time.Time

@@ -35,18 +35,6 @@ func lockKey(col string) string { return `hashtextextended(` + col + `, 72684302
 var lockIDsSQL = `SELECT count(pg_advisory_xact_lock(k)) FROM (
 	SELECT DISTINCT ` + lockKey("id") + ` AS k FROM unnest($1::text[]) AS id ORDER BY 1) AS keys`
 
-// indexPlanSQL sets how the rest of a transaction that locks incidents,
-// or claims notifications, is planned: every statement after it finds
-// rows by their keys.
-// In a storm the tables grow faster than autovacuum analyzes them (it
-// looks once a minute), and a plan made for the small table they were
-// scans the whole of it: the lock of a delivery batch's few hundred IDs
-// took 15 ms as a scan of 80,000 states, instead of a lookup per ID. A
-// generic plan (made once per connection, not for each batch's arrays
-// as constants) with scans only by index stays right as they grow.
-const indexPlanSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
-	set_config('enable_seqscan', 'off', true)`
-
 // queueLocks queues the statements that lock the incidents among ids
 // and read their state.
 func queueLocks(b *pgx.Batch, ids []string) {
