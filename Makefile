@@ -131,6 +131,7 @@ bench: tools
 	set -o pipefail; $(GO) test ./webhook/store -run '^$$' -bench 'BenchmarkDiskSync' -benchtime 1x -count 3 -timeout 10m | tee bench-escalator.txt
 	set -o pipefail; $(GO) test ./webhook/api -run '^$$' -bench 'BenchmarkStores' -benchtime 1x -count 3 -timeout 60m | tee -a bench-escalator.txt
 	set -o pipefail; $(GO) test ./webhook/store -run '^$$' -bench 'BenchmarkPruneHistory' -benchtime 1x -count 3 -timeout 30m | tee -a bench-escalator.txt
+	set -o pipefail; $(GO) test ./webhook/escalator -run '^$$' -bench 'BenchmarkActionsFromOutside' -benchtime 200x -count 3 -timeout 10m | tee -a bench-escalator.txt
 	$(BIN)/benchstat bench-escalator.txt
 
 ## bench-escalator: escalator driven over loopback HTTP as Alertmanager

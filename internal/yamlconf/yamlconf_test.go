@@ -43,3 +43,38 @@ func TestParseReportsFileLineField(t *testing.T) {
 		t.Errorf("valid config: %v %+v", err, v)
 	}
 }
+
+func TestCheckerAndSetKeys(t *testing.T) {
+	v := &Checker{Path: "channels.a", Type: "slack"}
+	v.Secret("webhook_url", "", "", true)
+	v.Secret("token", "f", "e", false)
+	d := &Checker{Path: "diagnostics[0]"}
+	d.Secret("dsn", "", "", true)
+	got := []string{}
+	for _, err := range []error{v.Err(), d.Err()} {
+		got = append(got, err.Error())
+	}
+	want := []string{
+		"channels.a.webhook_url_file: required for type slack (or webhook_url_env)\nchannels.a.token_file: set only one of token_file and token_env",
+		"diagnostics[0].dsn_file: required (or dsn_env)",
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("got %q, want %q", got[i], want[i])
+		}
+	}
+	if (&Checker{}).Err() != nil {
+		t.Error("no problem recorded, yet an error")
+	}
+	type entry struct {
+		A string            `yaml:"a"`
+		B []string          `yaml:"b,omitempty"`
+		C map[string]string `yaml:"c"`
+		D int               `yaml:"d"`
+		E string            `yaml:"-"`
+	}
+	keys := SetKeys(&entry{A: "x", B: []string{}, C: map[string]string{"k": "v"}, E: "y"})
+	if strings.Join(keys, ",") != "a,c" {
+		t.Errorf("SetKeys: %v, want a,c", keys)
+	}
+}

@@ -28,6 +28,9 @@ var designContract = map[string][]string{
 		"escalator_escalation_lag_seconds_count", "escalator_timers_pending", "escalator_notifications_total",
 		"escalator_delivery_duration_seconds_bucket", "escalator_delivery_duration_seconds_sum", "escalator_delivery_duration_seconds_count",
 		"escalator_alerts_truncated_total", "escalator_early_resolves_total",
+		"escalator_actions_total", "escalator_incidents_resolved_total",
+		"escalator_action_duration_seconds_bucket", "escalator_action_duration_seconds_sum", "escalator_action_duration_seconds_count",
+		"escalator_diagnostics_duration_seconds_bucket", "escalator_diagnostics_duration_seconds_sum", "escalator_diagnostics_duration_seconds_count",
 	},
 	"sla_exporter": {
 		"sla_query_up", "sla_query_last_success_timestamp_seconds", "sla_availability_ratio", "sla_error_budget_remaining_ratio",

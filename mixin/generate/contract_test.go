@@ -37,7 +37,7 @@ func TestEscalatorContractMatchesItsMetrics(t *testing.T) {
 	reg := &describer{}
 	m := escalate.NewMetrics(reg)
 	histograms := map[string]bool{} // a Desc does not say its type
-	for _, h := range []prometheus.Collector{m.Resolution, m.EscalationLag, m.Deliveries} {
+	for _, h := range []prometheus.Collector{m.Resolution, m.EscalationLag, m.Deliveries, m.ActionDuration, m.Diagnostics} {
 		var d describer
 		d.Register(h)
 		for _, n := range descNames(d.descs) {

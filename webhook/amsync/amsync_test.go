@@ -32,7 +32,7 @@ func engine(t *testing.T) *escalate.Engine {
 	t.Cleanup(func() { st.Close() })
 	var pol policy.File
 	yaml.Unmarshal([]byte("policies:\n  - {name: p, matchers: ['severity=\"critical\"'], steps: [{after: 1h, notify: [x]}]}\n"), &pol)
-	if err := pol.Validate(map[string]bool{"x": true}); err != nil {
+	if err := pol.Validate(map[string]bool{"x": true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	return &escalate.Engine{Store: st, Policies: &pol}

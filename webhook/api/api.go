@@ -34,6 +34,19 @@ type Acker interface {
 	Ack(ctx context.Context, id, by string) (*store.Incident, error)
 }
 
+// Approver gives auto-recovery actions the approval they wait for, and
+// resets their breakers: *escalate.Engine (which wakes the action's
+// runner), by whom.
+type Approver interface {
+	ApproveAction(ctx context.Context, incident, action, by string) error
+	ResetAction(ctx context.Context, action, by string) error
+}
+
+// Reporter sends the daily health check now: *escalate.Engine.
+type Reporter interface {
+	HealthReport(ctx context.Context, id string) string
+}
+
 // Incidents is what the API and the console read: store.Store.
 type Incidents interface {
 	Incident(ctx context.Context, id string) (*store.Incident, error)
@@ -50,6 +63,8 @@ type LinkVerifier interface {
 type Server struct {
 	Receiver  Receiver
 	Acker     Acker
+	Approver  Approver // nil: no actions configured
+	Reporter  Reporter // nil: no daily health check configured
 	Incidents Incidents
 	Links     LinkVerifier // nil: no signed links
 	// Deliveries, when set, times each webhook answer by status code.
@@ -109,6 +124,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 	}
 	mux.Handle("POST /api/v1/alerts", receive)
 	mux.Handle("POST /api/v1/incidents/{id}/ack", s.auth(http.HandlerFunc(s.ack)))
+	mux.Handle("POST /api/v1/incidents/{id}/actions/{action}/approve", s.auth(http.HandlerFunc(s.approve)))
+	mux.Handle("POST /api/v1/actions/{action}/reset", s.auth(http.HandlerFunc(s.reset)))
+	mux.Handle("POST /api/v1/health-report", s.auth(http.HandlerFunc(s.healthReport)))
 	mux.Handle("GET /api/v1/incidents", s.auth(http.HandlerFunc(s.incidents)))
 	mux.Handle("GET /api/v1/incidents/{id}", s.auth(http.HandlerFunc(s.incident)))
 	mux.Handle("GET /api/v1/audit", s.auth(http.HandlerFunc(s.audit)))
@@ -117,6 +135,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("GET /console/", s.page(s.consoleList))
 	mux.Handle("GET /console/incidents/{id}", s.page(s.consoleIncident))
 	mux.Handle("POST /console/incidents/{id}/ack", s.page(s.consoleAck))
+	mux.Handle("POST /console/incidents/{id}/actions/{action}/approve", s.page(s.consoleApprove))
+	mux.Handle("POST /console/actions/{action}/reset", s.page(s.consoleReset))
 	mux.Handle("POST /console/logout", s.page(s.logout))
 	mux.HandleFunc("GET /console/login", s.loginPage)
 	mux.HandleFunc("POST /console/login", s.login)

@@ -31,7 +31,7 @@ func benchPolicies(b testing.TB, after string) *policy.File {
 	if err := yaml.Unmarshal([]byte(doc), &f); err != nil {
 		b.Fatal(err)
 	}
-	if err := f.Validate(map[string]bool{"x": true}); err != nil {
+	if err := f.Validate(map[string]bool{"x": true}, nil); err != nil {
 		b.Fatal(err)
 	}
 	return &f

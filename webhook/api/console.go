@@ -337,7 +337,43 @@ func (s *Server) consoleIncident(w http.ResponseWriter, r *http.Request, who str
 	slices.Reverse(entries) // oldest first: a timeline
 	data := s.pageData(r, who)
 	data["Incident"], data["Timeline"] = inc, entries
+	data["Awaiting"], data["Tripped"] = actionsPending(entries)
 	s.render(w, http.StatusOK, "incident.html", data)
+}
+
+// actionsPending reads an incident's timeline (oldest first) for the
+// actions whose run waits for approval, and those refused because their
+// breaker is open: the buttons the incident page offers.
+func actionsPending(timeline []store.Entry) (awaiting, tripped []string) {
+	waits := map[string]bool{}
+	broken := map[string]bool{}
+	var order []string
+	for _, e := range timeline {
+		name, _, ok := strings.Cut(e.Detail, " (")
+		if !ok || !strings.HasPrefix(e.Action, "action_") {
+			continue
+		}
+		if !waits[name] && !broken[name] {
+			order = append(order, name)
+		}
+		switch e.Action {
+		case "action_awaiting_approval":
+			waits[name] = true
+		case "action_breaker":
+			broken[name] = true
+		case "action_approved", "action_approval_timeout", "action_started", "action_not_open", "action_gone":
+			waits[name] = false
+		}
+	}
+	for _, name := range order {
+		if waits[name] {
+			awaiting = append(awaiting, name)
+		}
+		if broken[name] {
+			tripped = append(tripped, name)
+		}
+	}
+	return awaiting, tripped
 }
 
 func (s *Server) consoleAck(w http.ResponseWriter, r *http.Request, who string) {

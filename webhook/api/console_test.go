@@ -88,7 +88,7 @@ func newConsole(t *testing.T, configure func(*Server)) *consoleEnv {
 	t.Cleanup(func() { st.Close() })
 	var pol policy.File
 	yaml.Unmarshal([]byte("policies:\n  - {name: dba, matchers: ['severity=\"critical\"'], steps: [{after: 0s, notify: [x]}, {after: 1h, notify: [x]}]}\n"), &pol)
-	if err := pol.Validate(map[string]bool{"x": true}); err != nil {
+	if err := pol.Validate(map[string]bool{"x": true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	eng := &escalate.Engine{Store: st, Policies: &pol}

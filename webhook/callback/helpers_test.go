@@ -87,7 +87,7 @@ func newWorld(t *testing.T, c Config, resolver func(*escalate.Engine, store.Stor
 `), &pol); err != nil {
 		t.Fatal(err)
 	}
-	if err := pol.Validate(map[string]bool{"slack": true}); err != nil {
+	if err := pol.Validate(map[string]bool{"slack": true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	w := &world{st: st, path: path, slack: newSlackRecorder(t)}

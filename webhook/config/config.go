@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"sort"
 	"time"
 
@@ -14,7 +15,9 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/hotel-ops/hotel-ops/internal/yamlconf"
+	"github.com/hotel-ops/hotel-ops/webhook/action"
 	"github.com/hotel-ops/hotel-ops/webhook/callback"
+	"github.com/hotel-ops/hotel-ops/webhook/diagnose"
 	"github.com/hotel-ops/hotel-ops/webhook/notify"
 	"github.com/hotel-ops/hotel-ops/webhook/policy"
 )
@@ -46,7 +49,78 @@ type Config struct {
 	// maintenance start` silences (critical alerts included) for at most
 	// their max.
 	Maintenance []Maintenance `yaml:"maintenance,omitempty"`
+	// Actions are the auto-recovery actions policy steps may run, by
+	// name (webhook/action): what each does, and the cooldown, budget and
+	// dry run it is held to.
+	Actions map[string]action.Config `yaml:"actions,omitempty"`
+	// Prometheus is asked the actions' preconditions and post-checks
+	// (its HTTP API, an instant query).
+	Prometheus *Prometheus `yaml:"prometheus,omitempty"`
+	// Diagnostics are the health checks run when an incident opens
+	// (those whose matchers its labels match), their summary sent with
+	// its trigger notifications and kept in its timeline.
+	Diagnostics []diagnose.Check `yaml:"diagnostics,omitempty"`
+	// DailyHealth sends every diagnostic's summary to channels once a
+	// day (the spec's 09:00 health check), from one replica.
+	DailyHealth *DailyHealth `yaml:"daily_health,omitempty"`
 	policy.File `yaml:",inline"`
+}
+
+// Prometheus is the server actions' checks are asked of.
+type Prometheus struct {
+	URL        string                     `yaml:"url"`
+	HTTPConfig commoncfg.HTTPClientConfig `yaml:"http_config,omitempty"`
+}
+
+// DailyHealth is the daily health check's time and channels.
+type DailyHealth struct {
+	At       string   `yaml:"at"`        // HH:MM (default 09:00)
+	TimeZone string   `yaml:"time_zone"` // IANA name (default UTC)
+	Channels []string `yaml:"channels"`
+}
+
+// Clock returns the hour, minute and zone of the check (validated).
+func (d *DailyHealth) Clock() (hour, minute int, zone *time.Location) {
+	at := d.At
+	if at == "" {
+		at = "09:00"
+	}
+	t, _ := time.Parse("15:04", at)
+	zone, err := time.LoadLocation(d.TimeZone)
+	if err != nil {
+		zone = time.UTC
+	}
+	return t.Hour(), t.Minute(), zone
+}
+
+func (c *Config) validateDaily() []error {
+	d := c.DailyHealth
+	if d == nil {
+		return nil
+	}
+	var errs []error
+	if _, err := time.Parse("15:04", d.At); d.At != "" && err != nil {
+		errs = append(errs, yamlconf.Fieldf("daily_health.at", "%q is not HH:MM", d.At))
+	}
+	if _, err := time.LoadLocation(d.TimeZone); err != nil {
+		errs = append(errs, yamlconf.Fieldf("daily_health.time_zone", "%q: %v", d.TimeZone, err))
+	}
+	if len(c.Diagnostics) == 0 {
+		errs = append(errs, yamlconf.Fieldf("daily_health", "needs diagnostics: the check sends their summary"))
+	}
+	if len(d.Channels) == 0 {
+		errs = append(errs, yamlconf.Fieldf("daily_health.channels", "required"))
+	}
+	for _, ch := range d.Channels {
+		cc, ok := c.Channels[ch]
+		switch {
+		case !ok:
+			errs = append(errs, yamlconf.Fieldf("daily_health.channels", "unknown channel %q", ch))
+		case cc.Type == "pagerduty":
+			errs = append(errs, yamlconf.Fieldf("daily_health.channels", "%q is PagerDuty, which pages people: send reports to Slack, e-mail or a webhook", ch))
+		}
+	}
+	return errs
 }
 
 // Maintenance is a planned stop of the spec: what its silences cover and
@@ -139,11 +213,52 @@ func (c *Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if err := c.File.Validate(names); err != nil {
+	actions := map[string]bool{}
+	keys = keys[:0]
+	for name := range c.Actions {
+		keys = append(keys, name)
+	}
+	sort.Strings(keys)
+	for _, name := range keys {
+		actions[name] = true
+		if !actionName.MatchString(name) {
+			errs = append(errs, yamlconf.Fieldf("actions."+name, "name: letters, digits, _ and - only"))
+		}
+		a := c.Actions[name]
+		if err := a.Validate("actions." + name); err != nil {
+			errs = append(errs, err)
+		}
+		if a.HasChecks() && c.Prometheus == nil {
+			errs = append(errs, yamlconf.Fieldf("actions."+name, "precondition and postcheck ask Prometheus: set prometheus.url"))
+		}
+	}
+	seenCheck := map[string]bool{}
+	for i := range c.Diagnostics {
+		path := fmt.Sprintf("diagnostics[%d]", i)
+		if err := c.Diagnostics[i].Validate(path); err != nil {
+			errs = append(errs, err)
+		}
+		if name := c.Diagnostics[i].Name; seenCheck[name] {
+			errs = append(errs, yamlconf.Fieldf(path+".name", "%q used twice", name))
+		}
+		seenCheck[c.Diagnostics[i].Name] = true
+	}
+	errs = append(errs, c.validateDaily()...)
+	if p := c.Prometheus; p != nil {
+		if u, err := url.Parse(p.URL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			errs = append(errs, yamlconf.Fieldf("prometheus.url", "%q is not an http(s) URL", p.URL))
+		}
+		if err := p.HTTPConfig.Validate(); err != nil {
+			errs = append(errs, yamlconf.Fieldf("prometheus.http_config", "%v", err))
+		}
+	}
+	if err := c.File.Validate(names, actions); err != nil {
 		errs = append(errs, fmt.Errorf("policies: %w", err))
 	}
 	return errors.Join(errs...)
 }
+
+var actionName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // validateMaintenance checks the planned stops: unique names, a positive
 // max, and silences Alertmanager would accept.

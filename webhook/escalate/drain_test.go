@@ -30,7 +30,7 @@ func TestParallelDrainTakesEachStepOnce(t *testing.T) {
 	}
 	var pol policy.File
 	yaml.Unmarshal([]byte("policies:\n  - {name: p, matchers: ['severity=\"critical\"'], steps: [{after: 1m, notify: [x]}]}\n"), &pol)
-	if err := pol.Validate(map[string]bool{"x": true}); err != nil {
+	if err := pol.Validate(map[string]bool{"x": true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)

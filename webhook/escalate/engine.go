@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -23,9 +24,24 @@ type Engine struct {
 	Policies *policy.File
 	// Notifiers by channel name.
 	Notifiers map[string]notify.Notifier
-	Links     *Links // signed acknowledgement links; nil: none
-	Metrics   *Metrics
-	Logger    *slog.Logger
+	// Actions by name: the auto-recovery actions policy steps run
+	// (actions.go). OnActionStart, when set, sees each run as it begins.
+	Actions       map[string]Action
+	OnActionStart func(store.Notification)
+	// Prometheus answers actions' preconditions and post-checks.
+	Prometheus Querier
+	// Diagnose, when set, runs the health checks that apply to an
+	// incident before its trigger notifications go out: their summary
+	// goes with them and into the audit log (diagnostics.go).
+	Diagnose Diagnoser
+	// Daily, when set with Diagnose, is the daily health check (daily.go).
+	Daily *DailyHealth
+	// DiagnoseTimeout bounds how long a trigger notification waits for
+	// its diagnosis (default 5s, at most a third of Lease).
+	DiagnoseTimeout time.Duration
+	Links           *Links // signed acknowledgement links; nil: none
+	Metrics         *Metrics
+	Logger          *slog.Logger
 	// Now is the clock; tests inject one so steps an hour apart take no time.
 	Now func() time.Time
 	// Tick bounds how long a due step waits when nothing wakes the
@@ -69,6 +85,7 @@ type Engine struct {
 	mu     sync.Mutex
 	queued map[string]chan struct{}
 	once   sync.Once
+	diag   diagnoses
 }
 
 func (e *Engine) init() {
@@ -95,6 +112,9 @@ func (e *Engine) init() {
 		}
 		if e.Lease == 0 {
 			e.Lease = notify.DefaultTimeout + 5*time.Second
+		}
+		if e.DiagnoseTimeout == 0 {
+			e.DiagnoseTimeout = 5 * time.Second
 		}
 		if e.Retention == 0 {
 			e.Retention = 7 * 24 * time.Hour
@@ -137,6 +157,7 @@ func (e *Engine) Receive(ctx context.Context, d *payload.Delivery) (store.Receiv
 			m.EarlyResolves.Add(float64(res.EarlyResolves))
 			for _, r := range res.Resolutions {
 				m.Resolution.WithLabelValues(r.Severity).Observe(r.Duration.Seconds())
+				m.Resolved.WithLabelValues(r.Severity, strconv.FormatBool(r.Automated)).Inc()
 			}
 		}
 	}
@@ -218,8 +239,16 @@ func (e *Engine) Run(ctx context.Context) {
 		wg.Add(1)
 		go func() { defer wg.Done(); e.sendChannel(ctx, name) }()
 	}
+	for name := range e.Actions {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.runActions(ctx, name) }()
+	}
 	wg.Add(1)
 	go func() { defer wg.Done(); e.sweepUnknown(ctx) }()
+	if e.Daily != nil && e.Diagnose != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.dailyHealth(ctx) }()
+	}
 	wg.Wait()
 }
 
@@ -456,6 +485,12 @@ func (e *Engine) sweepUnknown(ctx context.Context) {
 			if _, ok := e.Notifiers[ch]; ok {
 				continue
 			}
+			if name := store.ActionName(ch); name != "" {
+				if _, ok := e.Actions[name]; !ok {
+					e.refuseUnknownAction(ctx, name)
+				}
+				continue
+			}
 			if _, err := e.SendDue(ctx, ch, 100); err != nil && ctx.Err() == nil {
 				e.Logger.Warn("failing notifications of an unknown channel", "channel", ch, "err", err)
 			}
@@ -526,6 +561,10 @@ func (e *Engine) deliver(ctx context.Context, n store.Notification) error {
 	if !ok {
 		return &notify.PermanentError{Err: errors.New("channel " + n.Channel + " is not configured")}
 	}
+	// Never longer than the lease, diagnostics included: past it another
+	// sender may take the notification, and a receiver would hear it twice.
+	ctx, cancel := context.WithTimeout(ctx, e.Lease-time.Second)
+	defer cancel()
 	inc, err := e.Store.Incident(ctx, n.Incident)
 	if err != nil {
 		return err
@@ -538,13 +577,17 @@ func (e *Engine) deliver(ctx context.Context, n store.Notification) error {
 	if m.Summary == "" {
 		m.Summary = inc.Labels["alertname"]
 	}
+	if n.Event == "trigger" {
+		// At most a third of the lease: the page goes out with what the
+		// checks found by then, the rest marked timed out.
+		dctx, cancel := context.WithTimeout(ctx, min(e.DiagnoseTimeout, e.Lease/3))
+		m.Diagnostics = e.diagnose(dctx, inc)
+		cancel()
+	}
+	m.Automation = e.automation(ctx, inc)
 	if e.Links != nil && n.Event == "trigger" {
 		m.AckURL = e.Links.AckURL(inc.ID, e.Now())
 		m.ConsoleURL = e.Links.Base + "/console/incidents/" + url.PathEscape(inc.ID) // its timeline, with an acknowledge button
 	}
-	// Never longer than the lease: past it another sender may take the
-	// notification, and a receiver would hear it twice.
-	sctx, cancel := context.WithTimeout(ctx, e.Lease-time.Second)
-	defer cancel()
-	return nt.Send(sctx, m)
+	return nt.Send(ctx, m)
 }

@@ -69,7 +69,7 @@ func engine(t *testing.T, oncall, manager *channel) (*Engine, *clock, *prometheu
     matchers: ['alertname="HotelAppDown"']
     steps: [{after: 0s, notify: [oncall]}, {after: 15m, notify: [manager]}]
 `), &pol)
-	if err := pol.Validate(map[string]bool{"oncall": true, "manager": true}); err != nil {
+	if err := pol.Validate(map[string]bool{"oncall": true, "manager": true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	c := &clock{t: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}

@@ -14,6 +14,10 @@ type Metrics struct {
 	Deliveries     *prometheus.HistogramVec
 	Truncated      prometheus.Counter
 	EarlyResolves  prometheus.Counter
+	Actions        *prometheus.CounterVec
+	ActionDuration *prometheus.HistogramVec
+	Diagnostics    prometheus.Histogram
+	Resolved       *prometheus.CounterVec
 	timersPending  *prometheus.Desc
 	incidentsOpen  *prometheus.Desc
 	storeFn        func() (int, map[string]int, error)
@@ -39,10 +43,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Alerts Alertmanager left out of its deliveries (truncatedAlerts: a group outgrew the receiver's max_alerts); they never became incidents."}),
 		EarlyResolves: prometheus.NewCounter(prometheus.CounterOpts{Name: "escalator_early_resolves_total",
 			Help: "Alerts whose resolve arrived before their firing (Alertmanager peers out of order): recorded closed, nobody paged."}),
+		Actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "escalator_actions_total",
+			Help: "Auto-recovery action runs by action and result: succeeded, failed, unknown (cut off: never retried), dry_run, cooldown, budget, not_open, refused."}, []string{"action", "result"}),
+		ActionDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "escalator_action_duration_seconds", Help: "Time an auto-recovery action ran, by action.",
+			Buckets: []float64{.01, .05, .1, .5, 1, 5, 10, 30, 60, 300}}, []string{"action"}),
+		Diagnostics: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "escalator_diagnostics_duration_seconds",
+			Help:    "Time an incident's health checks took before its trigger notifications went out (what diagnostics add to the first page).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
+		Resolved: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "escalator_incidents_resolved_total",
+			Help: "Incidents resolved by Alertmanager, by severity and whether automation fixed them (automated: an action succeeded and nobody acknowledged): the automation rate."}, []string{"severity", "automated"}),
 		timersPending: prometheus.NewDesc("escalator_timers_pending", "Escalation steps waiting for their time.", nil, nil),
 		incidentsOpen: prometheus.NewDesc("escalator_incidents_open", "Incidents not resolved yet, by severity.", []string{"severity"}, nil),
 	}
-	reg.MustRegister(m.AlertsReceived, m.Duplicates, m.Resolution, m.Steps, m.EscalationLag, m.Notifications, m.Deliveries, m.Truncated, m.EarlyResolves, m)
+	reg.MustRegister(m.AlertsReceived, m.Duplicates, m.Resolution, m.Steps, m.EscalationLag, m.Notifications, m.Deliveries, m.Truncated, m.EarlyResolves, m.Actions, m.ActionDuration, m.Diagnostics, m.Resolved, m)
 	return m
 }
 

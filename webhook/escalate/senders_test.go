@@ -42,7 +42,7 @@ func TestStalledChannelHoldsOnlyItsOwn(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	var pol policy.File
 	yaml.Unmarshal([]byte("policies:\n  - {name: p, matchers: ['severity=\"critical\"'], steps: [{after: 0s, notify: [stalled, healthy]}]}\n"), &pol)
-	if err := pol.Validate(map[string]bool{"stalled": true, "healthy": true}); err != nil {
+	if err := pol.Validate(map[string]bool{"stalled": true, "healthy": true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	e := &Engine{Store: st, Policies: &pol, Notifiers: notifiers, PerChannel: 8}

@@ -98,7 +98,7 @@ type proc struct {
 var buildOnce sync.Once
 var binPath string
 
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	buildOnce.Do(func() {
 		dir, _ := os.MkdirTemp("", "escalator-bin-")
 		binPath = filepath.Join(dir, "escalator")
@@ -142,11 +142,11 @@ policies:
 	return cfg, token
 }
 
-func start(t *testing.T, cfg, token string, port int) *proc {
+func start(t testing.TB, cfg, token string, port int) *proc {
 	return startWith(t, port, "--config.file="+cfg, "--api.token-file="+token)
 }
 
-func startWith(t *testing.T, port int, args ...string) *proc {
+func startWith(t testing.TB, port int, args ...string) *proc {
 	t.Helper()
 	p := &proc{log: &bytes.Buffer{}, tok: "s3cret-token", addr: fmt.Sprintf("127.0.0.1:%d", port)}
 	p.url = "http://" + p.addr
@@ -167,7 +167,7 @@ func startWith(t *testing.T, port int, args ...string) *proc {
 	return nil
 }
 
-func (p *proc) post(t *testing.T, path, body, token string) (int, string) {
+func (p *proc) post(t testing.TB, path, body, token string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, p.url+path, strings.NewReader(body))
 	if token != "" {

@@ -16,15 +16,19 @@ import (
 	"strings"
 	"time"
 
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/hotel-ops/hotel-ops/internal/service"
+	"github.com/hotel-ops/hotel-ops/webhook/action"
 	"github.com/hotel-ops/hotel-ops/webhook/amsync"
 	"github.com/hotel-ops/hotel-ops/webhook/api"
 	"github.com/hotel-ops/hotel-ops/webhook/callback"
 	"github.com/hotel-ops/hotel-ops/webhook/config"
+	"github.com/hotel-ops/hotel-ops/webhook/diagnose"
 	"github.com/hotel-ops/hotel-ops/webhook/escalate"
 	"github.com/hotel-ops/hotel-ops/webhook/notify"
 	"github.com/hotel-ops/hotel-ops/webhook/store"
@@ -58,7 +62,7 @@ func run(args []string) int {
 	}
 	switch cmd {
 	case "check-config":
-		fmt.Printf("%s: %d channels, %d policies: OK\n", configFile, len(cfg.Channels), len(cfg.Policies))
+		fmt.Printf("%s: %d channels, %d policies, %d actions, %d diagnostics: OK\n", configFile, len(cfg.Channels), len(cfg.Policies), len(cfg.Actions), len(cfg.Diagnostics))
 		return 0
 	case "simulate":
 		out, err := simulate(cfg, *fixtures, *horizon)
@@ -124,6 +128,26 @@ func run(args []string) int {
 		}
 		notifiers[name] = n
 	}
+	actions := map[string]escalate.Action{}
+	for name, c := range cfg.Actions {
+		a, err := action.New(name, c)
+		if err != nil {
+			logger.Error("Action", "action", name, "err", err)
+			return 2
+		}
+		defer a.Close()
+		actions[name] = escalate.Action{Config: &c, Run: a}
+	}
+	var diagnoser escalate.Diagnoser
+	if len(cfg.Diagnostics) > 0 {
+		runner, err := diagnose.New(cfg.Diagnostics)
+		if err != nil {
+			logger.Error("Diagnostics", "err", err)
+			return 2
+		}
+		defer runner.Close()
+		diagnoser = runner
+	}
 	st, err := openStore(cfg.Store)
 	if err != nil {
 		logger.Error("Store", "err", err)
@@ -133,7 +157,24 @@ func run(args []string) int {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(svc.BuildInfoCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	eng := &escalate.Engine{Store: st, Policies: &cfg.File, Notifiers: notifiers, Metrics: escalate.NewMetrics(reg), Logger: logger,
-		History: time.Duration(cfg.HistoryRetention)}
+		History: time.Duration(cfg.HistoryRetention), Actions: actions, Diagnose: diagnoser}
+	if p := cfg.Prometheus; p != nil {
+		client, err := commoncfg.NewClientFromConfig(p.HTTPConfig, "escalator-prometheus")
+		if err != nil {
+			logger.Error("Prometheus", "err", err)
+			return 2
+		}
+		promClient, err := promapi.NewClient(promapi.Config{Address: p.URL, Client: client})
+		if err != nil {
+			logger.Error("Prometheus", "err", err)
+			return 2
+		}
+		eng.Prometheus = promv1.NewAPI(promClient)
+	}
+	if d := cfg.DailyHealth; d != nil {
+		hour, minute, zone := d.Clock()
+		eng.Daily = &escalate.DailyHealth{Hour: hour, Minute: minute, Zone: zone, Channels: d.Channels}
+	}
 	if cfg.AckLinks.SecretFile != "" {
 		secret, err := readSecret(cfg.AckLinks.SecretFile)
 		if err != nil {
@@ -154,6 +195,12 @@ func run(args []string) int {
 	apiServer := &api.Server{Receiver: eng, Acker: eng, Incidents: st, Deliveries: eng.Metrics.Deliveries, Token: token,
 		Users: consoleUsers, Secret: token, SecureCookies: strings.HasPrefix(strings.ToLower(cfg.ExternalURL), "https://"),
 		MaxBody: maxBody, StoreTimeout: *storeTimeout, Logger: logger}
+	if len(actions) > 0 {
+		apiServer.Approver = eng
+	}
+	if eng.Daily != nil {
+		apiServer.Reporter = eng
+	}
 	if eng.Links != nil {
 		// The replicas share the links' secret in either mode.
 		apiServer.Links, apiServer.Secret = eng.Links, eng.Links.Secret

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -132,55 +131,19 @@ func yamlKey(f reflect.StructField) string {
 }
 
 // setKeys lists the keys of c that hold a value besides type and timeout,
-// in declaration order. An empty list counts as unset, as before: `to: []`
-// on a slack channel says nothing.
+// in declaration order.
 func (c ChannelConfig) setKeys() []string {
-	var keys []string
-	v := reflect.ValueOf(c)
-	for i := range v.NumField() {
-		k := yamlKey(v.Type().Field(i))
-		if k == "" || k == "type" || k == "timeout" {
-			continue
-		}
-		fv := v.Field(i)
-		set := !fv.IsZero()
-		if fv.Kind() == reflect.Slice || fv.Kind() == reflect.Map {
-			set = fv.Len() > 0
-		}
-		if set {
-			keys = append(keys, k)
-		}
-	}
-	return keys
+	return slices.DeleteFunc(yamlconf.SetKeys(c), func(k string) bool { return k == "type" || k == "timeout" })
 }
 
-// checker collects the problems of one channel, each a *yamlconf.FieldError
-// under the channel's path so the loader can point at the line.
-type checker struct {
-	path string // e.g. "channels.slack"
-	typ  string
-	errs []error
-}
-
-func (v *checker) field(name, format string, args ...any) {
-	v.errs = append(v.errs, yamlconf.Fieldf(v.path+"."+name, format, args...))
-}
-
-// secret checks a secret that can come from a file (prefix_file) or a
-// variable (prefix_env): not both, and one of them when required.
-func (v *checker) secret(prefix, file, env string, required bool) {
-	switch {
-	case file != "" && env != "":
-		v.field(prefix+"_file", "set only one of %s_file and %s_env", prefix, prefix)
-	case required && file == "" && env == "":
-		v.field(prefix+"_file", "required for type %s (or %s_env)", v.typ, prefix)
-	}
-}
+// checker collects the problems of one channel (yamlconf.Checker), with
+// the checks channel types share.
+type checker struct{ yamlconf.Checker }
 
 // httpURL checks an endpoint URL key.
 func (v *checker) httpURL(key, u string) {
 	if msg := checkHTTPURL(u); msg != "" {
-		v.field(key, "%s", msg)
+		v.Field(key, "%s", msg)
 	}
 }
 
@@ -189,7 +152,7 @@ func (v *checker) httpURL(key, u string) {
 // *yamlconf.FieldError naming the field, joined with errors.Join, so the
 // loader can point at the line. Secrets are not read here: see New.
 func (c ChannelConfig) Validate(path string) error {
-	v := &checker{path: path, typ: c.Type}
+	v := &checker{yamlconf.Checker{Path: path, Type: c.Type}}
 	t, known := lookupType(c.Type)
 	switch {
 	case known:
@@ -198,21 +161,21 @@ func (c ChannelConfig) Validate(path string) error {
 		// otherwise be silently dropped.
 		for _, k := range c.setKeys() {
 			if !slices.Contains(t.keys, k) {
-				v.field(k, "not used by type %s", c.Type)
+				v.Field(k, "not used by type %s", c.Type)
 			}
 		}
 	case c.Type == "":
-		v.field("type", "required: one of %s", typeNames())
+		v.Field("type", "required: one of %s", typeNames())
 	default:
-		v.field("type", "must be one of %s, got %q", typeNames(), c.Type)
+		v.Field("type", "must be one of %s, got %q", typeNames(), c.Type)
 	}
 	if c.Timeout < 0 {
-		v.field("timeout", "must not be negative")
+		v.Field("timeout", "must not be negative")
 	}
 	if known {
 		t.validate(c, v)
 	}
-	return errors.Join(v.errs...)
+	return v.Err()
 }
 
 func typeNames() string {

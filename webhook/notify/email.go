@@ -239,7 +239,10 @@ func (e *email) render(m Message, now time.Time) []byte {
 	// restart, so a relay or mailbox that dedups on it drops repeats.
 	header("Message-ID", messageID(m.Key, e.from.Address))
 	header("X-Escalator-Key", encodeHeader(m.Key))
-	header("X-Escalator-Incident", encodeHeader(m.Incident))
+	if m.Incident != "" {
+		// Only a Report may have none (checkMessage).
+		header("X-Escalator-Incident", encodeHeader(m.Incident))
+	}
 	header("X-Escalator-Event", string(m.Event))
 	// RFC 3834: vacation responders must not answer a page.
 	header("Auto-Submitted", "auto-generated")
@@ -289,13 +292,11 @@ func messageID(key, from string) string {
 // that contain control characters are quoted, so each label stays on its
 // own line.
 func emailBody(m Message) string {
-	var b strings.Builder
-	line := func(parts ...string) {
-		for _, p := range parts {
-			b.WriteString(p)
-		}
-		b.WriteString("\n")
+	if m.Event == Report {
+		return reportBody(m)
 	}
+	var b strings.Builder
+	line := bodyLine(&b)
 	line(title(m))
 	line()
 	if m.AckURL != "" {
@@ -322,6 +323,8 @@ func emailBody(m Message) string {
 		line("Description:")
 		line(multiLine(d))
 	}
+	infoParagraph(line, "Automation:", automationLines(m))
+	infoParagraph(line, "Diagnostics:", diagnosticsLines(m))
 	if len(m.Labels) > 0 {
 		line()
 		line("Labels:")
@@ -330,6 +333,50 @@ func emailBody(m Message) string {
 		}
 	}
 	return b.String()
+}
+
+// reportBody is a Report's plain-text body: its summary, its description
+// and its diagnostics, and nothing of an incident (no links, fields or
+// labels), whatever else m holds.
+func reportBody(m Message) string {
+	var b strings.Builder
+	line := bodyLine(&b)
+	line(title(m))
+	if d := strings.TrimSpace(m.Description); d != "" {
+		line()
+		line(multiLine(d))
+	}
+	infoParagraph(line, "Diagnostics:", diagnosticsLines(m))
+	return b.String()
+}
+
+// bodyLine returns a function that writes its parts to b as one line.
+func bodyLine(b *strings.Builder) func(parts ...string) {
+	return func(parts ...string) {
+		for _, p := range parts {
+			b.WriteString(p)
+		}
+		b.WriteString("\n")
+	}
+}
+
+// infoParagraph writes automation or diagnostics lines as a paragraph
+// headed heading, nothing when there are none. They quote labels: each
+// line is indented and kept to one line, so none can pass for a line of the
+// message such as "Acknowledge: …", within capLines' bounds.
+func infoParagraph(line func(parts ...string), heading string, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	line()
+	line(heading)
+	kept, more := capLines(lines, infoMaxBytes, func(l string) string { return "  " + oneLine(l) })
+	for _, l := range kept {
+		line(l)
+	}
+	if more > 0 {
+		line("  ", moreNote(more))
+	}
 }
 
 func quoteIfControl(s string) string {

@@ -37,34 +37,34 @@ func (c emailConfig) requireTLS() bool { return c.RequireTLS == nil || *c.Requir
 
 func (c emailConfig) validate(v *checker) {
 	if c.Smarthost == "" {
-		v.field("smarthost", "required for type email")
+		v.Field("smarthost", "required for type email")
 	} else if host, port, err := net.SplitHostPort(c.Smarthost); err != nil || host == "" || port == "" {
-		v.field("smarthost", "must be host:port, got %q", c.Smarthost)
+		v.Field("smarthost", "must be host:port, got %q", c.Smarthost)
 	}
 	if c.From == "" {
-		v.field("from", "required for type email")
+		v.Field("from", "required for type email")
 	} else if _, err := mail.ParseAddress(c.From); err != nil {
-		v.field("from", "not an email address: %v", err)
+		v.Field("from", "not an email address: %v", err)
 	}
 	if len(c.To) == 0 {
-		v.field("to", "required for type email: at least one address")
+		v.Field("to", "required for type email: at least one address")
 	}
 	for i, to := range c.To {
 		if _, err := mail.ParseAddress(to); err != nil {
-			v.field("to."+strconv.Itoa(i), "not an email address: %v", err)
+			v.Field("to."+strconv.Itoa(i), "not an email address: %v", err)
 		}
 	}
-	v.secret("password", c.PasswordFile, c.PasswordEnv, false)
+	v.Secret("password", c.PasswordFile, c.PasswordEnv, false)
 	hasPassword := c.PasswordFile != "" || c.PasswordEnv != ""
 	if c.Username != "" && !hasPassword {
-		v.field("password_file", "required when username is set (or password_env)")
+		v.Field("password_file", "required when username is set (or password_env)")
 	}
 	if c.Username == "" && hasPassword {
-		v.field("username", "required when a password is set")
+		v.Field("username", "required when a password is set")
 	}
 	if c.Username != "" && !c.requireTLS() {
 		// net/smtp's PLAIN refuses to send a password in clear to
 		// anything but localhost anyway; say so at load time.
-		v.field("require_tls", "must not be false when username is set: the password would cross the network in clear")
+		v.Field("require_tls", "must not be false when username is set: the password would cross the network in clear")
 	}
 }

@@ -1,5 +1,7 @@
 // Package notify sends the escalator's notifications: one escalation step of
-// one incident to one channel (Slack, email, PagerDuty or a generic webhook).
+// one incident to one channel (Slack, email, PagerDuty or a generic webhook),
+// or a report that is about no one incident (the daily health check summary)
+// to one channel other than PagerDuty.
 //
 // A Notifier makes exactly one attempt. The split keeps each channel's code
 // about its wire format and lets the caller decide how long to keep
@@ -34,22 +36,32 @@ import (
 	"github.com/hotel-ops/hotel-ops/internal/secret"
 )
 
-// Event is what happened to the incident this notification is about.
+// Event is what happened to the incident this notification is about, or
+// Report for a notification about no one incident.
 type Event string
 
 // The events a notification can carry. PagerDuty's event_action takes the
-// same words, which is why they are these.
+// same words, which is why the first three are these.
 const (
 	Trigger     Event = "trigger"
 	Acknowledge Event = "acknowledge"
 	Resolve     Event = "resolve"
+	// Report is a message about no one incident: the daily health check
+	// summary, later weekly and monthly reports. Only Key, Incident (the
+	// report id, such as "health/2026-12-03", or ""), Summary (the title,
+	// required), Description (the body) and Diagnostics (the checks'
+	// lines) are read; every format leaves out the incident's fields
+	// (labels, severity, policy and step, the acknowledge and console
+	// links, automation, left-out alerts) even when set. PagerDuty refuses
+	// a Report with a *PermanentError: it pages people.
+	Report Event = "report"
 )
 
 // Message is one notification of one escalation step to one channel.
 type Message struct {
 	Key         string            // idempotency key: "<incident>/<step>/<channel>", stable across retries and restarts
-	Incident    string            // incident id
-	Event       Event             // Trigger, Acknowledge, Resolve
+	Incident    string            // incident id; for a Report its id, or ""
+	Event       Event             // Trigger, Acknowledge, Resolve, Report
 	Severity    string            // the alert's severity label, as written
 	Summary     string            // one line
 	Description string            // may span lines
@@ -63,6 +75,16 @@ type Message struct {
 	// incident Alertmanager left out (its truncatedAlerts, set when a
 	// group outgrows the receiver's max_alerts): they were never seen.
 	Truncated int
+	// Automation is what auto-recovery actions did for the incident so
+	// far, a line each, oldest first ("clear_cache succeeded at 03:12:04Z: unlinked 42 keys matching sess:*",
+	// "failover awaits approval until 03:20:00Z"). Empty: none ran.
+	// Untrusted (it quotes alert labels): see capLines for the bounds every
+	// format keeps to.
+	Automation []string
+	// Diagnostics is the health checks' summary run when the incident
+	// opened (lines like "✔ api (http): HTTP 200 in 12 ms"), "" when none ran.
+	// Untrusted, bounded like Automation.
+	Diagnostics string
 }
 
 // Notifier sends a Message to one channel.
@@ -116,13 +138,22 @@ func checkMessage(m Message) error {
 	} else if strings.ContainsFunc(m.Key, unicode.IsControl) || !utf8.ValidString(m.Key) {
 		problems = append(problems, "key contains control characters or invalid UTF-8")
 	}
-	if m.Incident == "" {
-		problems = append(problems, "incident is empty")
-	}
 	switch m.Event {
 	case Trigger, Acknowledge, Resolve:
+		if m.Incident == "" {
+			problems = append(problems, "incident is empty")
+		}
+	case Report:
+		// A report has no incident (Incident may hold its id), and its
+		// summary is the only headline it has.
+		if strings.TrimSpace(m.Summary) == "" {
+			problems = append(problems, "report summary is empty")
+		}
 	default:
-		problems = append(problems, fmt.Sprintf("event %q is not trigger, acknowledge or resolve", m.Event))
+		if m.Incident == "" {
+			problems = append(problems, "incident is empty")
+		}
+		problems = append(problems, fmt.Sprintf("event %q is not trigger, acknowledge, resolve or report", m.Event))
 	}
 	if len(problems) > 0 {
 		return &PermanentError{Err: fmt.Errorf("notify: invalid message: %s", strings.Join(problems, "; "))}
@@ -367,3 +398,69 @@ func truncatedNote(n int) string {
 	}
 	return "Alertmanager left out " + strconv.Itoa(n) + " more alerts of this group (max_alerts)"
 }
+
+// Bounds on Message.Automation and Message.Diagnostics in every format: at
+// most infoMaxLines lines, each cut to infoLineRunes runes, together at most
+// infoMaxBytes bytes as the format writes them (escaped). What does not fit
+// is counted in a last "… N more" line.
+const (
+	infoMaxLines  = 20
+	infoMaxBytes  = 3000
+	infoLineRunes = 500
+	// infoNoteRoom is kept free within a byte budget for the "… N more"
+	// line and its separator.
+	infoNoteRoom = 32
+)
+
+// automationLines is m.Automation without blank lines, nil when nothing is
+// left: a list of blank lines is the same as none.
+func automationLines(m Message) []string {
+	var out []string
+	for _, l := range m.Automation {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// diagnosticsLines is m.Diagnostics split into lines ("\r\n" or "\n"),
+// trailing blank lines dropped; nil when it holds only white space.
+func diagnosticsLines(m Message) []string {
+	d := strings.TrimRightFunc(m.Diagnostics, unicode.IsSpace)
+	if d == "" {
+		return nil
+	}
+	return strings.Split(strings.ReplaceAll(d, "\r\n", "\n"), "\n")
+}
+
+// capLines renders each line with render, after cutting it to infoLineRunes
+// runes, and returns the first ones that fit in infoMaxLines lines and
+// maxBytes bytes (counting one separator byte per line), and how many did
+// not fit. infoNoteRoom bytes of maxBytes stay free for the caller's
+// moreNote. render does the format's escaping, so the budget holds for the
+// escaped text.
+func capLines(lines []string, maxBytes int, render func(string) string) (kept []string, more int) {
+	size := 0
+	for i, l := range lines {
+		r := render(truncate(strings.ToValidUTF8(l, "\uFFFD"), infoLineRunes))
+		if i == infoMaxLines || size+len(r)+1 > maxBytes-infoNoteRoom {
+			return kept, len(lines) - i
+		}
+		kept = append(kept, r)
+		size += len(r) + 1
+	}
+	return kept, 0
+}
+
+// cappedLines is capLines with the "… N more" note as a last line.
+func cappedLines(lines []string, maxBytes int, render func(string) string) []string {
+	kept, more := capLines(lines, maxBytes, render)
+	if more > 0 {
+		kept = append(kept, moreNote(more))
+	}
+	return kept
+}
+
+// moreNote says how many lines capLines left out.
+func moreNote(n int) string { return "… " + strconv.Itoa(n) + " more" }

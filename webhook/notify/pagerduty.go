@@ -65,6 +65,12 @@ type pdCustomDetails struct {
 	// TruncatedAlerts is Message.Truncated: alerts of the group that
 	// Alertmanager left out of the delivery.
 	TruncatedAlerts int `json:"truncated_alerts,omitempty"`
+	// Automation is Message.Automation, a line each, absent when none
+	// ran; Diagnostics is Message.Diagnostics, absent when "". Both are
+	// bounded (infoMaxLines lines, infoMaxBytes bytes, infoLineRunes
+	// runes a line) and end with a "… N more" line when cut.
+	Automation  []string `json:"automation,omitempty"`
+	Diagnostics string   `json:"diagnostics,omitempty"`
 }
 
 type pdLink struct {
@@ -133,6 +139,8 @@ func (p *pagerDuty) event(m Message) pdEvent {
 			Policy:          m.Policy,
 			Description:     m.Description,
 			TruncatedAlerts: m.Truncated,
+			Automation:      jsonAutomation(m),
+			Diagnostics:     jsonDiagnostics(m),
 		},
 	}
 	if !m.StartsAt.IsZero() {
@@ -153,9 +161,15 @@ func (p *pagerDuty) event(m Message) pdEvent {
 // is malformed or the routing key unknown (permanent), 429 rate limiting.
 // No Idempotency-Key header is sent: PagerDuty does not read one, and the
 // dedup_key already makes a repeated event harmless.
+//
+// A Report is refused, permanently and without a request: it would open
+// an incident and page whoever is on call for a summary that needs no one.
 func (p *pagerDuty) Send(ctx context.Context, m Message) error {
 	if err := checkMessage(m); err != nil {
 		return err
+	}
+	if m.Event == Report {
+		return &PermanentError{Err: fmt.Errorf("notify %s: PagerDuty pages people; reports go to Slack, e-mail or a webhook", p.http.name)}
 	}
 	return p.http.post(ctx, p.url, p.event(m), nil)
 }

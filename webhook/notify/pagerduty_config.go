@@ -17,7 +17,7 @@ func (c ChannelConfig) pagerDuty() pagerDutyConfig {
 }
 
 func (c pagerDutyConfig) validate(v *checker) {
-	v.secret("routing_key", c.RoutingKeyFile, c.RoutingKeyEnv, true)
+	v.Secret("routing_key", c.RoutingKeyFile, c.RoutingKeyEnv, true)
 	if c.URL != "" {
 		v.httpURL("url", c.URL)
 	}

@@ -131,8 +131,17 @@ func slackLink(u, text string) string {
 
 func mrkdwn(s string) *slackText { return &slackText{Type: "mrkdwn", Text: s} }
 
-// title is the one-line headline shared by Slack and email.
+// title is the one-line headline shared by Slack and email. A Report's is
+// its summary alone: it has no severity and nothing happened to it.
 func title(m Message) string {
+	if m.Event == Report {
+		summary := strings.TrimSpace(m.Summary)
+		if summary == "" {
+			// checkMessage refuses this; render and payload do not.
+			summary = strings.TrimSpace("report " + m.Incident)
+		}
+		return oneLine(summary)
+	}
 	var prefix string
 	switch m.Event {
 	case Acknowledge:
@@ -154,6 +163,9 @@ func title(m Message) string {
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
 
 func (s *slack) payload(m Message) slackPayload {
+	if m.Event == Report {
+		return reportPayload(m)
+	}
 	head := slackEscape(truncate(title(m), slackTitleMax))
 
 	text := head
@@ -181,6 +193,12 @@ func (s *slack) payload(m Message) slackPayload {
 	}
 	if note := truncatedNote(m.Truncated); note != "" {
 		blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn("_" + note + "_")})
+	}
+	if b, ok := slackInfo("Automation", automationLines(m), "• "); ok {
+		blocks = append(blocks, b)
+	}
+	if b, ok := slackInfo("Diagnostics", diagnosticsLines(m), ""); ok {
+		blocks = append(blocks, b)
 	}
 
 	if len(m.Labels) > 0 {
@@ -225,6 +243,57 @@ func (s *slack) payload(m Message) slackPayload {
 		blocks = append(blocks, slackBlock{Type: "actions", BlockID: SlackActionsBlock, Elements: buttons})
 	}
 	return slackPayload{Text: text, Blocks: blocks}
+}
+
+// reportPayload is a Report for Slack: the summary as headline, the
+// description and the diagnostics, and nothing of an incident (no fields,
+// labels or buttons), whatever else m holds.
+func reportPayload(m Message) slackPayload {
+	head := slackEscape(truncate(title(m), slackTitleMax))
+	blocks := []slackBlock{{Type: "section", Text: mrkdwn("*" + head + "*")}}
+	if d := strings.TrimSpace(m.Description); d != "" {
+		blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn(slackEscapeCut(d, slackSectionMax))})
+	}
+	if b, ok := slackInfo("Diagnostics", diagnosticsLines(m), ""); ok {
+		blocks = append(blocks, b)
+	}
+	return slackPayload{Text: head, Blocks: blocks}
+}
+
+// slackEscapeCut is slackEscape(s) cut, at a rune and marked with an
+// ellipsis, to at most maxBytes bytes: a report's body is its content, so
+// it gets the whole section rather than a fifth of it (the bound that holds
+// whatever the escaping) as an incident's description does.
+func slackEscapeCut(s string, maxBytes int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if e := slackEscape(s); len(e) <= maxBytes {
+		return e
+	}
+	const ellipsis = "…"
+	var b strings.Builder
+	for _, r := range s {
+		e := slackEscape(string(r))
+		if b.Len()+len(e)+len(ellipsis) > maxBytes {
+			break
+		}
+		b.WriteString(e)
+	}
+	return b.String() + ellipsis
+}
+
+// slackInfo is a section headed *heading* with lines, each on one line of
+// its own behind bullet and mrkdwn-escaped (so a quoted label can neither
+// mention the channel nor fake a line of the message), within capLines'
+// bounds and Slack's section limit; false when there are no lines.
+func slackInfo(heading string, lines []string, bullet string) (slackBlock, bool) {
+	if len(lines) == 0 {
+		return slackBlock{}, false
+	}
+	head := "*" + heading + "*"
+	// Bytes are counted, and Slack counts characters: never fewer.
+	budget := min(infoMaxBytes, slackSectionMax-len(head))
+	kept := cappedLines(lines, budget, func(l string) string { return bullet + slackEscape(oneLine(l)) })
+	return slackBlock{Type: "section", Text: mrkdwn(head + "\n" + strings.Join(kept, "\n"))}, true
 }
 
 // Send posts the message once. Slack answers 200 "ok", 4xx for a bad

@@ -14,5 +14,5 @@ func (c ChannelConfig) slack() slackConfig {
 }
 
 func (c slackConfig) validate(v *checker) {
-	v.secret("webhook_url", c.WebhookURLFile, c.WebhookURLEnv, true)
+	v.Secret("webhook_url", c.WebhookURLFile, c.WebhookURLEnv, true)
 }

@@ -15,9 +15,9 @@ func (c ChannelConfig) webhook() webhookConfig {
 
 func (c webhookConfig) validate(v *checker) {
 	if c.URL == "" {
-		v.field("url", "required for type webhook")
+		v.Field("url", "required for type webhook")
 	} else {
 		v.httpURL("url", c.URL)
 	}
-	v.secret("bearer_token", c.BearerTokenFile, c.BearerTokenEnv, false)
+	v.Secret("bearer_token", c.BearerTokenFile, c.BearerTokenEnv, false)
 }

@@ -28,10 +28,14 @@ type Policy struct {
 	matchers labels.Matchers
 }
 
-// Step notifies channels once the incident has been open for After.
+// Step notifies channels, and runs auto-recovery actions, once the
+// incident has been open for After.
 type Step struct {
 	After  model.Duration `yaml:"after"`
-	Notify []string       `yaml:"notify"`
+	Notify []string       `yaml:"notify,omitempty"`
+	// Actions are run once each for the incident (escalator's actions:
+	// section says what each does and the limits it is held to).
+	Actions []string `yaml:"actions,omitempty"`
 }
 
 // Repeat re-sends the last step every Every, Times more times (0: until
@@ -42,8 +46,8 @@ type Repeat struct {
 }
 
 // Validate parses the matchers and checks each policy against the known
-// channels; errors name the policy and field.
-func (f *File) Validate(channels map[string]bool) error {
+// channels and actions; errors name the policy and field.
+func (f *File) Validate(channels, actions map[string]bool) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if len(f.Policies) == 0 {
@@ -75,8 +79,13 @@ func (f *File) Validate(channels map[string]bool) error {
 				bad("%s.steps[%d].after: %s comes before the previous step's %s", where, j, s.After, last)
 			}
 			last = s.After
-			if len(s.Notify) == 0 {
-				bad("%s.steps[%d].notify: no channel", where, j)
+			if len(s.Notify) == 0 && len(s.Actions) == 0 {
+				bad("%s.steps[%d].notify: no channel (and no action)", where, j)
+			}
+			for _, a := range s.Actions {
+				if !actions[a] {
+					bad("%s.steps[%d].actions: unknown action %q", where, j, a)
+				}
 			}
 			for _, c := range s.Notify {
 				if !channels[c] {
@@ -121,6 +130,16 @@ func (p *Policy) StepAt(n int) (s Step, after time.Duration, ok bool) {
 	}
 	last := p.Steps[len(p.Steps)-1]
 	return last, time.Duration(last.After) + time.Duration(k)*time.Duration(p.Repeat.Every), true
+}
+
+// HasActions reports whether a step of the policy runs an action.
+func (p *Policy) HasActions() bool {
+	for _, s := range p.Steps {
+		if len(s.Actions) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Byname returns the named policy, or nil.

@@ -24,7 +24,7 @@ func load(t testing.TB, s string) (*File, error) {
 	if err := yaml.Unmarshal([]byte(s), &f); err != nil {
 		return nil, err
 	}
-	return &f, f.Validate(map[string]bool{"dba": true, "manager": true})
+	return &f, f.Validate(map[string]bool{"dba": true, "manager": true}, nil)
 }
 
 func TestMatchAndSteps(t *testing.T) {

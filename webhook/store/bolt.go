@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -47,7 +48,7 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bDeliveries, bIncidents, bState, bTimers, bQueues, bAudit} {
+		for _, b := range [][]byte{bDeliveries, bIncidents, bState, bTimers, bQueues, bAudit, bActionRuns, bOnce} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -179,7 +180,7 @@ func (p *prepared) encode() (err error) {
 			return err
 		}
 	}
-	for _, n := range e.Notify {
+	for _, n := range slices.Concat(e.Notify, e.Actions) {
 		v, err := encodeNote(n)
 		if err != nil {
 			return err

@@ -31,6 +31,9 @@ func (s *Bolt) PruneHistory(ctx context.Context, before time.Time) (incidents, e
 			break
 		}
 	}
+	if err := s.db.Update(func(tx *bolt.Tx) error { return pruneActionRuns(tx, before) }); err != nil {
+		return incidents, 0, fmt.Errorf("pruning action runs: %w", err)
+	}
 	entries, err = inChunks(ctx, func() (n int, err error) {
 		err = s.db.Update(func(tx *bolt.Tx) error {
 			n, err = pruneAudit(tx, before)

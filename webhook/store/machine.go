@@ -37,6 +37,9 @@ const (
 	// CloseByHand is a person resolving the incident where the page was
 	// read (PagerDuty's resolve), before Alertmanager says so.
 	CloseByHand
+	// ActionEnded is a run of an auto-recovery action ended, or refused
+	// before it began (Verdict, of Action).
+	ActionEnded
 )
 
 // Event is one thing that happens to one incident.
@@ -56,6 +59,9 @@ type Event struct {
 	Due  time.Time
 	// By is who acknowledged or closed (Acknowledge, CloseByHand).
 	By string
+	// Action and Verdict are the run of ActionEnded: its action's name
+	// and how it ended (the Action* verdicts of actions.go).
+	Action, Verdict string
 }
 
 // Result says what an event did, for the counters of a delivery.
@@ -102,15 +108,17 @@ type Effects struct {
 	// Timer is the change to its pending step, which the stores index.
 	Timer  Timer
 	Notify []Notification
-	Audit  []Entry
-	Result Result
+	// Actions are the runs of auto-recovery actions a step queues, one
+	// per action, written like notifications to the action's queue
+	// (actions.go).
+	Actions []Notification
+	Audit   []Entry
+	Result  Result
 	// Resolution is what a close tells MTTR (Result Closed).
 	Resolution Resolution
 	// Fired is the step taken (StepDue), nil when none was; a step whose
 	// policy is gone is recorded but is not a step taken.
 	Fired *Fired
-	// Auto-recovery actions (issue 18) are effects too: they will be
-	// queued here, beside Notify, and written like notifications.
 }
 
 // Apply is the state machine: cur is the stored incident (nil: none);
@@ -134,6 +142,8 @@ func Apply(cur *Incident, ev Event, pol *policy.File) Effects {
 		e = acknowledged(inc, ev)
 	case CloseByHand:
 		e = closedByHand(inc, ev)
+	case ActionEnded:
+		e = actionEnded(inc, ev)
 	}
 	if e.Incident != nil && cur != nil && (cur.NextDue != e.Incident.NextDue || cur.NextStep != e.Incident.NextStep) {
 		e.Timer = Timer{Changed: true, Old: cur.NextDue, New: e.Incident.NextDue, Step: e.Incident.NextStep}
@@ -251,7 +261,8 @@ func closeIncident(e *Effects, inc *Incident, now time.Time) {
 	for _, ch := range inc.Notified {
 		e.Notify = append(e.Notify, notification(inc, -1, "resolve", ch, "resolve", now))
 	}
-	e.Resolution = Resolution{Severity: inc.Labels["severity"], Duration: now.Sub(inc.OpenedAt)}
+	e.Resolution = Resolution{Severity: inc.Labels["severity"], Duration: now.Sub(inc.OpenedAt),
+		Automated: inc.Automated && inc.AckedAt.IsZero()}
 }
 
 // closedByHand: a person resolved the incident where the page was read.
@@ -313,13 +324,54 @@ func stepDue(inc *Incident, ev Event, pol *policy.File) Effects {
 		n.Due = ev.Due
 		e.Notify = append(e.Notify, n)
 	}
+	for _, name := range st.Actions {
+		n := notification(inc, ev.Step, fmt.Sprint(ev.Step), ActionQueue(name), "run", ev.Now)
+		n.Due = ev.Due
+		e.Actions = append(e.Actions, n)
+	}
 	inc.NextStep = ev.Step + 1
 	if _, after, more := p.StepAt(ev.Step + 1); more {
 		inc.NextDue = inc.OpenedAt.Add(after)
 	}
 	e.Fired = &Fired{Incident: inc.ID, Step: ev.Step, Lag: ev.Now.Sub(ev.Due), Policy: p.Name}
-	e.log(ev.Now, inc.ID, "escalated", fmt.Sprintf("step %d of %s: %s", ev.Step, p.Name, strings.Join(st.Notify, ", ")))
+	e.log(ev.Now, inc.ID, "escalated", fmt.Sprintf("step %d of %s: %s", ev.Step, p.Name, stepTargets(st)))
 	return e
+}
+
+// actionEnded: a run that succeeded marks the incident as automation's
+// to fix; one that failed, or that automation would not run (its
+// breaker open, the fix not holding, its budget spent, its approval not
+// given in time, its labels refused), pages the next person now rather
+// than at the step's time: automation is not going to fix it. A dry run,
+// a run skipped because the incident was closed first, or a cooldown,
+// changes nothing: people are paged at the policy's times.
+func actionEnded(inc *Incident, ev Event) Effects {
+	e := Effects{Incident: inc}
+	if inc == nil {
+		return e
+	}
+	switch ev.Verdict {
+	case ActionSucceeded:
+		if !inc.Automated {
+			inc.Automated, e.Changed = true, true
+		}
+	case ActionFailed, ActionUnknown, ActionBreaker, ActionRefired, ActionBudget, ActionRefused, ActionApprovalTimeout:
+		if inc.Status == Open && inc.NextDue.After(ev.Now) {
+			inc.NextDue, e.Changed = ev.Now, true
+			e.log(ev.Now, inc.ID, "escalated", fmt.Sprintf("action %s: %s, so step %d is taken now", ev.Action, ev.Verdict, inc.NextStep))
+		}
+	}
+	return e
+}
+
+// stepTargets names what a step notifies and runs.
+func stepTargets(st policy.Step) string {
+	var all []string
+	all = append(all, st.Notify...)
+	for _, a := range st.Actions {
+		all = append(all, "action "+a)
+	}
+	return strings.Join(all, ", ")
 }
 
 // Tally adds what an alert's event did to the delivery's counters.

@@ -51,6 +51,12 @@ func (s *Postgres) PruneHistory(ctx context.Context, before time.Time) (incident
 	if err != nil {
 		return incidents, 0, fmt.Errorf("pruning resolved incidents: %w", err)
 	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM escalator_action_runs WHERE started < $1`, before); err != nil {
+		return incidents, 0, fmt.Errorf("pruning action runs: %w", err)
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM escalator_once WHERE at < $1`, before); err != nil {
+		return incidents, 0, fmt.Errorf("pruning claimed keys: %w", err)
+	}
 	entries, err = inChunks(ctx, func() (int, error) {
 		// The oldest entries by sequence, those among them written
 		// before the time: an index walk of historyChunk rows at most,

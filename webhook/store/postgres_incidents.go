@@ -25,7 +25,7 @@ const lockStatesSQL = `SELECT s.incident, ` + stateColumns + ` FROM escalator_st
 // stateColumns are an incident's state, in escalator_state s, as
 // scanState reads them.
 const stateColumns = `s.status, s.severity, s.policy, s.opened_at, s.last_seen, s.next_step, s.due, s.notified,
-	s.acked_at, s.acked_by, s.resolved_at, s.closed_by, s.silence_id`
+	s.acked_at, s.acked_by, s.resolved_at, s.closed_by, s.silence_id, s.automated`
 
 // lockKey is the advisory lock key of the incident ID in column col.
 func lockKey(col string) string { return `hashtextextended(` + col + `, 7268430217)` }
@@ -88,7 +88,7 @@ func scanState(row pgx.Row, before ...any) (escState, error) {
 	var st escState
 	var due, acked, resolved pgtype.Timestamptz
 	dest := append(before, &st.Status, &st.Severity, &st.Policy, &st.OpenedAt, &st.LastSeen, &st.NextStep, &due, &st.Notified,
-		&acked, &st.AckedBy, &resolved, &st.ClosedBy, &st.SilenceID)
+		&acked, &st.AckedBy, &resolved, &st.ClosedBy, &st.SilenceID, &st.Automated)
 	if err := row.Scan(dest...); err != nil {
 		return st, err
 	}

@@ -28,14 +28,16 @@ func (s *Postgres) Claim(ctx context.Context, channel string, now time.Time, lea
 		rows := rowsOf(br)
 		for rows.Next() {
 			n := Notification{NextTry: now}
-			var due pgtype.Timestamptz
-			if err := rows.Scan(&n.Seq, &n.Key, &n.Incident, &n.Step, &n.Channel, &n.Event, &n.Attempts, &n.Created, &due); err != nil {
+			var due, started, asked pgtype.Timestamptz
+			var approvedBy pgtype.Text
+			if err := rows.Scan(&n.Seq, &n.Key, &n.Incident, &n.Step, &n.Channel, &n.Event, &n.Attempts, &n.Created, &due, &started, &asked, &approvedBy); err != nil {
 				rows.Close()
 				return err
 			}
 			if due.Valid {
 				n.Due = due.Time
 			}
+			n.Started, n.Asked, n.ApprovedBy = started.Time, asked.Time, approvedBy.String
 			out = append(out, n)
 		}
 		return rows.Err()
@@ -54,7 +56,7 @@ const claimSQL = `UPDATE escalator_outbox SET next_try = $2
 		WHERE seq IN (SELECT o.seq FROM escalator_outbox o WHERE o.next_try <= $1 AND ($4 = '' OR o.channel = $4)
 			AND NOT EXISTS (SELECT 1 FROM escalator_outbox p WHERE p.incident = o.incident AND p.channel = o.channel AND p.seq < o.seq)
 			ORDER BY o.seq LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING seq, key, incident, step, channel, event, attempts, created, due`
+		RETURNING seq, key, incident, step, channel, event, attempts, created, due, started, asked, approved_by`
 
 // Settle implements Store: one transaction, a statement per kind of
 // outcome, however many.

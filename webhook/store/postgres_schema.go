@@ -30,7 +30,28 @@ var migrations = []migration{
 	// 3: everything about an incident that changes after it opened moves
 	// to a narrow row of its own, beside its step and due time.
 	{3, "incident state", migration3},
+	// 4: auto-recovery actions: a run's start on its queued row, and the
+	// runs begun, for cooldowns and budgets (actions.go).
+	{4, "action runs", migration4},
 }
+
+// migration4: a row per run begun, and per marker (a refire seen, a
+// breaker reset: outcome refired or reset), read newest first by action.
+const migration4 = `
+ALTER TABLE escalator_outbox ADD COLUMN started timestamptz, ADD COLUMN asked timestamptz, ADD COLUMN approved_by text;
+ALTER TABLE escalator_state ADD COLUMN automated boolean NOT NULL DEFAULT false;
+CREATE TABLE escalator_action_runs (
+	action   text NOT NULL,
+	started  timestamptz NOT NULL,
+	target   text NOT NULL,
+	incident text NOT NULL,
+	run_key  text NOT NULL,
+	outcome  text,
+	finished timestamptz
+);
+CREATE INDEX escalator_action_runs_by_time ON escalator_action_runs (action, started);
+CREATE TABLE escalator_once (key text PRIMARY KEY, at timestamptz NOT NULL);
+`
 
 // migrate brings the schema to the latest version. Two replicas starting
 // together both get here; an advisory lock makes the second wait and

@@ -56,6 +56,7 @@ func (w *writes) add(e Effects) {
 		}
 	}
 	w.outbox = append(w.outbox, e.Notify...)
+	w.outbox = append(w.outbox, e.Actions...)
 	w.audit = append(w.audit, e.Audit...)
 }
 
@@ -65,6 +66,7 @@ type states struct {
 	opened, seen                                                               []time.Time
 	dues, acked, resolved                                                      []pgtype.Timestamptz
 	steps                                                                      []int32
+	automated                                                                  []bool
 }
 
 func statesOf(list []*Incident) states {
@@ -84,6 +86,7 @@ func statesOf(list []*Incident) states {
 		a.acked = append(a.acked, nullTime(inc.AckedAt))
 		a.resolved = append(a.resolved, nullTime(inc.ResolvedAt))
 		a.steps = append(a.steps, int32(inc.NextStep))
+		a.automated = append(a.automated, inc.Automated)
 	}
 	return a
 }
@@ -92,11 +95,16 @@ func statesOf(list []*Incident) states {
 // and opening time never change.
 const changedSQL = `UPDATE escalator_state s SET status = x.status, last_seen = x.seen, next_step = x.step, due = x.due,
 		notified = x.notified, acked_at = x.acked, acked_by = x.acked_by, resolved_at = x.resolved,
-		closed_by = x.closed_by, silence_id = x.silence
+		closed_by = x.closed_by, silence_id = x.silence, automated = x.automated
 	FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[], $5::timestamptz[], $6::jsonb[],
-		$7::timestamptz[], $8::text[], $9::timestamptz[], $10::text[], $11::text[])
-		AS x(id, status, seen, step, due, notified, acked, acked_by, resolved, closed_by, silence)
+		$7::timestamptz[], $8::text[], $9::timestamptz[], $10::text[], $11::text[], $12::boolean[])
+		AS x(id, status, seen, step, due, notified, acked, acked_by, resolved, closed_by, silence, automated)
 	WHERE s.incident = x.id`
+
+// changedArgs are changedSQL's arguments.
+func (a states) changedArgs() []any {
+	return []any{a.ids, a.statuses, a.seen, a.steps, a.dues, a.notified, a.acked, a.ackedBy, a.resolved, a.closedBy, a.silences, a.automated}
+}
 
 // queue adds the writes to b: one statement per table that has any.
 func (w *writes) queue(b *pgx.Batch) error {
@@ -105,7 +113,7 @@ func (w *writes) queue(b *pgx.Batch) error {
 	}
 	if len(w.changed.list) > 0 {
 		a := statesOf(w.changed.list)
-		b.Queue(changedSQL, a.ids, a.statuses, a.seen, a.steps, a.dues, a.notified, a.acked, a.ackedBy, a.resolved, a.closedBy, a.silences)
+		b.Queue(changedSQL, a.changedArgs()...)
 	}
 	if n := len(w.outbox); n > 0 {
 		keys, incs, chans, events := make([]string, n), make([]string, n), make([]string, n), make([]string, n)

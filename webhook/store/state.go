@@ -27,12 +27,14 @@ type escState struct {
 	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
 	SilenceID  string    `json:"silenceId,omitempty"`
 	ClosedBy   string    `json:"closedBy,omitempty"`
+	Automated  bool      `json:"automated,omitempty"`
 }
 
 func stateOf(inc *Incident) escState {
 	return escState{V: stateVersion, Status: inc.Status, Severity: inc.Labels["severity"], Policy: inc.Policy,
 		OpenedAt: inc.OpenedAt, LastSeen: inc.LastSeen, NextStep: inc.NextStep, NextDue: inc.NextDue, Notified: inc.Notified,
-		AckedAt: inc.AckedAt, AckedBy: inc.AckedBy, ResolvedAt: inc.ResolvedAt, SilenceID: inc.SilenceID, ClosedBy: inc.ClosedBy}
+		AckedAt: inc.AckedAt, AckedBy: inc.AckedBy, ResolvedAt: inc.ResolvedAt, SilenceID: inc.SilenceID, ClosedBy: inc.ClosedBy,
+		Automated: inc.Automated}
 }
 
 // set gives inc the state's fields.
@@ -40,6 +42,7 @@ func (st *escState) set(inc *Incident) {
 	inc.Status, inc.Policy, inc.OpenedAt, inc.LastSeen = st.Status, st.Policy, st.OpenedAt, st.LastSeen
 	inc.NextStep, inc.NextDue, inc.Notified = st.NextStep, st.NextDue, st.Notified
 	inc.AckedAt, inc.AckedBy, inc.ResolvedAt, inc.SilenceID, inc.ClosedBy = st.AckedAt, st.AckedBy, st.ResolvedAt, st.SilenceID, st.ClosedBy
+	inc.Automated = st.Automated
 }
 
 // stateIncident is the incident as its state alone gives it: what every

@@ -41,6 +41,9 @@ type Incident struct {
 	// Truncated is how many alerts Alertmanager left out of the delivery
 	// that opened the incident (its group outgrew max_alerts).
 	Truncated int `json:"truncated,omitempty"`
+	// Automated is set once an auto-recovery action succeeded for the
+	// incident: resolved with no acknowledgement, automation fixed it.
+	Automated bool `json:"automated,omitempty"`
 }
 
 // SilenceExpired marks an incident whose silence was expired.
@@ -79,6 +82,12 @@ type Notification struct {
 	// Due is when the step that queued it was due (zero for resolves and
 	// acknowledgements): the escalation lag runs from it to the send.
 	Due time.Time `json:"due,omitzero"`
+	// Started is when an action's run began (actions.go); zero for
+	// notifications and runs not begun. Asked is when a run that needs
+	// approval asked for it, ApprovedBy who gave it.
+	Started    time.Time `json:"started,omitzero"`
+	Asked      time.Time `json:"asked,omitzero"`
+	ApprovedBy string    `json:"approvedBy,omitempty"`
 }
 
 // Outcome is a claimed notification's send: Err nil (sent), or failed
@@ -115,6 +124,9 @@ type Received struct {
 type Resolution struct {
 	Severity string
 	Duration time.Duration
+	// Automated: an action succeeded and nobody acknowledged it (the
+	// automation rate of the monthly report).
+	Automated bool
 }
 
 // Fired is one escalation step taken.
@@ -147,6 +159,27 @@ type Store interface {
 	// Settle records what became of claimed notifications, in one
 	// transaction: each sent, or failed with a retry time (zero: give up).
 	Settle(ctx context.Context, outcomes []Outcome) error
+	// BeginAction decides, in one transaction, whether a claimed run of
+	// an action (a notification of queue ActionQueue(name)) runs now: if
+	// so it records that it started, counted for the cooldown and budget;
+	// any other verdict ends the run, recorded in the audit.
+	BeginAction(ctx context.Context, n Notification, lim ActionLimits, now time.Time) (ActionStart, error)
+	// FinishAction records how a run ended (or that it was refused before
+	// beginning) and takes it off its queue: an action is never retried.
+	FinishAction(ctx context.Context, n Notification, o ActionOutcome) error
+	// ResetAction closes the action's breaker: a person looked at why
+	// its runs failed (recorded in the audit, by whom).
+	ResetAction(ctx context.Context, action, by string, now time.Time) error
+	// ApproveAction gives the approval a run of the action for the
+	// incident waits for; ErrNotFound when none waits.
+	ApproveAction(ctx context.Context, incident, action, by string, now time.Time) error
+	// ClaimOnce records key, once: true for the first caller, false for
+	// every later one, across restarts and replicas (a daily report sent
+	// by one replica only). Keys are kept as long as the history.
+	ClaimOnce(ctx context.Context, key string, now time.Time) (bool, error)
+	// Record adds an entry to the audit log (a diagnosis, say): what the
+	// engine learned that no decision of the state machine wrote.
+	Record(ctx context.Context, e Entry) error
 	// Ack acknowledges an incident: no further steps.
 	Ack(ctx context.Context, id, by string, now time.Time) (*Incident, error)
 	// Resolve closes an incident by hand (a person resolved it where the

@@ -36,7 +36,7 @@ policies:
 	if err := yaml.Unmarshal([]byte(doc), &f); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Validate(map[string]bool{"pagerduty": true, "slack": true, "manager": true}); err != nil {
+	if err := f.Validate(map[string]bool{"pagerduty": true, "slack": true, "manager": true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	return &f
@@ -132,6 +132,10 @@ func TestStores(t *testing.T) {
 			t.Run("lease", func(t *testing.T) { s, reopen := b.open(t); testLease(t, s, reopen, b.name == "bolt") })
 			t.Run("resolve-by-hand", func(t *testing.T) { s, _ := b.open(t); testResolveByHand(t, s) })
 			t.Run("truncated", func(t *testing.T) { s, _ := b.open(t); testTruncated(t, s) })
+			t.Run("actions", func(t *testing.T) { s, reopen := b.open(t); testActions(t, s, reopen) })
+			t.Run("action-breaker", func(t *testing.T) { s, _ := b.open(t); testActionBreaker(t, s) })
+			t.Run("action-approval", func(t *testing.T) { s, _ := b.open(t); testActionApproval(t, s) })
+			t.Run("claim-once", func(t *testing.T) { s, reopen := b.open(t); testClaimOnce(t, s, reopen) })
 		})
 	}
 }
@@ -471,7 +475,7 @@ func testLifecycle(t *testing.T, s Store) {
 		}
 	}
 	res, _ = s.Receive(ctx, delivery(t, "g1", "resolved", "HotelAppDown/f1"), pol, t0.Add(time.Hour))
-	if res.Resolved != 1 || res.Resolutions[0] != (Resolution{"critical", time.Hour}) {
+	if res.Resolved != 1 || res.Resolutions[0] != (Resolution{Severity: "critical", Duration: time.Hour}) {
 		t.Fatalf("resolve: %+v", res)
 	}
 	out, _ = s.Claim(ctx, "", t0.Add(time.Hour), time.Minute, 100)
@@ -1175,7 +1179,7 @@ func TestPostgresStepPlan(t *testing.T) {
 		if _, err := tx.Exec(ctx, batchPlanSQL); err != nil {
 			return err
 		}
-		plan, err := explain(tx, "EXPLAIN (COSTS OFF) "+changedSQL, a.ids, a.statuses, a.seen, a.steps, a.dues, a.notified, a.acked, a.ackedBy, a.resolved, a.closedBy, a.silences)
+		plan, err := explain(tx, "EXPLAIN (COSTS OFF) "+changedSQL, a.changedArgs()...)
 		if err != nil {
 			return err
 		}
