@@ -21,7 +21,8 @@ type class struct {
 	by         string   // the routing entry that chose the first channels
 	first      []string // the first page's channels
 	alerts     []string
-	severity   string // set for alerts of several severities (SLO burns)
+	severity   string   // set for alerts of several severities (SLO burns)
+	actions    []string // the recovery actions that answer every alert of the class
 }
 
 // policies are one policy per class of the spec's alerts, most specific
@@ -38,13 +39,16 @@ func policies(s *spec.Spec) ([]policy.Policy, error) {
 			return
 		}
 		first, by := s.FirstChannels(team, category, severity)
-		key := esc + "|" + by + "|" + strings.Join(first, ",")
+		// An action answers its alerts only: they are a class of their
+		// own, split from the others that escalate alike.
+		acts := s.ActionsAnswering(name)
+		key := esc + "|" + by + "|" + strings.Join(first, ",") + "|" + strings.Join(acts, ",")
 		if perSeverity {
 			key += "|" + severity
 		}
 		c := classes[key]
 		if c == nil {
-			c = &class{escalation: esc, by: by, first: first}
+			c = &class{escalation: esc, by: by, first: first, actions: acts}
 			if perSeverity {
 				c.severity = severity
 			}
@@ -80,16 +84,31 @@ func policies(s *spec.Spec) ([]policy.Policy, error) {
 	keys := spec.SortedKeys(classes)
 	// Names: the escalation's, with the team or category that chose other
 	// channels, and "-burn" for the burn-rate alerts matched by severity.
-	used := map[string]bool{}
-	var out []policy.Policy
-	for _, k := range keys {
-		c := classes[k]
+	// A class split off for its actions adds their names, so that the
+	// rest keeps the name it had.
+	baseName := func(c *class) string {
 		name := c.escalation
 		if kind, value, ok := strings.Cut(c.by, " "); ok && kind != "severity" {
 			name += "-" + value
 		}
 		if c.severity != "" {
 			name += "-burn"
+		}
+		return name
+	}
+	bases := map[string]int{}
+	for _, c := range classes {
+		bases[baseName(c)]++
+	}
+	used := map[string]bool{}
+	var out []policy.Policy
+	for _, k := range keys {
+		c := classes[k]
+		name := baseName(c)
+		if bases[name] > 1 {
+			for _, a := range c.actions {
+				name += "-" + a
+			}
 		}
 		for base, i := name, 2; used[name]; i++ {
 			name = fmt.Sprintf("%s-%d", base, i)
@@ -103,14 +122,24 @@ func policies(s *spec.Spec) ([]policy.Policy, error) {
 		p := policy.Policy{Name: name, Matchers: []string{fmt.Sprintf(`alertname=~"%s"`, strings.Join(quoted, "|"))},
 			Steps: steps(s, c.first, c.escalation)}
 		if len(p.Steps) == 0 {
+			if len(c.actions) > 0 {
+				errs = append(errs, fmt.Errorf("recovery: %s answer %s, which escalator neither pages nor escalates: no step would run them", strings.Join(c.actions, ", "), strings.Join(c.alerts, ", ")))
+			}
 			continue // not escalated, and Alertmanager sends its pages
 		}
+		// The actions run first, in the first step: its page goes out as
+		// it would without them, at the spec's time.
+		p.Steps[0].Actions = slices.Clone(c.actions)
 		if c.severity != "" {
 			p.Matchers = append(p.Matchers, fmt.Sprintf(`severity="%s"`, c.severity))
 		}
 		out = append(out, p)
 	}
-	// Catch-alls, for alerts the spec does not generate.
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	// Catch-alls, for alerts the spec does not generate. They run no
+	// action: an action answers the alerts the spec names, no other.
 	for _, sev := range spec.Severities {
 		if _, ok := s.Routing.Severities[sev]; !ok {
 			continue

@@ -24,6 +24,7 @@ func Generate(s *spec.Spec, set *rules.Set) []byte {
 
 	objectives(&b, s)
 	maintenance(&b, s)
+	recoveryIndex(&b, s)
 
 	byFlow := map[string][]*rules.AlertRule{}
 	seen := map[string]bool{}
@@ -99,6 +100,7 @@ func alert(b *bytes.Buffer, s *spec.Spec, r *rules.AlertRule, f spec.Flow) {
 	}
 	p("- **Dashboard** %s\n\n", r.Rule.Annotations["dashboard_url"])
 	p("First steps: follow [%s](#flow-%s), starting with: %s.\n", f.Title, flowKey(s, f), f.Diagnosis[0])
+	recovery(b, s, r.Name)
 }
 
 func flowOf(s *spec.Spec, category string) string {

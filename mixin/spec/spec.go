@@ -25,6 +25,7 @@ type Spec struct {
 	Maintenance     []Window             `yaml:"maintenance"`
 	Alerts          map[string]Alert     `yaml:"alerts"`
 	Troubleshooting map[string]Flow      `yaml:"troubleshooting"`
+	Recovery        Recovery             `yaml:"recovery"`
 }
 
 // Flow is one of the spec's troubleshooting flows (問題分類・対応フロー):

@@ -361,6 +361,7 @@ func (s *Spec) Validate() error {
 			}
 		}
 	}
+	s.validateRecovery(bad)
 	return errors.Join(errs...)
 }
 
