@@ -198,6 +198,22 @@ func Start(t testenv.TB, opt Options) *Suite {
 		t.Fatalf("hashing the console password: %v", err)
 	}
 	esc.ConsoleUsersFile = write("console-users.yml", fmt.Sprintf("users:\n  %s: %s\n", s.ConsoleUser, hash))
+	// The generated recovery actions' secrets are this suite's servers
+	// (the shipped paths are a deployment's); they stay as generated,
+	// dry runs and a failover that waits for approval.
+	primaryDSN, standbyDSN := write("primary-dsn", s.Primary.DSN("postgres")), write("standby-dsn", s.Standby.DSN("postgres"))
+	for name, a := range esc.Actions {
+		if a.RedisPasswordFile != "" {
+			a.RedisPasswordFile = "" // the machine's Redis wants none
+		}
+		if a.DSNFile != "" {
+			a.DSNFile = primaryDSN
+		}
+		if a.PrimaryDSNFile != "" {
+			a.PrimaryDSNFile, a.StandbyDSNFile = primaryDSN, standbyDSN
+		}
+		esc.Actions[name] = a
+	}
 	escYAML, err := yaml.Marshal(&esc)
 	if err != nil {
 		t.Fatalf("%v", err)

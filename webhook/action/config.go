@@ -339,8 +339,8 @@ func (c *Config) validateCommon(v *checker) {
 			v.Field("labels."+name, "not a label name (letters, digits and _, not starting with a digit)")
 			continue
 		}
-		if _, err := regexp.Compile(anchor(c.Labels[name])); err != nil {
-			v.Field("labels."+name, "invalid pattern: %v", err)
+		if _, err := regexp.Compile(c.Labels[name]); err != nil {
+			v.Field("labels."+name, "invalid pattern %q: %v", c.Labels[name], err)
 		}
 	}
 	seen := map[string]bool{}
@@ -363,8 +363,22 @@ func (v *checker) template(key, src string, c *Config, esc *escaper) {
 		return
 	}
 	if _, err := renderSample(key, src, c, esc); err != nil {
-		v.Field(key, "%v", err)
+		v.Field(key, "%v", labelError(err, c))
 	}
+}
+
+// missingLabel finds the label a template used that is not allowed, in
+// text/template's words.
+var missingLabel = regexp.MustCompile(`map has no entry for key "([^"]*)"`)
+
+// labelError says in the configuration's words that a template uses a
+// label the action does not take.
+func labelError(err error, c *Config) error {
+	m := missingLabel.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	return fmt.Errorf("uses label %s, which is not in labels (%s): add it there, with the pattern its values must match", m[1], strings.Join(sortedKeys(c.Labels), ", "))
 }
 
 // renderSample renders src over a sample value of each allowed label.

@@ -111,7 +111,7 @@ func TestValidate(t *testing.T) {
 		{name: "key of another type", typ: TypeExec, edit: func(c *Config) { c.URL = "http://x/" }, want: []string{p + ".url: not used by type exec"}},
 
 		{name: "template names an unlisted label", typ: TypeExec, edit: func(c *Config) { c.Command = append(c.Command, "{{.job}}") },
-			want: []string{p + `.command: element 2: template: command:1:2: executing "command" at <.job>: map has no entry for key "job"`}},
+			want: []string{p + `.command: element 2: uses label job, which is not in labels (instance)`}},
 		{name: "index of an unlisted label", typ: TypeHTTP, edit: func(c *Config) { c.Body = `{{index . "job"}}` },
 			want: []string{p + `.body: template: body:1:2: executing "body" at <index . "job">: error calling index: no label "job" among the allowed labels`}},
 		{name: "template syntax", typ: TypeRedisCacheClear, edit: func(c *Config) { c.Pattern = "{{.instance" }, want: []string{p + ".pattern: template: pattern:1: unclosed action"}},
@@ -144,7 +144,7 @@ func TestValidate(t *testing.T) {
 		{name: "exec templated program", typ: TypeExec, edit: func(c *Config) { c.Command[0] = "/usr/bin/{{.instance}}" }, want: []string{p + ".command: the program (first element) is not a template"}},
 		{name: "exec env", typ: TypeExec, edit: func(c *Config) { c.Env = map[string]string{"PATH": "/x", "A-B": "y", "OK": "{{.nope}}"} }, want: []string{
 			p + ".env.A-B: not an environment variable name",
-			p + ".env.OK: template: env.OK:1:2: executing \"env.OK\" at <.nope>: map has no entry for key \"nope\"",
+			p + ".env.OK: uses label nope, which is not in labels (instance)",
 			p + ".env.PATH: PATH is always /usr/bin:/bin",
 		}},
 
@@ -161,7 +161,7 @@ func TestValidate(t *testing.T) {
 		{name: "postgres both dsn", typ: TypePostgresPoolReset, edit: func(c *Config) { c.DSNEnv = "DSN" }, want: []string{p + ".dsn_file: set only one of dsn_file and dsn_env"}},
 		{name: "postgres state", typ: TypePostgresPoolReset, edit: func(c *Config) { c.State = "sleeping" }, want: []string{p + `.state: must be one of`}},
 		{name: "postgres template", typ: TypePostgresPoolReset, edit: func(c *Config) { c.Database = "{{.db}}"; c.ApplicationName = "{{.instance}}"; c.Max = -1 }, want: []string{
-			p + `.database: template: database:1:2: executing "database" at <.db>: map has no entry for key "db"`,
+			p + `.database: uses label db, which is not in labels (instance)`,
 			p + ".max: must not be negative",
 		}},
 	}
@@ -215,7 +215,7 @@ func TestValidateLines(t *testing.T) {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{
-		"escalator.yml:7: actions.clear.pattern: template: pattern:1:7",
+		"escalator.yml:7: actions.clear.pattern: uses label pod, which is not in labels (instance)",
 		"escalator.yml:13: actions.restart.approval_timeout: an emergency change runs without approval",
 	} {
 		if !strings.Contains(err.Error(), want) {

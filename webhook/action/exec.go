@@ -53,7 +53,7 @@ func validateExec(c *Config, v *checker) {
 			continue
 		}
 		if _, err := renderSample("command", arg, c, nil); err != nil {
-			v.Field("command", "element %d: %v", i+1, err)
+			v.Field("command", "element %d: %v", i+1, labelError(err, c))
 		}
 	}
 	for _, name := range sortedKeys(c.Env) {

@@ -57,7 +57,7 @@ func validateHTTP(c *Config, v *checker) {
 		}
 		u, err := renderSample("url", c.URL, c, urlEscaper)
 		if err != nil {
-			v.Field("url", "%v", err)
+			v.Field("url", "%v", labelError(err, c))
 			break
 		}
 		if msg := checkURL(u); msg != "" {

@@ -62,7 +62,7 @@ func (v *checker) promql(key, src string, c *Config) {
 	}
 	out, err := t.render(sample)
 	if err != nil {
-		v.Field(key, "%v", err)
+		v.Field(key, "%v", labelError(err, c))
 		return
 	}
 	if strings.TrimSpace(out) == "" {

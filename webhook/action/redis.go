@@ -55,7 +55,7 @@ func validateRedis(c *Config, v *checker) {
 		}
 		p, err := renderSample("pattern", c.Pattern, c, globEscaper)
 		if err != nil {
-			v.Field("pattern", "%v", err)
+			v.Field("pattern", "%v", labelError(err, c))
 		} else if strings.Trim(p, "*") == "" {
 			// An empty pattern is SCAN's default, *.
 			v.Field("pattern", "matches every key: say flush_db: true to empty the database")

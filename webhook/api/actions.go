@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 
@@ -87,4 +88,42 @@ func (s *Server) doReset(w http.ResponseWriter, r *http.Request, action, by stri
 		return true
 	}
 	return false
+}
+
+// approvePath is the signed approval links' endpoint
+// (escalate.Links.ApproveURL).
+const approvePath = "/approve"
+
+// As the acknowledgement link: a GET shows a button, only the POST
+// approves, so a mail scanner following links approves nothing.
+var approvePage = template.Must(template.New("approve").Parse(`<!doctype html><title>Approve action</title>
+<h1>Approve {{.Action}} for incident {{.ID}}</h1>{{if .Valid}}<form method="post" action="approve">
+<input type="hidden" name="id" value="{{.ID}}"><input type="hidden" name="action" value="{{.Action}}">
+<input type="hidden" name="exp" value="{{.Exp}}"><input type="hidden" name="sig" value="{{.Sig}}">
+<button type="submit">Approve {{.Action}}</button></form>{{else}}<p>This link is invalid or has expired.</p>{{end}}`))
+
+func (s *Server) approvePage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	valid := s.Links != nil && s.Links.VerifyApprove(q.Get("id"), q.Get("action"), q.Get("exp"), q.Get("sig"), s.now())
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if !valid {
+		w.WriteHeader(http.StatusForbidden)
+	}
+	_ = approvePage.Execute(w, map[string]any{"ID": q.Get("id"), "Action": q.Get("action"), "Exp": q.Get("exp"), "Sig": q.Get("sig"), "Valid": valid})
+}
+
+func (s *Server) approveLink(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	if err := r.ParseForm(); err != nil {
+		httpError(w, http.StatusBadRequest, "bad form")
+		return
+	}
+	id, action := r.PostForm.Get("id"), r.PostForm.Get("action")
+	if s.Links == nil || !s.Links.VerifyApprove(id, action, r.PostForm.Get("exp"), r.PostForm.Get("sig"), s.now()) {
+		httpError(w, http.StatusForbidden, "invalid or expired link")
+		return
+	}
+	if s.doApprove(w, r, id, action, "signed link") {
+		writeJSON(w, http.StatusOK, map[string]any{"incident": id, "action": action, "approved": true})
+	}
 }

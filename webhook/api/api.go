@@ -54,9 +54,11 @@ type Incidents interface {
 	Audit(ctx context.Context, incident string, limit int) ([]store.Entry, error)
 }
 
-// LinkVerifier checks signed acknowledgement links: *escalate.Links.
+// LinkVerifier checks signed acknowledgement and approval links:
+// *escalate.Links.
 type LinkVerifier interface {
 	Verify(id, exp, sig string, now time.Time) bool
+	VerifyApprove(id, action, exp, sig string, now time.Time) bool
 }
 
 // Server serves escalator's endpoints.
@@ -111,7 +113,7 @@ const ackPath = "/ack"
 
 // signedLink reports whether a path is the signed links', which their
 // signature authenticates whatever else guards escalator.
-func signedLink(path string) bool { return path == ackPath }
+func signedLink(path string) bool { return path == ackPath || path == approvePath }
 
 // Register adds the endpoints to mux.
 func (s *Server) Register(mux *http.ServeMux) {
@@ -132,6 +134,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/audit", s.auth(http.HandlerFunc(s.audit)))
 	mux.HandleFunc("GET "+ackPath, s.ackPage)
 	mux.HandleFunc("POST "+ackPath, s.ackLink)
+	mux.HandleFunc("GET "+approvePath, s.approvePage)
+	mux.HandleFunc("POST "+approvePath, s.approveLink)
 	mux.Handle("GET /console/", s.page(s.consoleList))
 	mux.Handle("GET /console/incidents/{id}", s.page(s.consoleIncident))
 	mux.Handle("POST /console/incidents/{id}/ack", s.page(s.consoleAck))

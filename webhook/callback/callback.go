@@ -41,6 +41,11 @@ type Resolver interface {
 	Resolve(ctx context.Context, id, by string) (*store.Incident, error)
 }
 
+// Approver gives an action's waiting run its approval: *escalate.Engine.
+type Approver interface {
+	ApproveAction(ctx context.Context, incident, action, by string) error
+}
+
 // Incidents is what the PagerDuty callback changes.
 type Incidents interface {
 	Acker
@@ -115,6 +120,8 @@ type Server struct {
 // New reads the secrets of c (once: a missing one fails at start-up, not
 // at the first click) and sets up its endpoints. acker is required when c
 // sets any; resolver may be nil, and PagerDuty's resolves are then ignored.
+// An acker that also approves actions (*escalate.Engine) takes Slack's
+// Approve buttons.
 func New(c Config, acker Acker, resolver Resolver, logger *slog.Logger) (*Server, error) {
 	logger = orDiscard(logger)
 	s := &Server{mux: http.NewServeMux()}
@@ -123,7 +130,8 @@ func New(c Config, acker Acker, resolver Resolver, logger *slog.Logger) (*Server
 		if err != nil {
 			return nil, fmt.Errorf("callbacks.slack: signing secret: %w", err)
 		}
-		s.handle(SlackPath, &Slack{Secret: sec, Acker: acker, Logger: logger})
+		approver, _ := acker.(Approver)
+		s.handle(SlackPath, &Slack{Secret: sec, Acker: acker, Approver: approver, Logger: logger})
 	}
 	if c.PagerDuty != nil {
 		sec, err := secret.Read(c.PagerDuty.SecretFile, c.PagerDuty.SecretEnv)

@@ -9,6 +9,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -28,11 +30,14 @@ import (
 // slack.SecretsVerifier checks in constant time. Within those 5 minutes the
 // same click can be played again: acknowledging twice changes nothing.
 type Slack struct {
-	Secret  string // the app's signing secret
-	Acker   Acker
-	Logger  *slog.Logger
-	MaxBody int64         // default DefaultMaxBody
-	Timeout time.Duration // default DefaultTimeout
+	Secret string // the app's signing secret
+	Acker  Acker
+	// Approver takes the Approve buttons of actions waiting for
+	// approval; nil: they only open their signed link.
+	Approver Approver
+	Logger   *slog.Logger
+	MaxBody  int64         // default DefaultMaxBody
+	Timeout  time.Duration // default DefaultTimeout
 }
 
 func (h *Slack) logger() *slog.Logger { return orDiscard(h.Logger) }
@@ -63,6 +68,10 @@ func (h *Slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout(h.Timeout))
 	defer cancel()
+	if act.Action != "" {
+		h.approve(ctx, w, act)
+		return
+	}
 	_, err = h.Acker.Ack(ctx, act.Incident, act.By)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -77,6 +86,28 @@ func (h *Slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "store unavailable; try again", http.StatusServiceUnavailable)
 	default:
 		h.logger().Info("Acknowledged from Slack", "incident", act.Incident, "by", act.By)
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// approve gives the approval an Approve button asks for, as the person
+// who clicked. Nothing waiting (approved already, timed out, begun) is a
+// 200: the click changed nothing, and the link says so.
+func (h *Slack) approve(ctx context.Context, w http.ResponseWriter, act slackAction) {
+	if h.Approver == nil {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	err := h.Approver.ApproveAction(ctx, act.Incident, act.Action, act.By)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		h.logger().Info("Slack approval of a run that does not wait", "incident", act.Incident, "action", act.Action, "by", act.By)
+		w.WriteHeader(http.StatusOK)
+	case err != nil:
+		h.logger().Error("Slack approval", "incident", act.Incident, "action", act.Action, "by", act.By, "err", err)
+		http.Error(w, "store unavailable; try again", http.StatusServiceUnavailable)
+	default:
+		h.logger().Info("Action approved from Slack", "incident", act.Incident, "action", act.Action, "by", act.By)
 		w.WriteHeader(http.StatusOK)
 	}
 }
@@ -102,7 +133,13 @@ func verifySlack(header http.Header, secret string, body []byte) error {
 type slackAction struct {
 	Incident string
 	By       string
+	// Action is set for an Approve button: the action approved.
+	Action string
 }
+
+// actionName is what an Approve button may name: escalator's action
+// names (config: letters, digits, _ and -).
+var actionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
 // parseSlack reads an interaction request's body: a form whose payload
 // field is the interaction, JSON. A block_actions interaction whose actions
@@ -125,7 +162,17 @@ func parseSlack(body []byte) (slackAction, error) {
 		return slackAction{}, nil
 	}
 	for _, a := range ic.ActionCallback.BlockActions {
-		if a == nil || a.ActionID != notify.SlackAckAction || a.BlockID != notify.SlackActionsBlock {
+		if a == nil || a.BlockID != notify.SlackActionsBlock {
+			continue
+		}
+		if name, ok := strings.CutPrefix(a.ActionID, notify.SlackApproveAction+":"); ok {
+			id, action, _ := strings.Cut(a.Value, " ")
+			if !plausibleID(id) || action != name || !actionName.MatchString(action) {
+				return slackAction{}, nil // the button's link still works
+			}
+			return slackAction{Incident: id, Action: action, By: who("slack", ic.User.Username, ic.User.Name, ic.User.ID)}, nil
+		}
+		if a.ActionID != notify.SlackAckAction {
 			continue
 		}
 		if !plausibleID(a.Value) {

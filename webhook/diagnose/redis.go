@@ -89,7 +89,7 @@ func (p *redisProbe) probe(ctx context.Context) (outcome, error) {
 }
 
 // infoSummary picks used_memory, maxmemory and connected_clients out of
-// INFO's "key:value" lines: "used_memory 1.2 MiB of 0 (no maxmemory), 5
+// INFO's "key:value" lines: "used_memory 1.2 MiB (no maxmemory), 5
 // clients".
 func infoSummary(info string) string {
 	fields := map[string]string{}
@@ -104,7 +104,7 @@ func infoSummary(info string) string {
 		s := "used_memory " + formatBytes(used)
 		if maxm, err := strconv.ParseInt(fields["maxmemory"], 10, 64); err == nil {
 			if maxm == 0 {
-				s += " of 0 (no maxmemory)"
+				s += " (no maxmemory)"
 			} else {
 				s += fmt.Sprintf(" of %s (%.0f%%)", formatBytes(maxm), 100*float64(used)/float64(maxm))
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hotel-ops/hotel-ops/webhook/action"
+	"github.com/hotel-ops/hotel-ops/webhook/notify"
 	"github.com/hotel-ops/hotel-ops/webhook/store"
 )
 
@@ -242,4 +243,29 @@ func (e *Engine) ResetAction(ctx context.Context, action, by string) error {
 		return store.ErrNotFound
 	}
 	return e.Store.ResetAction(ctx, action, by, e.Now())
+}
+
+// approvals are the signed links that approve the actions of the
+// incident's step that need approval (and are not dry runs), for its
+// trigger notifications: whoever is paged can approve from the page.
+func (e *Engine) approvals(inc *store.Incident, step int) []notify.Approval {
+	p := e.Policies.Byname(inc.Policy)
+	if p == nil || step < 0 {
+		return nil
+	}
+	st, _, ok := p.StepAt(step)
+	if !ok {
+		return nil
+	}
+	var out []notify.Approval
+	for _, name := range st.Actions {
+		a, ok := e.Actions[name]
+		if !ok {
+			continue
+		}
+		if lim := a.Config.Limits(); lim.Approval > 0 && !lim.DryRun {
+			out = append(out, notify.Approval{Action: name, URL: e.Links.ApproveURL(inc.ID, name, e.Now())})
+		}
+	}
+	return out
 }

@@ -586,6 +586,7 @@ func (e *Engine) deliver(ctx context.Context, n store.Notification) error {
 	}
 	m.Automation = e.automation(ctx, inc)
 	if e.Links != nil && n.Event == "trigger" {
+		m.Approvals = e.approvals(inc, n.Step)
 		m.AckURL = e.Links.AckURL(inc.ID, e.Now())
 		m.ConsoleURL = e.Links.Base + "/console/incidents/" + url.PathEscape(inc.ID) // its timeline, with an acknowledge button
 	}

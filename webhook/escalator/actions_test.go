@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -382,7 +383,11 @@ func TestActionApproval(t *testing.T) {
 	}))
 	defer target.Close()
 	rec := newBodies(t)
+	port := testenv.FreePort(t)
+	os.WriteFile(filepath.Join(dir, "link-secret"), []byte("link-secret\n"), 0o600)
 	cfg, tok := writeConfig(t, dir, fmt.Sprintf(`
+external_url: http://127.0.0.1:%d
+ack_links: {secret_file: %s, ttl: 1h}
 store: {path: %s}
 channels:
   oncall: {type: webhook, url: %s/oncall}
@@ -400,8 +405,8 @@ policies:
   - name: critical
     matchers: ['severity="critical"']
     steps: [{after: 0s, actions: [purge], notify: [oncall]}, {after: 1h, notify: [manager]}]
-`, filepath.Join(dir, "escalator.db"), rec.srv.URL, rec.srv.URL, target.URL))
-	p := start(t, cfg, tok, testenv.FreePort(t))
+`, port, filepath.Join(dir, "link-secret"), filepath.Join(dir, "escalator.db"), rec.srv.URL, rec.srv.URL, target.URL))
+	p := start(t, cfg, tok, port)
 
 	if code, msg := p.post(t, "/api/v1/alerts", delivery("g1", "fp1", "db-1", "firing"), p.tok); code != 200 {
 		t.Fatalf("delivery: %d %s", code, msg)
@@ -441,6 +446,50 @@ policies:
 	mu.Lock()
 	if len(purged) != 1 {
 		t.Errorf("an action not approved ran: %v", purged)
+	}
+	mu.Unlock()
+
+	// The third is approved from the page: the signed link in the
+	// notification, without the token (the GET shows a button, the POST
+	// approves).
+	if code, msg := p.post(t, "/api/v1/alerts", delivery("g3", "fp3", "db-3", "firing"), p.tok); code != 200 {
+		t.Fatalf("delivery: %d %s", code, msg)
+	}
+	id3 := incidentID("fp3")
+	waitAudit(t, p, id3, "action_awaiting_approval", 10*time.Second)
+	var page struct {
+		Approvals []struct{ Action, URL string } `json:"approvals"`
+	}
+	json.Unmarshal([]byte(rec.wait(t, id3+"/0/oncall", 5*time.Second)[0]), &page)
+	if len(page.Approvals) != 1 || page.Approvals[0].Action != "purge" {
+		t.Fatalf("the page's approvals: %+v", page.Approvals)
+	}
+	link, err := url.Parse(page.Approvals[0].URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := link.Query()
+	tampered.Set("id", id)
+	resp, err := http.PostForm(p.url+"/approve", tampered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a link for another incident: %d, want 403", resp.StatusCode)
+	}
+	resp, err = http.PostForm(p.url+"/approve", link.Query())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("approving by the signed link: %d", resp.StatusCode)
+	}
+	waitAudit(t, p, id3, "action_succeeded", 10*time.Second)
+	mu.Lock()
+	if len(purged) != 2 || purged[1] != "/purge/db-3" {
+		t.Errorf("purged %v, want db-3 second", purged)
 	}
 	mu.Unlock()
 }
@@ -529,5 +578,34 @@ policies:
 				t.Errorf("%s paged early: %v", fp, e)
 			}
 		}
+	}
+}
+
+// check-config builds the actions, so a secret file that is missing is
+// found before the service starts.
+func TestCheckConfigReadsActionSecrets(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _ := writeConfig(t, dir, fmt.Sprintf(`
+store: {path: %s}
+channels:
+  oncall: {type: webhook, url: http://127.0.0.1:1/oncall}
+actions:
+  reset_pool:
+    type: postgres_pool_reset
+    category: emergency
+    rollback: clients reconnect
+    dsn_file: %s
+policies:
+  - name: critical
+    matchers: ['severity="critical"']
+    steps: [{after: 0s, actions: [reset_pool], notify: [oncall]}]
+`, filepath.Join(dir, "escalator.db"), filepath.Join(dir, "missing-dsn")))
+	out, err := exec.Command(binary(t), "--config.file="+cfg, "check-config").CombinedOutput()
+	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "actions.reset_pool") || !strings.Contains(string(out), "missing-dsn") {
+		t.Errorf("check-config with a missing secret file: exit %d\n%s", code, out)
+	}
+	os.WriteFile(filepath.Join(dir, "missing-dsn"), []byte("postgres://127.0.0.1:1/x\n"), 0o600)
+	if out, err := exec.Command(binary(t), "--config.file="+cfg, "check-config").CombinedOutput(); err != nil || !strings.Contains(string(out), "1 actions") {
+		t.Errorf("check-config with the file: %v\n%s", err, out)
 	}
 }

@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,6 +64,16 @@ func run(args []string) int {
 	}
 	switch cmd {
 	case "check-config":
+		// Building the actions reads their secrets: a missing file is
+		// found here, not at the start of the service.
+		for _, name := range slices.Sorted(maps.Keys(cfg.Actions)) {
+			a, err := action.New(name, cfg.Actions[name])
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "%s: actions.%s: %v\n", configFile, name, err)
+				return 2
+			}
+			a.Close()
+		}
 		fmt.Printf("%s: %d channels, %d policies, %d actions, %d diagnostics: OK\n", configFile, len(cfg.Channels), len(cfg.Policies), len(cfg.Actions), len(cfg.Diagnostics))
 		return 0
 	case "simulate":

@@ -305,7 +305,12 @@ func emailBody(m Message) string {
 	if m.ConsoleURL != "" {
 		line("Console: ", oneLine(m.ConsoleURL))
 	}
-	if m.AckURL != "" || m.ConsoleURL != "" {
+	for _, a := range m.Approvals {
+		if a.URL != "" {
+			line("Approve ", oneLine(a.Action), ": ", oneLine(a.URL))
+		}
+	}
+	if m.AckURL != "" || m.ConsoleURL != "" || len(m.Approvals) > 0 {
 		line()
 	}
 	line("Incident: ", quoteIfControl(m.Incident))

@@ -85,6 +85,16 @@ type Message struct {
 	// opened (lines like "✔ api (http): HTTP 200 in 12 ms"), "" when none ran.
 	// Untrusted, bounded like Automation.
 	Diagnostics string
+	// Approvals are the actions of this step that wait for a person's
+	// approval, each with its signed link (empty without links).
+	Approvals []Approval
+}
+
+// Approval is an action waiting for approval and the signed link that
+// gives it.
+type Approval struct {
+	Action string `json:"action"`
+	URL    string `json:"url"`
 }
 
 // Notifier sends a Message to one channel.

@@ -71,6 +71,9 @@ type pdCustomDetails struct {
 	// runes a line) and end with a "… N more" line when cut.
 	Automation  []string `json:"automation,omitempty"`
 	Diagnostics string   `json:"diagnostics,omitempty"`
+	// Approvals are the step's actions waiting for approval, with their
+	// signed links.
+	Approvals []Approval `json:"approvals,omitempty"`
 }
 
 type pdLink struct {
@@ -141,6 +144,7 @@ func (p *pagerDuty) event(m Message) pdEvent {
 			TruncatedAlerts: m.Truncated,
 			Automation:      jsonAutomation(m),
 			Diagnostics:     jsonDiagnostics(m),
+			Approvals:       m.Approvals,
 		},
 	}
 	if !m.StartsAt.IsZero() {

@@ -112,6 +112,9 @@ type slackElement struct {
 const (
 	SlackActionsBlock = "escalator"
 	SlackAckAction    = "ack"
+	// SlackApproveAction is an Approve button's action ID; its value is
+	// "<incident> <action>".
+	SlackApproveAction = "approve"
 )
 
 // slackValueMax is Slack's limit on a button's value.
@@ -233,6 +236,22 @@ func (s *slack) payload(m Message) slackPayload {
 		}
 		buttons = append(buttons, ack)
 	}
+	for _, a := range m.Approvals {
+		if a.URL == "" || len(a.URL) > slackURLMax || len(buttons) >= 20 {
+			continue
+		}
+		// As Acknowledge: the URL opens the signed link's page; with
+		// interactivity Slack also posts the click, and escalator
+		// approves as the person who clicked.
+		b := slackElement{
+			Type: "button", Text: slackText{Type: "plain_text", Text: slackButtonText("Approve " + a.Action)},
+			URL: a.URL, ActionID: SlackApproveAction + ":" + a.Action, Style: "danger",
+		}
+		if v := m.Incident + " " + a.Action; len(v) <= slackValueMax {
+			b.Value = v
+		}
+		buttons = append(buttons, b)
+	}
 	if m.ConsoleURL != "" && len(m.ConsoleURL) <= slackURLMax {
 		buttons = append(buttons, slackElement{
 			Type: "button", Text: slackText{Type: "plain_text", Text: "Open in console"},
@@ -303,4 +322,12 @@ func (s *slack) Send(ctx context.Context, m Message) error {
 		return err
 	}
 	return s.http.post(ctx, s.url, s.payload(m), nil)
+}
+
+// slackButtonText keeps a button's text within Slack's 75 characters.
+func slackButtonText(s string) string {
+	if r := []rune(s); len(r) > 75 {
+		return string(r[:74]) + "…"
+	}
+	return s
 }

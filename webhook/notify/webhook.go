@@ -74,6 +74,9 @@ type webhookPayload struct {
 	// stays.
 	Automation  []string `json:"automation,omitempty"`
 	Diagnostics string   `json:"diagnostics,omitempty"`
+	// Approvals are the step's actions waiting for approval, each with
+	// its signed link; absent when none. A new field: the version stays.
+	Approvals []Approval `json:"approvals,omitempty"`
 }
 
 func webhookBody(m Message) webhookPayload {
@@ -105,6 +108,7 @@ func webhookBody(m Message) webhookPayload {
 		TruncatedAlerts: m.Truncated,
 		Automation:      jsonAutomation(m),
 		Diagnostics:     jsonDiagnostics(m),
+		Approvals:       m.Approvals,
 	}
 	if p.Labels == nil {
 		p.Labels = map[string]string{}

@@ -181,7 +181,7 @@ func decideAction(f actionFacts, lim ActionLimits, now time.Time) ActionStart {
 		return ActionStart{Verdict: ActionBudget, Detail: fmt.Sprintf("%d runs in the last %s, its budget; %s not run",
 			f.RunsInWindow, lim.BudgetWindow, lim.Describe)}
 	case lim.DryRun:
-		return ActionStart{Verdict: ActionDryRun, Detail: "dry run: would " + lim.Describe}
+		return ActionStart{Verdict: ActionDryRun, Detail: "would " + lim.Describe}
 	case lim.Approval > 0 && f.ApprovedBy == "" && !f.Asked.IsZero() && !now.Before(f.Asked.Add(lim.Approval)):
 		return ActionStart{Verdict: ActionApprovalTimeout, Detail: fmt.Sprintf("no approval within %s; %s not run", lim.Approval, lim.Describe)}
 	case lim.Approval > 0 && f.ApprovedBy == "":
