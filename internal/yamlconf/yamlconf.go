@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -106,7 +107,8 @@ func Find(root *yaml.Node, path string) (int, bool) {
 	if line == 0 {
 		line = 1
 	}
-	for _, key := range strings.Split(path, ".") {
+	for _, seg := range strings.Split(path, ".") {
+		key, indexes := splitIndexes(seg)
 		if n.Kind != yaml.MappingNode {
 			return line, false
 		}
@@ -122,6 +124,31 @@ func Find(root *yaml.Node, path string) (int, bool) {
 		if !found {
 			return line, false
 		}
+		for _, i := range indexes {
+			if n.Kind != yaml.SequenceNode || i >= len(n.Content) {
+				return line, false
+			}
+			n = n.Content[i]
+			line = n.Line
+		}
 	}
 	return line, true
+}
+
+// splitIndexes splits a path segment "checks[1]" (or "a[0][2]") into its
+// key and list indexes; a segment without brackets is all key.
+func splitIndexes(seg string) (string, []int) {
+	key, rest, ok := strings.Cut(seg, "[")
+	if !ok {
+		return seg, nil
+	}
+	var out []int
+	for _, part := range strings.Split(rest, "[") {
+		n, err := strconv.Atoi(strings.TrimSuffix(part, "]"))
+		if err != nil || !strings.HasSuffix(part, "]") || n < 0 {
+			return seg, nil // not an index: the key as written
+		}
+		out = append(out, n)
+	}
+	return key, out
 }

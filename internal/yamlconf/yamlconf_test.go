@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 type conf struct {
@@ -76,5 +78,26 @@ func TestCheckerAndSetKeys(t *testing.T) {
 	keys := SetKeys(&entry{A: "x", B: []string{}, C: map[string]string{"k": "v"}, E: "y"})
 	if strings.Join(keys, ",") != "a,c" {
 		t.Errorf("SetKeys: %v, want a,c", keys)
+	}
+}
+
+// A path into a list ("diagnostics[1].type") points at that element's
+// line, and its field's.
+func TestFindListIndexes(t *testing.T) {
+	var root yaml.Node
+	src := "diagnostics:\n  - name: a\n    type: http\n  - name: b\n    type: tpc\nm:\n  x: [1, 2]\n"
+	if err := yaml.Unmarshal([]byte(src), &root); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{
+		"diagnostics[1].type": 5, "diagnostics[1]": 4, "diagnostics[0].name": 2,
+		"diagnostics[7].type": 1, "m.x[1]": 7, "diagnostics[x].type": 1,
+	} {
+		if got := Line(&root, path); got != want {
+			t.Errorf("%s: line %d, want %d", path, got, want)
+		}
+	}
+	if _, whole := Find(&root, "diagnostics[1].nope"); whole {
+		t.Error("a missing field found")
 	}
 }
