@@ -2,6 +2,7 @@ package yamlconf
 
 import (
 	"errors"
+	"net/url"
 	"reflect"
 	"strings"
 )
@@ -58,4 +59,28 @@ func SetKeys(s any) []string {
 		}
 	}
 	return keys
+}
+
+// HTTPURLProblem says what is wrong with an endpoint URL, "" if nothing:
+// it must parse, be http or https, and name a host. It never quotes the
+// URL, which may be a secret (a Slack webhook) or carry a token. Whether
+// credentials in it are allowed is the caller's to say.
+func HTTPURLProblem(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return "not a valid URL"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "must be an http or https URL"
+	case u.Host == "":
+		return "must be an absolute URL with a host"
+	}
+	return ""
+}
+
+// HasUserinfo reports whether a URL that HTTPURLProblem accepted holds
+// credentials.
+func HasUserinfo(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.User != nil
 }

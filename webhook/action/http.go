@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/hotel-ops/hotel-ops/internal/yamlconf"
 )
 
 var httpType = actionType{
@@ -100,15 +102,10 @@ func fixedOrigin(src string) bool {
 
 // checkURL returns what is wrong with a rendered URL, "" if nothing.
 func checkURL(s string) string {
-	u, err := url.Parse(s)
-	switch {
-	case err != nil:
-		return "not a valid URL"
-	case u.Scheme != "http" && u.Scheme != "https":
-		return "must be an http or https URL"
-	case u.Host == "":
-		return "must be an absolute URL with a host"
-	case u.User != nil:
+	if msg := yamlconf.HTTPURLProblem(s); msg != "" {
+		return msg
+	}
+	if yamlconf.HasUserinfo(s) {
 		return "credentials do not go in the URL: use bearer_token_file or header_files"
 	}
 	return ""

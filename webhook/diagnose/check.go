@@ -12,7 +12,6 @@ package diagnose
 import (
 	"fmt"
 	"net"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -210,17 +209,10 @@ func (c *Check) validateHTTP(v *checker) {
 // checkHTTPURL returns what is wrong with a URL, "" if nothing. It does not
 // quote the URL, which may carry a token in its query.
 func checkHTTPURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "not a valid URL"
+	if msg := yamlconf.HTTPURLProblem(s); msg != "" {
+		return msg
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "must be an http or https URL"
-	}
-	if u.Host == "" {
-		return "must be an absolute URL with a host"
-	}
-	if u.User != nil {
+	if yamlconf.HasUserinfo(s) {
 		// Credentials in the URL would be a secret inline in the file.
 		return "must not hold credentials: use bearer_token_file or bearer_token_env"
 	}

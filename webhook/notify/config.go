@@ -2,7 +2,6 @@ package notify
 
 import (
 	"net/http"
-	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -186,19 +185,6 @@ func typeNames() string {
 	return strings.Join(names, ", ")
 }
 
-// checkHTTPURL returns what is wrong with an endpoint URL, "" if nothing. It
-// does not quote the URL: a webhook URL read from a secret goes through
-// here too.
-func checkHTTPURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "not a valid URL"
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "must be an http or https URL"
-	}
-	if u.Host == "" {
-		return "must be an absolute URL with a host"
-	}
-	return ""
-}
+// checkHTTPURL returns what is wrong with an endpoint URL, "" if nothing
+// (a webhook URL read from a secret goes through here too).
+func checkHTTPURL(s string) string { return yamlconf.HTTPURLProblem(s) }
