@@ -16,7 +16,7 @@ VERSITYGW_VERSION   := v1.8.0
 AMTOOL_VERSION      ?= v0.35.0
 
 # Debian packages the tests and the demo talk to, and a file each installs.
-APT_PACKAGES := postgresql:/usr/lib/postgresql/15/bin/initdb redis-server:/usr/bin/redis-server pgbackrest:/usr/bin/pgbackrest prometheus-alertmanager:/usr/bin/prometheus-alertmanager chromium:/usr/bin/chromium
+APT_PACKAGES := postgresql:/usr/lib/postgresql/15/bin/initdb redis-server:/usr/bin/redis-server pgbackrest:/usr/bin/pgbackrest prometheus-alertmanager:/usr/bin/prometheus-alertmanager chromium:/usr/bin/chromium poppler-utils:/usr/bin/pdftoppm
 
 .PHONY: all build test lint race unit fuzz bench demo soak tools apt-deps clean generate mixin
 
@@ -89,12 +89,14 @@ lint: $(BIN)/staticcheck
 
 ## race: the tests of the packages that run goroutines of their own (the
 ## stores, the engine, the notifiers and the Alertmanager client, the API,
-## the collectors, pitr_exporter's watcher and monitor, the demo
+## the collectors, pitr_exporter's watcher and monitor, sla_exporter's
+## query runner and SLA and incident collectors, the demo
 ## application and the test servers' recorders), under the race detector.
 ## Packages whose tests start the binaries themselves are left out: the
 ## detector would not see into the processes they start.
 RACE_PACKAGES := ./webhook/store ./webhook/escalate ./webhook/notify ./webhook/amsync ./webhook/api ./webhook/callback \
   ./exporters/pgha_exporter/collector ./exporters/pitr_exporter ./exporters/pitr_exporter/s3store \
+  ./exporters/sla_exporter/business ./exporters/sla_exporter/sla ./exporters/sla_exporter/incidents \
   ./internal/hotelapp ./internal/testenv
 race: tools
 	PATH=$(BIN):$$PATH $(GO) test -race -count=1 -timeout 30m $(RACE_PACKAGES)
@@ -121,13 +123,16 @@ fuzz:
 
 ## bench: the scrape benchmark of pgha_exporter, the refresh benchmark of
 ## pitr_exporter (PITR_BENCH_SEGMENTS synthetic WAL objects, default
-## 1,000,000) and escalator's store benchmarks; each part's README has the
-## figures.
+## 1,000,000), sla_exporter's scrape (over HTTP, a query hanging) and
+## monthly report, and escalator's store benchmarks; each part's README
+## has the figures.
 BENCHTIME ?= 10000x
 bench: tools
 	set -o pipefail; $(GO) test ./exporters/pgha_exporter/collector -run '^$$' -bench 'BenchmarkScrape' -benchtime $(BENCHTIME) -count 6 -timeout 30m | tee bench.txt
 	$(BIN)/benchstat bench.txt
 	set -o pipefail; PATH=$(BIN):$$PATH $(GO) test ./exporters/pitr_exporter -run '^$$' -bench 'BenchmarkRefresh' -benchtime 1x -timeout 60m -v | tee bench-pitr.txt
+	set -o pipefail; PATH=$(BIN):$$PATH $(GO) test ./exporters/sla_exporter -run '^$$' -bench 'BenchmarkScrapeFromOutside' -benchtime 10000x -timeout 30m | tee bench-sla.txt
+	set -o pipefail; PATH=$(BIN):$$PATH $(GO) test ./exporters/sla_exporter/report -run '^$$' -bench 'BenchmarkMonthReport' -benchtime 5x -timeout 30m | tee -a bench-sla.txt
 	set -o pipefail; $(GO) test ./webhook/store -run '^$$' -bench 'BenchmarkDiskSync' -benchtime 1x -count 3 -timeout 10m | tee bench-escalator.txt
 	set -o pipefail; $(GO) test ./webhook/api -run '^$$' -bench 'BenchmarkStores' -benchtime 1x -count 3 -timeout 60m | tee -a bench-escalator.txt
 	set -o pipefail; $(GO) test ./webhook/store -run '^$$' -bench 'BenchmarkPruneHistory' -benchtime 1x -count 3 -timeout 30m | tee -a bench-escalator.txt
@@ -168,4 +173,4 @@ soak: apt-deps $(BIN)/versitygw $(BIN)/prometheus $(BIN)/node_exporter
 	PATH=$(BIN):$$PATH $(BIN)/demo --soak=$(SOAK)
 
 clean:
-	rm -rf $(BIN) bench.txt bench-pitr.txt bench-escalator.txt
+	rm -rf $(BIN) bench.txt bench-pitr.txt bench-escalator.txt bench-sla.txt

@@ -51,16 +51,7 @@ func run(args []string) int {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(svc.BuildInfoCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), mon)
-	mux, err := svc.Mux(reg, metricsPath)
-	if err != nil {
-		logger.Error("Web handlers", "err", err)
-		return 1
-	}
-	if err := svc.Serve(ctx, mux); err != nil {
-		logger.Error("Exiting", "err", err)
-		return 1
-	}
-	return 0
+	return svc.ServeMetrics(ctx, reg, metricsPath)
 }
 
 // build wires a Monitor from a validated configuration.

@@ -30,3 +30,12 @@ func Read(file, env string) (string, error) {
 	}
 	return s, nil
 }
+
+// Optional is Read for a secret that may be left out: "" and no error
+// when neither a file nor a variable is named.
+func Optional(file, env string) (string, error) {
+	if file == "" && env == "" {
+		return "", nil
+	}
+	return Read(file, env)
+}

@@ -31,3 +31,17 @@ func TestRead(t *testing.T) {
 		}
 	}
 }
+
+func TestOptional(t *testing.T) {
+	if s, err := Optional("", ""); s != "" || err != nil {
+		t.Errorf("nothing named: %q, %v", s, err)
+	}
+	t.Setenv("HOTELOPS_OPTIONAL_TEST", "")
+	if _, err := Optional("", "HOTELOPS_OPTIONAL_TEST"); err == nil {
+		t.Error("a named but empty variable is not an error")
+	}
+	t.Setenv("HOTELOPS_OPTIONAL_TEST", " s3cret ")
+	if s, err := Optional("", "HOTELOPS_OPTIONAL_TEST"); s != "s3cret" || err != nil {
+		t.Errorf("got %q, %v", s, err)
+	}
+}

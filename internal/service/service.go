@@ -125,3 +125,19 @@ func (s *Service) Serve(ctx context.Context, handler http.Handler) error {
 	}
 	return nil
 }
+
+// ServeMetrics serves reg at metricsPath with the landing page until ctx
+// is cancelled, logging what went wrong, and returns the exit code: 0 on
+// a clean shutdown, 1 otherwise.
+func (s *Service) ServeMetrics(ctx context.Context, reg prometheus.Gatherer, metricsPath string, links ...Link) int {
+	mux, err := s.Mux(reg, metricsPath, links...)
+	if err != nil {
+		s.Logger.Error("Web handlers", "err", err)
+		return 1
+	}
+	if err := s.Serve(ctx, mux); err != nil {
+		s.Logger.Error("Exiting", "err", err)
+		return 1
+	}
+	return 0
+}

@@ -13,6 +13,14 @@ import (
 type Redis struct {
 	Port int
 	Addr string
+	cmd  *exec.Cmd
+}
+
+// Stop kills the server (a cache that goes away); Cleanup copes with a
+// server stopped already.
+func (r *Redis) Stop() {
+	_ = r.cmd.Process.Kill()
+	_, _ = r.cmd.Process.Wait()
 }
 
 // StartRedis starts a redis-server stopped by the test's Cleanup.
@@ -34,7 +42,7 @@ func StartRedis(t TB) *Redis {
 		_, _ = cmd.Process.Wait()
 		os.RemoveAll(dir)
 	})
-	r := &Redis{Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	r := &Redis{Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if c, err := net.DialTimeout("tcp", r.Addr, time.Second); err == nil {
