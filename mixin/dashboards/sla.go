@@ -59,12 +59,15 @@ func sla(s *spec.Spec) *dashboard.DashboardBuilder {
 	rel := s.Reliability
 	w := window(rel.Window.D())
 	return b.WithRow(row("Reliability")).
-		WithPanel(statPanel("MTTR", "s", 12, q("hotelops:incident_mttr_seconds:"+w, "MTTR")).
+		WithPanel(statPanel("MTTR", "s", 8, q("hotelops:incident_mttr_seconds:"+w, "MTTR")).
 			Thresholds(above(rel.MTTR)).
 			Description(fmt.Sprintf("Mean time to resolve an incident over %s; target within %s. Spec: %s.", w, rel.MTTR.Human(), rel.Section))).
-		WithPanel(statPanel("MTBF", "s", 12, q("hotelops:incident_mtbf_seconds:"+w, "MTBF")).
+		WithPanel(statPanel("MTBF", "s", 8, q("hotelops:incident_mtbf_seconds:"+w, "MTBF")).
 			Thresholds(atLeast(rel.MTBF)).
-			Description(fmt.Sprintf("Mean time between critical incidents over %s; target at least %s (∞ without any). Spec: %s.", w, rel.MTBF.Human(), rel.Section)))
+			Description(fmt.Sprintf("Mean time between critical incidents over %s; target at least %s (∞ without any). Spec: %s.", w, rel.MTBF.Human(), rel.Section))).
+		WithPanel(statPanel("Automation rate", "percentunit", 8,
+			q(fmt.Sprintf(`sla_automation_ratio%s`, sel(s, "sla", `span="month"`)), "{{which}} month ({{period}})")).
+			Description("Share of the calendar month's resolved incidents that an auto-recovery action fixed with nobody acknowledging them (sla_automation_ratio, from escalator's incidents). Spec: 月次レポート / 運用効率分析 / 自動化率向上."))
 }
 
 func describeSLOs(s *spec.Spec, slos []string) string {
@@ -88,18 +91,21 @@ func budgetLeft() *dashboard.ThresholdsConfigBuilder {
 func slaTable(s *spec.Spec) *table.PanelBuilder {
 	src := sel(s, "sla")
 	organize := dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
-		"excludeByName": map[string]any{"Time": true, "__name__": true, "job": true, "instance": true},
-		"indexByName":   map[string]any{"slo": 0, "period": 1, "Value #A": 2, "Value #B": 3},
-		"renameByName":  map[string]any{"slo": "SLO", "period": "Period", "Value #A": "Availability", "Value #B": "Error budget remaining"},
+		"excludeByName": map[string]any{"Time": true, "__name__": true, "job": true, "instance": true, "which": true},
+		"indexByName":   map[string]any{"slo": 0, "span": 1, "period": 2, "Value #A": 3, "Value #B": 4, "Value #C": 5},
+		"renameByName": map[string]any{"slo": "SLO", "span": "Span", "period": "Period", "Value #A": "Availability",
+			"Value #B": "Error budget remaining", "Value #C": "Downtime"},
 	}}
 	colour := dashboard.DynamicConfigValue{Id: "custom.cellOptions", Value: map[string]any{"type": "color-text"}}
 	return tablePanel("SLA per period", "percentunit", 24,
 		q("sla_availability_ratio"+src, ""),
-		q("sla_error_budget_remaining_ratio"+src, "")).
+		q("sla_error_budget_remaining_ratio"+src, ""),
+		q("sla_downtime_seconds"+src, "")).
 		WithTransformation(organize).
 		OverrideByName("Error budget remaining", append(thresholdsOverride(budgetLeft()), colour)).
+		OverrideByName("Downtime", []dashboard.DynamicConfigValue{{Id: "unit", Value: "s"}, {Id: "decimals", Value: 0}}).
 		Decimals(3).
-		Description("Availability and error budget left per SLO and calendar period (sla_availability_ratio, sla_error_budget_remaining_ratio), the figures an SLA report quotes.")
+		Description("Availability, error budget left and downtime per SLO and calendar period in the spec's time zone, current and previous month, quarter and year (sla_availability_ratio, sla_error_budget_remaining_ratio, sla_downtime_seconds: uptime SLOs only; planned maintenance is not counted unless sla_exporter is configured so). The figures an SLA report quotes.")
 }
 
 // burnPanel is how fast each SLO spends its budget over one long window

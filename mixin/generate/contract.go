@@ -8,18 +8,46 @@ import (
 
 	pghacollector "github.com/hotel-ops/hotel-ops/exporters/pgha_exporter/collector"
 	pitrmonitor "github.com/hotel-ops/hotel-ops/exporters/pitr_exporter/monitor"
+	slabusiness "github.com/hotel-ops/hotel-ops/exporters/sla_exporter/business"
+	slaconfig "github.com/hotel-ops/hotel-ops/exporters/sla_exporter/config"
+	slaexamples "github.com/hotel-ops/hotel-ops/exporters/sla_exporter/examples"
+	slaincidents "github.com/hotel-ops/hotel-ops/exporters/sla_exporter/incidents"
+	slaperiods "github.com/hotel-ops/hotel-ops/exporters/sla_exporter/sla"
 )
 
-// The metrics rules and dashboards may use, by who produces them. Our
-// exporters are read from their own descriptors. escalator's are listed
-// here (reading its descriptors would link its stores into mixgen; a test
-// compares the list with what it registers), and so are those of
-// sla_exporter, a planned exporter whose names the dashboards already read
-// (docs/design.md, "Metric contract"); the rest are external exporters and
-// the application.
+// slaDescriptors are sla_exporter's own metrics: query health, SLA per
+// period, incident figures.
+func slaDescriptors() []*prometheus.Desc {
+	return append(append(slabusiness.Descriptors(), slaperiods.Descriptors()...), slaincidents.Descriptors()...)
+}
 
-// designContract lists escalator's metrics (webhook/escalate/metrics.go)
-// and the planned sla_exporter's.
+// slaExampleMetrics are the metrics the shipped example's queries define.
+func slaExampleMetrics() []string {
+	c, err := slaconfig.Parse("examples/hotel.yml", slaexamples.Hotel)
+	if err != nil {
+		panic(err) // the example's own test parses it: never in a build that passed
+	}
+	var out []string
+	for _, q := range c.Queries {
+		if q.Redis != nil {
+			out = append(out, q.Redis.Metric)
+		}
+		for _, m := range q.Metrics {
+			out = append(out, m.Name)
+		}
+	}
+	return out
+}
+
+// The metrics rules and dashboards may use, by who produces them. Our
+// exporters are read from their own descriptors, and sla_exporter's
+// business metrics from its shipped example configuration (the names the
+// business dashboard reads). escalator's are listed here (reading its
+// descriptors would link its stores into mixgen; a test compares the list
+// with what it registers); the rest are external exporters and the
+// application.
+
+// designContract lists escalator's metrics (webhook/escalate/metrics.go).
 var designContract = map[string][]string{
 	"escalator": {
 		"escalator_alerts_received_total", "escalator_duplicate_deliveries_total", "escalator_incidents_open",
@@ -31,11 +59,6 @@ var designContract = map[string][]string{
 		"escalator_actions_total", "escalator_incidents_resolved_total",
 		"escalator_action_duration_seconds_bucket", "escalator_action_duration_seconds_sum", "escalator_action_duration_seconds_count",
 		"escalator_diagnostics_duration_seconds_bucket", "escalator_diagnostics_duration_seconds_sum", "escalator_diagnostics_duration_seconds_count",
-	},
-	"sla_exporter": {
-		"sla_query_up", "sla_query_last_success_timestamp_seconds", "sla_availability_ratio", "sla_error_budget_remaining_ratio",
-		// the shipped example configuration's business metrics
-		"sla_orders_total", "sla_revenue_total", "sla_active_users", "sla_conversion_ratio",
 	},
 }
 
@@ -75,6 +98,12 @@ func Producers() map[string]string {
 	}
 	for _, n := range descNames(pitrmonitor.Descriptors()) {
 		out[n] = "pitr_exporter"
+	}
+	for _, n := range descNames(slaDescriptors()) {
+		out[n] = "sla_exporter"
+	}
+	for _, n := range slaExampleMetrics() {
+		out[n] = "sla_exporter (shipped example configuration)"
 	}
 	for who, names := range designContract {
 		for _, n := range names {

@@ -40,6 +40,7 @@ var files = []ruleFile{
 	{name: "app.yml", recording: appRecording, alerts: []string{
 		"HotelAppDown", "HotelAppUnreachable", "HotelAppErrorRateCritical", "HotelAppErrorRateHigh", "HotelAppLatencyCritical", "HotelAppLatencyHigh"}},
 	{name: "throughput.yml", recording: none, alerts: []string{"HotelAppThroughputDropCritical", "HotelAppThroughputDropWarning"}},
+	{name: "business.yml", recording: none, alerts: []string{"BusinessOrdersDrop"}},
 	{name: "node.yml", recording: nodeRecording, alerts: []string{
 		"NodeCPUCritical", "NodeCPUHigh", "NodeMemoryCritical", "NodeMemoryHigh",
 		"NodeDiskCritical", "NodeDiskHigh", "NodeNetworkCritical", "NodeNetworkHigh", "NodeExporterDown"}},
@@ -50,11 +51,12 @@ var files = []ruleFile{
 	{name: "backup.yml", recording: none, alerts: []string{
 		"BackupFullTooOld", "BackupIncrTooOld", "WALChainBroken", "RPOExceeded", "PITRWindowTooShort",
 		"BackupNotEncrypted", "BackupCrossRegionCopyStale", "RestoreTestOverdue"}},
-	{name: "slo.yml", recording: sloRecording, alerts: []string{"SLOAvailabilityBudgetBurn", "SLOLatencyBudgetBurn"}},
+	{name: "slo.yml", recording: sloRecording, alerts: []string{"SLOAvailabilityBudgetBurn", "SLOLatencyBudgetBurn", "SLAMonthlyBudgetSpent"}},
 	{name: "reliability.yml", recording: reliabilityRecording, alerts: []string{"MTTRAboveTarget", "MTBFBelowTarget"}},
 	{name: "security.yml", recording: none, alerts: []string{
 		"BruteForceSuspected", "LoginFailuresHigh", "CertificateExpiryCritical", "CertificateExpiringSoon"}},
-	{name: "suite.yml", recording: none, alerts: []string{"HotelOpsExporterDown", "PITRRefreshFailing", "EscalatorNotificationsFailing", "EscalatorDown"}},
+	{name: "suite.yml", recording: none, alerts: []string{"HotelOpsExporterDown", "PITRRefreshFailing", "EscalatorNotificationsFailing", "EscalatorDown",
+		"SLAQueryFailing", "SLARefreshFailing"}},
 	// Its own file and group: it reads the ALERTS series every other group
 	// writes.
 	{name: "fallback.yml", recording: none, alerts: []string{"EscalatorFallback"}},

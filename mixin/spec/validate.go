@@ -16,7 +16,7 @@ import (
 // thresholdUnits lists the thresholds the generators read, with the unit
 // each must be written in.
 var thresholdUnits = map[string]Unit{
-	"response_time": Seconds, "error_rate": Ratio, "throughput_drop": Ratio,
+	"response_time": Seconds, "error_rate": Ratio, "throughput_drop": Ratio, "orders_drop": Ratio,
 	"cpu": Ratio, "memory": Ratio, "disk": Ratio, "network": Ratio,
 	"db_connections": Ratio, "slow_query": Seconds, "replication_lag": Seconds,
 	"system_down": Ratio, "resource_usage": Ratio, "login_failures": Ratio,
