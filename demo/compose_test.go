@@ -17,6 +17,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	slaconfig "github.com/hotel-ops/hotel-ops/exporters/sla_exporter/config"
+	"github.com/hotel-ops/hotel-ops/exporters/sla_exporter/examples"
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
 	"github.com/hotel-ops/hotel-ops/webhook/api"
 	"github.com/hotel-ops/hotel-ops/webhook/config"
@@ -107,6 +109,53 @@ func TestComposeEscalatorConfigLoads(t *testing.T) {
 	}
 }
 
+// sla_exporter's configuration loads, every file it reads is mounted,
+// and it is the shipped example with only the servers changed.
+func TestComposeSLAConfigLoads(t *testing.T) {
+	c := readCompose(t)
+	got, err := slaconfig.Load(content(t, c, "sla_exporter", "/etc/sla_exporter/sla.yml"))
+	if err != nil {
+		t.Fatalf("sla_exporter's configuration in docker-compose.yml: %v", err)
+	}
+	mounted := map[string]bool{}
+	for _, m := range c.Services["sla_exporter"].Configs {
+		mounted[m.Target] = true
+	}
+	for _, f := range []string{got.Database.DSNFile, got.Escalator.TokenFile} {
+		if !mounted[f] {
+			t.Errorf("sla_exporter reads %s, which docker-compose.yml does not mount", f)
+		}
+	}
+	if !slices.Contains(c.Services["sla_exporter"].Command, "--config.file=/etc/sla_exporter/sla.yml") {
+		t.Errorf("sla_exporter runs %q, not with the mounted configuration", c.Services["sla_exporter"].Command)
+	}
+	want, err := slaconfig.Parse("hotel.yml", examples.Hotel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct{ what, got, want string }{
+		{"redis.addr", got.Redis.Addr, "redis:6379"},
+		{"sla.prometheus_url", got.SLA.PrometheusURL, "http://prometheus:9090"},
+		{"escalator.url", got.Escalator.URL, "http://escalator:9096"},
+	} {
+		if s.got != s.want {
+			t.Errorf("%s is %q, want this compose's %q", s.what, s.got, s.want)
+		}
+	}
+	want.Redis.Addr, want.SLA.PrometheusURL, want.Escalator.URL = got.Redis.Addr, got.SLA.PrometheusURL, got.Escalator.URL
+	g, err := yaml.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := yaml.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(g) != string(w) {
+		t.Errorf("sla_exporter's configuration in docker-compose.yml is not exporters/sla_exporter/examples/hotel.yml with this compose's servers:\n%s\nwant:\n%s", g, w)
+	}
+}
+
 // The console's demo account, as compose hands it to escalator ("$$" is
 // compose's escape of "$"), signs in with the password the comments name.
 func TestComposeConsoleAccount(t *testing.T) {
@@ -190,8 +239,8 @@ func TestComposePrometheusConfigChecks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("promtool check config on docker-compose.yml's prometheus.yml: %v\n%s", err, res)
 	}
-	// Each job the rules select is scraped (pgha and escalator run here).
-	for _, job := range []string{"pgha", "escalator"} {
+	// Each job the rules select is scraped (pgha, sla and escalator run here).
+	for _, job := range []string{"pgha", "sla", "escalator"} {
 		if !regexp.MustCompile(`job_name: ` + job + `\b`).MatchString(conf) {
 			t.Errorf("docker-compose.yml's Prometheus does not scrape job %s", job)
 		}

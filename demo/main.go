@@ -2,7 +2,8 @@
 // ships (internal/suite): a PostgreSQL primary and streaming standby,
 // pgBackRest archiving into S3, the hotelapp booking application with its
 // own traffic, node_exporter, pgha_exporter and pitr_exporter, Prometheus
-// 3 with rules/, Alertmanager with the generated alertmanager.yml and
+// 3 with rules/, sla_exporter with its shipped example configuration (it
+// writes this week's report once the suite is up), Alertmanager with the generated alertmanager.yml and
 // escalator with the generated policies. PagerDuty, Slack and e-mail are
 // loopback recorders; every page they receive is printed here. It stays
 // in the foreground until interrupted, then removes everything it started
@@ -18,12 +19,14 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sort"
@@ -32,6 +35,7 @@ import (
 	"syscall"
 	"time"
 
+	slaconfig "github.com/hotel-ops/hotel-ops/exporters/sla_exporter/config"
 	"github.com/hotel-ops/hotel-ops/internal/suite"
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
 )
@@ -52,6 +56,7 @@ func main() {
 	appAddr := flag.String("app.listen", "127.0.0.1:8080", "where hotelapp listens")
 	pghaAddr := flag.String("pgha.listen", "127.0.0.1:9187", "where pgha_exporter listens")
 	pitrAddr := flag.String("pitr.listen", "127.0.0.1:9188", "where pitr_exporter listens")
+	slaAddr := flag.String("sla.listen", "127.0.0.1:9189", "where sla_exporter listens")
 	escAddr := flag.String("escalator.listen", "127.0.0.1:9096", "where escalator listens")
 	controlAddr := flag.String("control.listen", "127.0.0.1:9099", "where `demo fault` reaches this process")
 	soak := flag.Duration("soak", 0, "run the healthy suite this long (e.g. 20m), report every page it sent, and exit 1 if there was any")
@@ -61,7 +66,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	s := suite.Start(e, suite.Options{AppAddr: *appAddr, PghaAddr: *pghaAddr, PitrAddr: *pitrAddr, EscalatorAddr: *escAddr,
+	s := suite.Start(e, suite.Options{AppAddr: *appAddr, PghaAddr: *pghaAddr, PitrAddr: *pitrAddr, SlaAddr: *slaAddr, EscalatorAddr: *escAddr,
 		Logf: func(format string, args ...any) { fmt.Printf(format+"\n", args...) }})
 	f := &faults{s: s}
 	if err := startControl(e, *controlAddr, f); err != nil {
@@ -69,6 +74,7 @@ func main() {
 	}
 	fmt.Print(banner(s))
 	go printPages(ctx, s)
+	go weeklyReport(ctx, s)
 
 	code := 0
 	if *soak > 0 {
@@ -124,6 +130,7 @@ func banner(s *suite.Suite) string {
 	fmt.Fprintf(&b, "  hotelapp:            http://%s/  (metrics /metrics)\n", s.AppAddr)
 	fmt.Fprintf(&b, "  pgha_exporter:       http://%s/metrics, /probe?target=standby1\n", s.PghaAddr)
 	fmt.Fprintf(&b, "  pitr_exporter:       http://%s/metrics\n", s.PitrAddr)
+	fmt.Fprintf(&b, "  sla_exporter:        http://%s/metrics  (configuration %s)\n", s.SlaAddr, s.SlaConfig)
 	fmt.Fprintf(&b, "  node_exporter:       %s/metrics\n", s.Node.URL)
 	fmt.Fprintf(&b, "  PostgreSQL primary:  %s\n  PostgreSQL standby:  %s\n", s.Primary.DSN("postgres"), s.Standby.DSN("postgres"))
 	fmt.Fprintf(&b, "\nPagerDuty, Slack and e-mail are recorders on loopback: every page they receive is printed below.\n")
@@ -131,6 +138,46 @@ func banner(s *suite.Suite) string {
 	fmt.Fprintf(&b, "  bin/demo fault system-down     # %s\n", strings.Join(faultNames(), " | "))
 	fmt.Fprintf(&b, "  bin/demo fault clear\n\nPress Ctrl-C to stop and remove everything.\n\n")
 	return b.String()
+}
+
+// weeklyReport runs `sla_exporter report` once for the current ISO week
+// (in the SLA's time zone) and prints where the HTML is; it is removed
+// with everything else.
+func weeklyReport(ctx context.Context, s *suite.Suite) {
+	cfg, err := slaconfig.Load(s.SlaConfig)
+	if err != nil {
+		fmt.Printf("sla_exporter report: %v\n", err)
+		return
+	}
+	loc := time.Local
+	if cfg.SLA != nil && cfg.SLA.Location != nil {
+		loc = cfg.SLA.Location
+	}
+	year, week := time.Now().In(loc).ISOWeek()
+	name := fmt.Sprintf("%d-W%02d", year, week)
+	cmd := exec.CommandContext(ctx, filepath.Join(s.Bin, "sla_exporter"), "--config.file", s.SlaConfig,
+		"report", "--period", name, "--out", filepath.Join(s.Dir, "report-"+name))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit) && exit.ExitCode() == 1 && ctx.Err() == nil:
+		// Written, with a section whose source failed: the report says which.
+		fmt.Printf("sla_exporter report --period %s: written with sections missing figures\n%s", name, stderr.String())
+	default:
+		if ctx.Err() == nil {
+			fmt.Printf("sla_exporter report --period %s: %v\n%s", name, err, stderr.String())
+		}
+		return
+	}
+	// It prints each file it wrote, one a line.
+	for _, f := range strings.Fields(string(out)) {
+		if strings.HasSuffix(f, ".html") {
+			fmt.Printf("  sla_exporter report of %s (the week so far): %s\n", name, f)
+		}
+	}
 }
 
 func mustAbs(p string) string {

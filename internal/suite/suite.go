@@ -2,8 +2,11 @@
 // system, from the generated configuration as it ships: a PostgreSQL
 // primary and streaming standby, pgBackRest archiving into S3, the demo
 // hotel application, node_exporter, pgha_exporter and pitr_exporter, a
-// real Prometheus 3 evaluating the generated rules, Alertmanager with the
-// generated alertmanager.yml and escalator with the generated policies.
+// real Prometheus 3 evaluating the generated rules, sla_exporter with the
+// shipped example configuration (business queries on the standby and a
+// Redis, the SLA from that Prometheus, incidents from escalator),
+// Alertmanager with the generated alertmanager.yml and escalator with the
+// generated policies.
 // The spec's own override mechanism points every channel at loopback
 // recorders of PagerDuty, Slack and e-mail. The end-to-end tests and
 // `make demo` both run it.
@@ -22,9 +25,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/crypto/bcrypt"
 
+	slaconfig "github.com/hotel-ops/hotel-ops/exporters/sla_exporter/config"
+	"github.com/hotel-ops/hotel-ops/exporters/sla_exporter/examples"
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
 	"github.com/hotel-ops/hotel-ops/mixin/generate"
 	"github.com/hotel-ops/hotel-ops/mixin/spec"
@@ -39,6 +46,11 @@ const (
 	EvalInterval   = 5 * time.Second
 	// PITRRefresh is how often pitr_exporter reads the repository.
 	PITRRefresh = 15 * time.Second
+	// SLARefresh is how often sla_exporter recomputes the SLA of the
+	// current periods (5m shipped). It exports no availability before
+	// Prometheus has measured a step: its first refresh, at its start,
+	// comes too early for that in a Prometheus started just before.
+	SLARefresh = time.Minute
 )
 
 // loopback is the spec override that points the channels' secrets and
@@ -66,7 +78,7 @@ type Options struct {
 	// channels (shorter escalations for a test, say).
 	Override string
 	// Addresses to listen on; "" for a free port on 127.0.0.1.
-	AppAddr, EscalatorAddr, PghaAddr, PitrAddr string
+	AppAddr, EscalatorAddr, PghaAddr, PitrAddr, SlaAddr string
 	// TrafficRPS is the application's own traffic (default 5 requests/s).
 	TrafficRPS float64
 	// Logf, when set, tells what is being started.
@@ -79,17 +91,21 @@ type Suite struct {
 	Dir string
 	Bin string // the suite's binaries, built by Start
 
-	Primary, Standby           *testenv.Postgres
-	App, Pgha, Pitr, Escalator *Proc
-	Node                       *testenv.NodeExporter
-	Alertmanager               *testenv.Alertmanager
-	Prometheus                 *testenv.Prometheus
+	Primary, Standby                *testenv.Postgres
+	App, Pgha, Pitr, Sla, Escalator *Proc
+	Node                            *testenv.NodeExporter
+	Redis                           *testenv.Redis
+	Alertmanager                    *testenv.Alertmanager
+	Prometheus                      *testenv.Prometheus
 
 	PagerDuty, Slack *testenv.HTTPRecorder
 	Mail             *testenv.SMTPRecorder
 
-	AppAddr, EscalatorAddr, PghaAddr, PitrAddr string
-	AdminToken, EscalatorToken                 string
+	AppAddr, EscalatorAddr, PghaAddr, PitrAddr, SlaAddr string
+	AdminToken, EscalatorToken                          string
+	// SlaConfig is sla_exporter's configuration file, for its report
+	// command (`sla_exporter --config.file SlaConfig report ...`).
+	SlaConfig string
 	// ConsoleUser signs in to escalator's console with ConsolePassword.
 	ConsoleUser, ConsolePassword string
 	Spec                         *spec.Spec
@@ -131,7 +147,7 @@ func Start(t testenv.TB, opt Options) *Suite {
 	// Build while the databases start: the slowest two steps together.
 	build := make(chan error, 1)
 	go func() {
-		cmd := exec.Command("go", "build", "-o", s.Bin+"/", "./exporters/pgha_exporter", "./exporters/pitr_exporter", "./webhook/escalator", "./demo/hotelapp")
+		cmd := exec.Command("go", "build", "-o", s.Bin+"/", "./exporters/pgha_exporter", "./exporters/pitr_exporter", "./exporters/sla_exporter", "./webhook/escalator", "./demo/hotelapp")
 		cmd.Dir = root
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -159,6 +175,7 @@ func Start(t testenv.TB, opt Options) *Suite {
 	s.Slack = testenv.StartHTTPRecorder(t)
 	s.Mail = testenv.StartSMTPRecorder(t)
 	s.Node = testenv.StartNodeExporter(t)
+	s.Redis = testenv.StartRedis(t) // the cache sla_exporter's Redis queries read
 
 	write := func(name, content string) string {
 		p := filepath.Join(s.Dir, name)
@@ -177,6 +194,10 @@ func Start(t testenv.TB, opt Options) *Suite {
 	s.AppAddr = addrOr(t, opt.AppAddr)
 	s.PghaAddr = addrOr(t, opt.PghaAddr)
 	s.PitrAddr = addrOr(t, opt.PitrAddr)
+	// Prometheus scrapes sla_exporter, which reads the SLA from
+	// Prometheus: its address is chosen now, for the scrape job, and it
+	// starts once Prometheus's URL is known.
+	s.SlaAddr = addrOr(t, opt.SlaAddr)
 
 	// Alertmanager's configuration names escalator; escalator's names
 	// Alertmanager: generate once for the one, start it, then again.
@@ -244,6 +265,7 @@ refresh: {interval: %[9]s, timeout: 10s}
 		{JobName: jobOf(s.Spec, "node"), Targets: []string{s.Node.Addr}},
 		{JobName: jobOf(s.Spec, "pitr"), Targets: []string{s.PitrAddr}},
 		{JobName: jobOf(s.Spec, "escalator"), Targets: []string{s.EscalatorAddr}},
+		{JobName: jobOf(s.Spec, "sla"), Targets: []string{s.SlaAddr}},
 		// One exporter, two databases: the relabelling the README shows.
 		{JobName: jobOf(s.Spec, "pgha"), MetricsPath: "/probe", Targets: []string{"primary", "standby1"}, RelabelConfigs: fmt.Sprintf(`
 - source_labels: [__address__]
@@ -262,6 +284,20 @@ refresh: {interval: %[9]s, timeout: 10s}
 		AlertmanagerURLs:   []string{s.Alertmanager.URL},
 		ScrapeJobs:         s.ScrapeJobs,
 	})
+
+	logf("Starting sla_exporter with the shipped example configuration...")
+	// Its queries run at its start and then every minute: with a booking
+	// replicated to the standby already, the first figures are not zeros.
+	s.waitForBooking(30 * time.Second)
+	// The shipped example with this machine's servers: the business
+	// queries on the standby (the read replica the example names), the
+	// SLA from this Prometheus, the incidents from escalator.
+	slaYAML, err := slaConfig(standbyDSN, s.Redis.Addr, s.Prometheus.URL, "http://"+s.EscalatorAddr, tokenFile, SLARefresh)
+	if err != nil {
+		t.Fatalf("sla_exporter's configuration: %v", err)
+	}
+	s.SlaConfig = write("sla.yml", string(slaYAML))
+	s.Sla = s.start("sla_exporter", "http://"+s.SlaAddr+"/metrics", "--config.file", s.SlaConfig, "--web.listen-address", s.SlaAddr)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for _, job := range s.ScrapeJobs {
@@ -270,6 +306,56 @@ refresh: {interval: %[9]s, timeout: 10s}
 		}
 	}
 	return s
+}
+
+// waitForBooking waits at most timeout for the application's first
+// booking to reach the standby; after that the suite goes on anyway.
+func (s *Suite) waitForBooking(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.Standby.DSN("postgres"))
+	if err != nil {
+		return
+	}
+	defer conn.Close(context.Background())
+	for {
+		var n int64
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM bookings").Scan(&n); err == nil && n > 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// slaConfig is the shipped example configuration of sla_exporter
+// (examples.Hotel) pointed at these servers, with the SLA recomputed
+// every refresh, as YAML that config.Parse accepts.
+func slaConfig(dsnFile, redisAddr, prometheusURL, escalatorURL, tokenFile string, refresh time.Duration) ([]byte, error) {
+	c, err := slaconfig.Parse("examples/hotel.yml", examples.Hotel)
+	if err != nil {
+		return nil, err
+	}
+	if c.Database == nil || c.Redis == nil || c.SLA == nil || c.Escalator == nil {
+		return nil, fmt.Errorf("examples/hotel.yml: want database, redis, sla and escalator sections")
+	}
+	c.Database.DSNFile, c.Database.DSNEnv = dsnFile, ""
+	c.Redis.Addr = redisAddr
+	c.SLA.PrometheusURL, c.SLA.Refresh = prometheusURL, model.Duration(refresh)
+	c.Escalator.URL, c.Escalator.TokenFile, c.Escalator.TokenEnv = escalatorURL, tokenFile, ""
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	// What is written must read back: a type whose YAML does not
+	// round-trip would otherwise show only when sla_exporter starts.
+	if _, err := slaconfig.Parse("sla.yml", out); err != nil {
+		return nil, fmt.Errorf("the example's configuration, written back: %w", err)
+	}
+	return out, nil
 }
 
 // jobOf is the job a selector of the spec names (job="hotel-saas").
