@@ -189,28 +189,13 @@ func formToken(t *testing.T, page string) string {
 	return m[1]
 }
 
-// browser is a headless Debian chromium driven over the DevTools protocol.
-func browser(t *testing.T) context.Context {
-	bin := testenv.LookPath(t, "chromium", "apt-get install chromium")
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin),
-		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // A person opens an incident's link (as from Slack), signs in with a
 // name and password, lands on that incident, sees its labels as text (the
 // script in a label does not run) and its timeline, and acknowledges it
 // with the button: the acknowledgement is theirs.
 func TestConsoleInBrowser(t *testing.T) {
 	env := newConsole(t, nil)
-	ctx := browser(t)
+	ctx := testenv.Browser(t, 60*time.Second)
 
 	// text runs steps, then reads an element's text.
 	text := func(sel chromedp.ID, steps ...chromedp.Action[chromedp.Void]) string {

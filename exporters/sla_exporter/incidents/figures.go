@@ -41,7 +41,7 @@ func Compute(list []Incident, p period.Period, now time.Time) Figures {
 		// Escalator stamps both times itself, but a clock stepped back
 		// could still order them wrongly: such an incident took no time.
 		repair += float64(max(inc.ResolvedAt.Sub(inc.OpenedAt), 0))
-		if automated(inc) {
+		if Automated(inc) {
 			f.Automated++
 		}
 	}
@@ -79,7 +79,7 @@ func resolvedBy(inc Incident, now time.Time) bool {
 	return !inc.ResolvedAt.IsZero() && !inc.ResolvedAt.After(now)
 }
 
-// automated is the spec's automation: an auto-recovery action fixed the
+// Automated is the spec's automation: an auto-recovery action fixed the
 // incident and no person acknowledged it. The same definition as
 // escalator's escalator_incidents_resolved_total{automated="true"}.
-func automated(inc Incident) bool { return inc.Automated && inc.AckedAt.IsZero() }
+func Automated(inc Incident) bool { return inc.Automated && inc.AckedAt.IsZero() }

@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"context"
 	"image"
 	"image/png"
 	"os"
@@ -15,23 +14,6 @@ import (
 
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
 )
-
-// browser is a headless Chromium with the flags that work on these
-// machines (as root, in a container): see webhook/api/console_test.go.
-func browser(t *testing.T) context.Context {
-	bin := testenv.LookPath(t, "chromium", "apt-get install chromium")
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin),
-		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.UserDataDir(t.TempDir()))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	ctx, cancel = context.WithTimeout(ctx, 45*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // checkInBrowser opens the HTML page from a file (so nothing could be
 // fetched even if it tried), checks that every chart is there and has
@@ -55,7 +37,7 @@ func checkInBrowser(t *testing.T, r *Report) {
 	if err := os.WriteFile(file, page.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx := browser(t)
+	ctx := testenv.Browser(t, 45*time.Second)
 	if err := chromedp.Do(ctx,
 		chromedp.EmulateViewport(1200, 900),
 		chromedp.Navigate("file://"+file),

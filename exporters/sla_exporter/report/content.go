@@ -243,7 +243,7 @@ func incidentTable(caption string, list []incidents.Incident, r *Report) table {
 			resolved, took = formatTime(inc.ResolvedAt, loc), formatDuration(inc.ResolvedAt.Sub(inc.OpenedAt))
 		}
 		auto := "no"
-		if Automated(inc) {
+		if incidents.Automated(inc) {
 			auto = "yes"
 		}
 		t.Rows = append(t.Rows, []cell{{Text: formatTime(inc.OpenedAt, loc)}, {Text: inc.Alertname},

@@ -30,8 +30,3 @@ func buildIncidents(list []incidents.Incident, st Status, p period.Period, now t
 	}
 	return s
 }
-
-// Automated reports whether an auto-recovery action fixed inc with no
-// person acknowledging it: the definition incidents.Compute counts in
-// Figures.Automated (and escalator in its automated="true").
-func Automated(inc incidents.Incident) bool { return inc.Automated && inc.AckedAt.IsZero() }
