@@ -33,6 +33,7 @@ type rig struct {
 	reg     *prometheus.Registry
 	dir     string
 	cfgYAML string
+	cfg     *config.Config
 }
 
 // rigOptions vary the repository and the exporter's configuration.
@@ -42,6 +43,15 @@ type rigOptions struct {
 	FullListEvery string // default 1ms: every refresh lists everything
 	BucketChecks  string // default 1ms: every refresh reads the bucket's settings
 	Timeout       string // default 20s
+	// DefaultRefresh leaves refresh.interval, full_list_interval and
+	// recheck_within at their defaults (FullListEvery is then ignored), for
+	// tests of what the default configuration sees.
+	DefaultRefresh bool
+	RecheckWithin  string // default: the configuration's default
+	// InitdbArgs and WALSegmentSize make a primary with other WAL segments
+	// (--wal-segsize=1 and 1<<20: many real segments in little space).
+	InitdbArgs     []string
+	WALSegmentSize uint64
 }
 
 func newRig(t testing.TB, o rigOptions) *rig {
@@ -59,7 +69,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	t.Helper()
 	s3 := testenv.StartS3(t)
 	conf := testenv.NewPgBackRestConfigPath(t)
-	pg := testenv.StartPrimary(t, "primary", testenv.PrimaryOptions{ArchiveCommand: testenv.PgBackRestArchiveCommand(conf, "main")})
+	pg := testenv.StartPrimary(t, "primary", testenv.PrimaryOptions{ArchiveCommand: testenv.PgBackRestArchiveCommand(conf, "main"), InitdbArgs: o.InitdbArgs})
 	br := testenv.StartPgBackRest(t, conf, pg, s3, testenv.PgBackRestOptions{CipherPass: cipherPass})
 	dir := t.TempDir()
 	write := func(name, content string) string {
@@ -83,17 +93,25 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if replica != "" {
 		extra += "replica:\n  s3:" + s3block("    ", replica) + "\n"
 	}
+	cadence := "\n  interval: 1h\n  full_list_interval: " + o.FullListEvery
+	if o.DefaultRefresh {
+		cadence = ""
+	}
+	if o.RecheckWithin != "" {
+		cadence += "\n  recheck_within: " + o.RecheckWithin
+	}
+	if o.WALSegmentSize != 0 {
+		cipher += fmt.Sprintf("\n  wal_segment_size: %d", o.WALSegmentSize)
+	}
 	yaml := fmt.Sprintf(`repository:
   type: pgbackrest
   stanza: main
   path: %s%s
 s3:%s
-refresh:
-  interval: 1h
+refresh:%s
   timeout: %s
-  full_list_interval: %s
   bucket_check_interval: %s
-%s`, br.RepoPath, cipher, s3block("  ", br.Bucket), o.Timeout, o.FullListEvery, o.BucketChecks, extra)
+%s`, br.RepoPath, cipher, s3block("  ", br.Bucket), cadence, o.Timeout, o.BucketChecks, extra)
 	cfgPath := write("pitr.yml", yaml)
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
@@ -109,7 +127,7 @@ refresh:
 	}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(mon)
-	return &rig{s3: s3, pg: pg, br: br, mon: mon, reg: reg, dir: dir, cfgYAML: yaml}
+	return &rig{s3: s3, pg: pg, br: br, mon: mon, reg: reg, dir: dir, cfgYAML: yaml, cfg: cfg}
 }
 
 type sample = metrictest.Sample
@@ -150,15 +168,22 @@ func (r *rig) segmentFiles(t *testing.T) []string {
 	return files
 }
 
-func TestPgBackRestRepository(t *testing.T) {
-	r := newRig(t, rigOptions{Replica: "replica"})
-	r.s3.MakeBucket("replica")
+// fullThenIncr takes a full backup, archives two segments of new tables,
+// and takes an incremental backup: segment 3 is needed from the full
+// backup on, not from the incremental one.
+func (r *rig) fullThenIncr() {
 	r.br.Backup("full")
 	r.pg.Exec("CREATE TABLE booking AS SELECT g AS id FROM generate_series(1, 10000) g")
 	r.pg.Exec("SELECT pg_switch_wal()")
 	r.pg.Exec("CREATE TABLE gap AS SELECT g AS id FROM generate_series(1, 10) g")
 	r.pg.Exec("SELECT pg_switch_wal()")
 	r.br.Backup("incr")
+}
+
+func TestPgBackRestRepository(t *testing.T) {
+	r := newRig(t, rigOptions{Replica: "replica"})
+	r.s3.MakeBucket("replica")
+	r.fullThenIncr()
 
 	m := r.refresh(t)
 	t.Run("backups appear with pgBackRest's own times", func(t *testing.T) {

@@ -88,8 +88,12 @@ func (s *synthetic) writeSegmentFiles(t testing.TB, from, to uint64) {
 	}
 }
 
+// config is the repository's configuration for tests that refresh by hand
+// (the interval is an hour): they measure the incremental listing, so the
+// re-check, which would run a whole pass on every refresh an hour apart, is
+// moved out of their way (recheck_test.go measures it).
 func (s *synthetic) config(t testing.TB, typ, path string) *config.Config {
-	return s.configVia(t, typ, path, s.s3.Endpoint, s.s3.CAFile, "full_list_interval: 24h")
+	return s.configVia(t, typ, path, s.s3.Endpoint, s.s3.CAFile, "full_list_interval: 24h, recheck_within: 24h")
 }
 
 // configVia is config reaching the bucket through endpoint (a proxy, say),

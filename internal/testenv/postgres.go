@@ -38,6 +38,8 @@ type PrimaryOptions struct {
 	Settings []string
 	// ArchiveCommand replaces the default copy into ArchiveDir.
 	ArchiveCommand string
+	// InitdbArgs are extra initdb arguments, such as --wal-segsize=1.
+	InitdbArgs []string
 }
 
 // Bindir finds the newest PostgreSQL server binaries (Debian puts them in
@@ -124,7 +126,7 @@ func (p *Postgres) cmd(bin string, args ...string) (string, error) {
 func StartPrimary(t TB, name string, opt PrimaryOptions) *Postgres {
 	t.Helper()
 	p := newCluster(t, name)
-	if out, err := p.cmd("initdb", "-D", p.DataDir(), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale", "C"); err != nil {
+	if out, err := p.cmd("initdb", append([]string{"-D", p.DataDir(), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale", "C"}, opt.InitdbArgs...)...); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
 	archive := opt.ArchiveCommand
@@ -350,3 +352,22 @@ func (p *Postgres) SetArchiveCommand(cmd string) {
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// Chown gives path to the OS user running the cluster, so that programs
+// run as that user (RunAsOwner) can read it.
+func (p *Postgres) Chown(path string) { p.chown(path) }
+
+// RunAsOwner makes cmd run as the cluster's OS user when we are root, as
+// a program that starts PostgreSQL itself must (it refuses root).
+func (p *Postgres) RunAsOwner(cmd *exec.Cmd) {
+	if os.Getuid() != 0 {
+		return
+	}
+	uid, _ := strconv.Atoi(p.owner.Uid)
+	gid, _ := strconv.Atoi(p.owner.Gid)
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	cmd.Env = append(os.Environ(), "HOME="+p.owner.HomeDir, "USER="+p.owner.Username)
+}

@@ -26,9 +26,9 @@ type Config struct {
 	Replica    *Replica       `yaml:"replica"`
 	Policy     Policy         `yaml:"policy"`
 	Refresh    Refresh        `yaml:"refresh"`
-	// RestoreTestMarker is a key that the automatic restore test writes when
-	// it succeeds; its time is exported.
-	RestoreTestMarker string `yaml:"restore_test_marker"`
+	// RestoreTest configures `pitr_exporter restore-test`; the exporter
+	// itself only reads where results are kept (ResultPrefix).
+	RestoreTest RestoreTest `yaml:"restore_test"`
 }
 
 // Repository says which tool's layout to read and where.
@@ -38,6 +38,21 @@ type Repository struct {
 	Stanza         string `yaml:"stanza"`           // pgBackRest stanza
 	CipherPassFile string `yaml:"cipher_pass_file"` // pgBackRest repo1-cipher-pass, for encrypted repositories
 	WALSegmentSize uint64 `yaml:"wal_segment_size"` // bytes; default 16 MiB
+	// Tier is the data's class in the spec's RTO/RPO table (critical, high,
+	// medium, low): it sets the default RPO and RTO and labels the
+	// repository, so rules can hold each repository to its own tier.
+	Tier string `yaml:"tier"`
+}
+
+// Objectives are the spec's RTO and RPO of one tier (災害復旧計画 / RTO/RPO目標).
+type Objectives struct{ RTO, RPO time.Duration }
+
+// Tiers is SPEC-2025-016's RTO/RPO table.
+var Tiers = map[string]Objectives{
+	"critical": {RTO: time.Hour, RPO: 15 * time.Minute},
+	"high":     {RTO: 4 * time.Hour, RPO: time.Hour},
+	"medium":   {RTO: 8 * time.Hour, RPO: 4 * time.Hour},
+	"low":      {RTO: 24 * time.Hour, RPO: 24 * time.Hour},
 }
 
 // Replica is a copy of the WAL archive in another bucket (another region).
@@ -57,7 +72,8 @@ type Policy struct {
 	Timezone   string              `yaml:"timezone"`
 	Backups    map[string]Schedule `yaml:"backups"` // full, diff, incr
 	PITRWindow model.Duration      `yaml:"pitr_window"`
-	RPO        model.Duration      `yaml:"rpo"`
+	RPO        model.Duration      `yaml:"rpo"` // default: the tier's
+	RTO        model.Duration      `yaml:"rto"` // default: the tier's
 
 	Location *time.Location `yaml:"-"`
 }
@@ -67,6 +83,10 @@ type Refresh struct {
 	Interval      model.Duration `yaml:"interval"`
 	Timeout       model.Duration `yaml:"timeout"`
 	FullListEvery model.Duration `yaml:"full_list_interval"`
+	// RecheckWithin bounds how long a deleted or late segment inside the
+	// window goes unseen: the keys recovery needs are listed again, a slice
+	// per refresh, within this time.
+	RecheckWithin model.Duration `yaml:"recheck_within"`
 	BucketChecks  model.Duration `yaml:"bucket_check_interval"`
 }
 
@@ -75,7 +95,7 @@ type Refresh struct {
 // days, RPO 15 minutes (critical data), in Asia/Tokyo.
 func Defaults() Config {
 	return Config{
-		Repository: Repository{Type: "pgbackrest", Stanza: "main", WALSegmentSize: wal.DefaultSegmentSize},
+		Repository: Repository{Type: "pgbackrest", Stanza: "main", WALSegmentSize: wal.DefaultSegmentSize, Tier: "critical"},
 		Policy: Policy{
 			Timezone: "Asia/Tokyo",
 			Backups: map[string]Schedule{
@@ -83,12 +103,13 @@ func Defaults() Config {
 				"incr": {Every: model.Duration(6 * time.Hour), Retention: model.Duration(7 * 24 * time.Hour)},
 			},
 			PITRWindow: model.Duration(7 * 24 * time.Hour),
-			RPO:        model.Duration(15 * time.Minute),
 		},
+		RestoreTest: defaultRestoreTest(),
 		Refresh: Refresh{
 			Interval:      model.Duration(time.Minute),
 			Timeout:       model.Duration(30 * time.Second),
 			FullListEvery: model.Duration(time.Hour),
+			RecheckWithin: model.Duration(10 * time.Minute),
 			BucketChecks:  model.Duration(10 * time.Minute),
 		},
 	}
@@ -113,6 +134,19 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	loc, _ := time.LoadLocation(c.Policy.Timezone) // validated
 	c.Policy.Location = loc
+	tier := Tiers[c.Repository.Tier] // validated
+	if c.Policy.RPO == 0 {
+		c.Policy.RPO = model.Duration(tier.RPO)
+	}
+	if c.Policy.RTO == 0 {
+		c.Policy.RTO = model.Duration(tier.RTO)
+	}
+	if c.RestoreTest.ResultPrefix == "" {
+		c.RestoreTest.ResultPrefix = DefaultResultPrefix(c.Repository)
+	}
+	if c.RestoreTest.Deadline == 0 {
+		c.RestoreTest.Deadline = c.Policy.RTO
+	}
 	return &c, nil
 }
 
@@ -128,6 +162,9 @@ func (c *Config) Validate() error {
 	case "walg":
 	default:
 		add("repository.type", "want pgbackrest or walg, got %q", c.Repository.Type)
+	}
+	if _, ok := Tiers[c.Repository.Tier]; !ok {
+		add("repository.tier", "want critical, high, medium or low, got %q", c.Repository.Tier)
 	}
 	if _, err := wal.NewGeometry(c.Repository.WALSegmentSize); err != nil {
 		add("repository.wal_segment_size", "%v", err)
@@ -175,14 +212,21 @@ func (c *Config) Validate() error {
 	if c.Policy.PITRWindow <= 0 {
 		add("policy.pitr_window", "must be positive")
 	}
-	if c.Policy.RPO <= 0 {
+	if c.Policy.RPO < 0 {
 		add("policy.rpo", "must be positive")
 	}
+	if c.Policy.RTO < 0 {
+		add("policy.rto", "must be positive")
+	}
+	errs = append(errs, c.RestoreTest.validate()...)
 	if c.Refresh.Interval <= 0 || c.Refresh.Timeout <= 0 {
 		add("refresh", "interval and timeout must be positive")
 	}
 	if c.Refresh.Timeout > c.Refresh.Interval {
 		add("refresh.timeout", "must not exceed refresh.interval")
+	}
+	if c.Refresh.RecheckWithin <= 0 {
+		add("refresh.recheck_within", "must be positive")
 	}
 	return errors.Join(errs...)
 }

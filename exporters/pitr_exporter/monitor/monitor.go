@@ -7,13 +7,17 @@ package monitor
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hotel-ops/hotel-ops/exporters/pitr_exporter/config"
 	"github.com/hotel-ops/hotel-ops/exporters/pitr_exporter/repo"
+	"github.com/hotel-ops/hotel-ops/exporters/pitr_exporter/restore"
 	"github.com/hotel-ops/hotel-ops/exporters/pitr_exporter/s3store"
 )
 
@@ -23,7 +27,10 @@ type Bucket struct {
 	Encrypted           bool
 	EncryptionAlgorithm string
 	Versioned           bool
-	RestoreTest         time.Time // LastModified of the restore test marker
+	// RestoreTests are the restore tests' records, by kind; a kind never
+	// run is absent.
+	RestoreTests map[string]restore.Record
+	restoreSeen  map[string]time.Time // LastModified of each record read
 }
 
 // Replica is what the replica bucket holds of the WAL archive.
@@ -60,7 +67,7 @@ func New(cfg *config.Config, layout repo.Layout, store, replica *s3store.Store, 
 	return &Monitor{
 		cfg: cfg, store: store, replica: replica, Stats: stats, logger: logger, now: time.Now,
 		watcher:  repo.NewWatcher(layout, store, opt, logger),
-		failures: map[string]float64{"repository": 0, "replica": 0, "bucket": 0},
+		failures: map[string]float64{"repository": 0, "replica": 0, "bucket": 0, "restore_test": 0},
 	}
 }
 
@@ -152,27 +159,77 @@ func (m *Monitor) checkBucket(ctx context.Context) {
 	if b.Versioned, err = m.store.Versioning(ctx); err != nil {
 		errs = append(errs, err.Error())
 	}
-	if key := m.cfg.RestoreTestMarker; key != "" {
-		err := m.store.List(ctx, key, "", func(o s3store.Object) error {
-			if o.Key == key {
-				b.RestoreTest = o.LastModified
-			}
-			return nil
-		})
-		if err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
+	m.mu.Lock()
+	prev := m.bucket
+	m.mu.Unlock()
+	tests, seen, rerr := m.readRestoreTests(ctx, prev)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.lastBucket = m.now()
+	if rerr != nil {
+		m.failures["restore_test"]++
+		m.logger.Error("Reading the restore test results failed; keeping the last ones read", "bucket", m.store.Bucket(), "prefix", m.cfg.RestoreTest.ResultPrefix, "err", rerr)
+	}
+	m.bucket.RestoreTests, m.bucket.restoreSeen = tests, seen
 	if len(errs) > 0 {
 		m.failures["bucket"]++
 		m.logger.Error("Bucket checks failed", "bucket", m.store.Bucket(), "err", strings.Join(errs, "; "))
 		return
 	}
 	b.Checked = m.now()
+	b.RestoreTests, b.restoreSeen = tests, seen
 	m.bucket = b
+}
+
+// readRestoreTests lists the result prefix (one request) and reads only
+// the records that changed since the last read. A record that cannot be
+// read keeps its last good version.
+func (m *Monitor) readRestoreTests(ctx context.Context, prev Bucket) (map[string]restore.Record, map[string]time.Time, error) {
+	tests, seen := map[string]restore.Record{}, map[string]time.Time{}
+	for k, v := range prev.RestoreTests {
+		tests[k] = v
+	}
+	for k, v := range prev.restoreSeen {
+		seen[k] = v
+	}
+	prefix := m.cfg.RestoreTest.ResultPrefix
+	var objs []s3store.Object
+	err := m.store.ListFolders(ctx, prefix, "", func(o s3store.Object, folder bool) error {
+		if !folder {
+			objs = append(objs, o)
+		}
+		return nil
+	})
+	if err != nil {
+		return tests, seen, err
+	}
+	var errs []string
+	for _, kind := range []string{restore.KindBackup, restore.KindPITR} {
+		key := restore.Key(prefix, kind)
+		if !slices.ContainsFunc(objs, func(o s3store.Object) bool { return o.Key == key }) {
+			delete(tests, kind) // removed from the bucket: no record any more
+			delete(seen, kind)
+			continue
+		}
+		for _, o := range objs {
+			if o.Key != key || o.LastModified.Equal(seen[kind]) {
+				continue
+			}
+			data, err := m.store.Get(ctx, key, 1<<20)
+			if err == nil {
+				var rec restore.Record
+				if rec, err = restore.ParseRecord(data); err == nil {
+					tests[kind], seen[kind] = rec, o.LastModified
+					continue
+				}
+			}
+			errs = append(errs, fmt.Sprintf("%s: %v", key, err))
+		}
+	}
+	if len(errs) > 0 {
+		return tests, seen, errors.New(strings.Join(errs, "; "))
+	}
+	return tests, seen, nil
 }
 
 // Snapshot is a consistent copy of the latest results.

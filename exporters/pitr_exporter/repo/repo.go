@@ -2,7 +2,9 @@
 // the backup catalogue and every archived WAL segment, kept as contiguous
 // runs per timeline. After the first full listing a refresh lists only the
 // keys after the last one seen, so its cost grows with what is new, not
-// with the size of the bucket.
+// with the size of the bucket; a rolling re-check lists the keys recovery
+// needs again, a slice per refresh, to see what was deleted or archived
+// behind the listing (recheck.go).
 package repo
 
 import (
@@ -44,8 +46,11 @@ type Layout interface {
 	// ParseKey classifies a key (relative to the WAL prefix): a segment, or
 	// the timeline of a history file.
 	ParseKey(rel string) (kind KeyKind, seg wal.Segment, err error)
-	// SegmentKey is a key that sorts just before the key of segment seg,
-	// for listing from there again.
+	// SegmentKey is the start of segment seg's keys: it sorts just before
+	// them (listing resumes there) and is a prefix of them (listing it
+	// finds that segment's objects). Keys of segments must sort by
+	// timeline, then number, as they do in both layouts: the re-check
+	// relies on it.
 	SegmentKey(seg wal.Segment) string
 	// History decodes a history file's content.
 	History(rel string, data []byte) ([]wal.Switch, error)

@@ -5,6 +5,7 @@
 package s3store
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -211,6 +212,28 @@ func (s *Store) Get(ctx context.Context, key string, limit int64) ([]byte, error
 		return nil, fmt.Errorf("reading s3://%s/%s: larger than %d bytes", s.bucket, key, limit)
 	}
 	return data, nil
+}
+
+// ErrNotFound is returned by Get for a key that does not exist.
+var ErrNotFound = errors.New("no such key")
+
+// GetIfExists is Get that answers ErrNotFound (wrapped) for a missing key.
+func (s *Store) GetIfExists(ctx context.Context, key string, limit int64) ([]byte, error) {
+	data, err := s.Get(ctx, key, limit)
+	if err != nil && minio.ToErrorResponse(errors.Unwrap(err)).Code == "NoSuchKey" {
+		return nil, fmt.Errorf("reading s3://%s/%s: %w", s.bucket, key, ErrNotFound)
+	}
+	return data, err
+}
+
+// Put writes an object whole. Only the restore test writes, and only its
+// results: the exporter itself needs no more than read access.
+func (s *Store) Put(ctx context.Context, key string, data []byte, contentType string) error {
+	_, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{ContentType: contentType})
+	if err != nil {
+		return fmt.Errorf("writing s3://%s/%s: %w", s.bucket, key, err)
+	}
+	return nil
 }
 
 // Encryption reports the bucket's default encryption and its algorithm

@@ -101,3 +101,72 @@ func (r *Runs) Merge(o *Runs) {
 		}
 	}
 }
+
+// Count is the number of numbers of [first, last] in the set.
+func (r *Runs) Count(first, last uint64) uint64 {
+	n := uint64(0)
+	for _, run := range r.runs {
+		lo, hi := max(run.First, first), min(run.Last, last)
+		if lo <= hi {
+			n += hi - lo + 1
+		}
+	}
+	return n
+}
+
+// MaxAtMost returns the largest number not above n, and false when there
+// is none.
+func (r *Runs) MaxAtMost(n uint64) (uint64, bool) {
+	i := sort.Search(len(r.runs), func(i int) bool { return r.runs[i].First > n })
+	if i == 0 {
+		return 0, false
+	}
+	return min(r.runs[i-1].Last, n), true
+}
+
+// Replace makes the part of the set within [first, last] what it is in
+// with (nil: empty), leaving the rest alone, and returns how many numbers
+// it removed. A listing of a key range is the truth for that range: what
+// the set holds there and the listing lacks was deleted.
+func (r *Runs) Replace(first, last uint64, with *Runs) (removed uint64) {
+	if last < first {
+		return 0
+	}
+	var out []Run
+	for _, run := range r.runs {
+		if run.Last < first || run.First > last {
+			out = append(out, run)
+			continue
+		}
+		lo, hi := max(run.First, first), min(run.Last, last)
+		if with == nil {
+			removed += hi - lo + 1
+		} else {
+			removed += with.Missing(lo, hi)
+		}
+		if run.First < first {
+			out = append(out, Run{run.First, first - 1})
+		}
+		if run.Last > last {
+			out = append(out, Run{last + 1, run.Last})
+		}
+	}
+	if with != nil {
+		for _, run := range with.runs {
+			if lo, hi := max(run.First, first), min(run.Last, last); lo <= hi {
+				out = append(out, Run{lo, hi})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].First < out[j].First })
+	// Re-join what touches: a run cut at first-1 and a kept one from first.
+	r.runs = r.runs[:0]
+	for _, run := range out {
+		if k := len(r.runs); k > 0 && run.First <= r.runs[k-1].Last+1 {
+			r.runs[k-1].Last = max(r.runs[k-1].Last, run.Last)
+			continue
+		}
+		r.runs = append(r.runs, run)
+	}
+	return removed
+}

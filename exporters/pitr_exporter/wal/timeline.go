@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -101,4 +102,35 @@ func MissingOn(sets map[uint32]*Runs, spans []Span) map[uint32]uint64 {
 		out[sp.Timeline] += r.Missing(sp.First, sp.Last)
 	}
 	return out
+}
+
+// ChainEnd returns the newest segment recovery along timeline newest (whose
+// history is given) can reach, and the history of that segment's timeline:
+// the newest segment of timeline newest, or, while that timeline has none
+// archived yet, the newest segment its parent holds before the switch
+// point, and so on up. Right after a promotion only the new timeline's
+// history file is archived, and on a quiet database its first segment may
+// take long to fill; the archive still reaches the old timeline's last
+// segment, so that is where the chain ends, not a gap. ok is false when no
+// timeline on the path holds a segment.
+func ChainEnd(g Geometry, sets map[uint32]*Runs, history []Switch, newest uint32) (end Segment, endHistory []Switch, ok bool) {
+	tl, limit := newest, uint64(math.MaxUint64)
+	for {
+		if r := sets[tl]; r != nil {
+			if n, found := r.MaxAtMost(limit); found {
+				return Segment{Timeline: tl, Number: n}, history, true
+			}
+		}
+		if len(history) == 0 {
+			return Segment{}, nil, false
+		}
+		sw := history[len(history)-1]
+		// The parent's segments from the switch segment on are not on the
+		// path: the child's copy of that segment continues it.
+		first := g.SegmentOf(sw.LSN)
+		if first == 0 {
+			return Segment{}, nil, false
+		}
+		tl, limit, history = sw.Parent, min(limit, first-1), history[:len(history)-1]
+	}
 }
