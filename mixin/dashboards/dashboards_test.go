@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/hotel-ops/hotel-ops/mixin/rules"
 	"github.com/hotel-ops/hotel-ops/mixin/spec"
 )
 
@@ -253,7 +254,9 @@ func TestMetricNamesAreKnown(t *testing.T) {
 		pitr_up pitr_refresh_duration_seconds pitr_refresh_last_success_timestamp_seconds pitr_s3_requests_total
 		pitr_backup_last_completion_timestamp_seconds pitr_wal_last_archived_timestamp_seconds pitr_wal_missing_segments
 		pitr_window_end_timestamp_seconds pitr_window_start_timestamp_seconds pitr_bucket_encryption_enabled
-		pitr_repository_encrypted pitr_replica_wal_last_archived_timestamp_seconds
+		pitr_repository_encrypted pitr_replica_wal_last_archived_timestamp_seconds pitr_repository_info
+		pitr_restore_test_success pitr_restore_test_last_outcome pitr_restore_test_last_success_timestamp_seconds
+		pitr_restore_test_rto_seconds pitr_restore_test_duration_seconds
 		escalator_notifications_total escalator_timers_pending escalator_escalation_lag_seconds_bucket escalator_incidents_open
 		escalator_delivery_duration_seconds_bucket
 		job:http_requests:rate5m job:http_requests_errors:ratio_rate5m job:http_request_duration_seconds:p95_5m
@@ -354,6 +357,22 @@ func TestThresholdsFollowTheSpec(t *testing.T) {
 	}
 	if got := thresholdSteps(t, files["hotel-ops-database.json"], "RPO: age of the newest archived WAL"); !sameSteps(got, 900) {
 		t.Errorf("RPO steps %v, want base, 15m", show(got))
+	}
+	if got := thresholdSteps(t, files["hotel-ops-database.json"], "Restore tests: age of the last success"); !sameSteps(got, 92*86400) {
+		t.Errorf("restore test age steps %v, want base, 92d", show(got))
+	}
+	// The objective each repository is held to is the alerts' own.
+	exprs, err := Exprs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, table := range map[string]map[string]spec.Value{
+		"hotel-ops-database.json/RPO: age of the newest archived WAL/B":  s.Backup.RPO,
+		"hotel-ops-database.json/Measured RTO vs the tier's objective/B": s.Backup.RTO,
+	} {
+		if got, want := exprs[key], rules.TierObjective(s, table); got != want {
+			t.Errorf("%s: %q, want the rules' %q", key, got, want)
+		}
 	}
 
 	_, over := generate(t, spec.Layer{Name: "x.yml", Data: []byte("thresholds:\n  cpu: {warning: 60%, critical: 75%}\n")})

@@ -5,7 +5,6 @@ package dashboards
 import (
 	"fmt"
 	"math/big"
-	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -19,7 +18,8 @@ import (
 // database is PostgreSQL and its backups (データベース監視, バックアップ・
 // 復旧戦略): replication, connections, slow queries and WAL archiving
 // from pgha_exporter; backup ages, RPO, the WAL chain, the PITR window,
-// encryption and the cross-region copy from pitr_exporter.
+// encryption, the cross-region copy and the restore tests from
+// pitr_exporter.
 func database(s *spec.Spec) *dashboard.DashboardBuilder {
 	pg, pitr := sel(s, "pgha"), sel(s, "pitr")
 	th := s.Thresholds
@@ -79,16 +79,63 @@ func database(s *spec.Spec) *dashboard.DashboardBuilder {
 			GraphMode(common.BigValueGraphModeNone).
 			Description("Whether the bucket encrypts objects by default and whether the backup tool encrypts the repository; the BackupNotEncrypted alert fires when neither does.")).
 		WithPanel(lines(timeSeries("RPO: age of the newest archived WAL", "s", rpoWidth,
-			q(fmt.Sprintf(`time() - pitr_wal_last_archived_timestamp_seconds%s`, pitr), "{{instance}}"))).
+			q(fmt.Sprintf(`time() - pitr_wal_last_archived_timestamp_seconds%s`, pitr), "{{instance}}"),
+			q(rules.TierObjective(s, bk.RPO), "{{instance}} RPO ({{tier}} tier)"))).
 			Thresholds(above(rpo)).
-			Description("Data lost if the primary vanished now, held to the critical tier's RPO. RPO by tier: " + tiers(bk.RPO) + ". Spec: 災害復旧計画 / RPO."))
+			Description("Data lost if the primary vanished now, against the RPO of each repository's tier (pitr_repository_info{tier}), as RPOExceeded holds it; the line is the critical tier's. RPO by tier: " + tiers(bk.RPO) + ". Spec: 災害復旧計画 / RTO/RPO目標."))
 	if bk.CrossRegion {
 		b = b.WithPanel(lines(timeSeries("Cross-region copy lag", "s", 12,
 			q(fmt.Sprintf(`pitr_wal_last_archived_timestamp_seconds%s - on (job, instance) pitr_replica_wal_last_archived_timestamp_seconds%s`, pitr, pitr), "{{instance}}"))).
 			Thresholds(above(rpo)).
 			Description("How far the replica bucket in the other region is behind the primary archive; held to the critical RPO of " + rpo.Human() + "."))
 	}
-	return b
+	return restoreTests(s, b.WithRow(row("Restore tests")))
+}
+
+// restoreTests are the restore tests of pitr_exporter restore-test, by
+// kind: "backup" restores the newest backup to its end (増分バックアップ /
+// 自動検証実行), "pitr" recovers to a random second of the window (Point-
+// in-Time Recovery / 自動テスト実行). Their last outcome, the age of their
+// last success, the measured RTO against the tier's and how long each
+// phase of the last attempt took.
+func restoreTests(s *spec.Spec, b *dashboard.DashboardBuilder) *dashboard.DashboardBuilder {
+	pitr := sel(s, "pitr")
+	bk := s.Backup
+	return b.
+		// The outcome's name, green when it is success: the success flag
+		// carries the outcome label of the one outcome series at 1.
+		WithPanel(statPanel("Restore tests: last outcome", "none", 12,
+			q(fmt.Sprintf(`max by (instance, kind, outcome) (pitr_restore_test_success%s * on (job, instance, kind) group_left (outcome) (pitr_restore_test_last_outcome%s == 1))`, pitr, pitr),
+				"{{kind}} {{instance}}: {{outcome}}")).
+			Thresholds(steps("red", step{1, "green"})).
+			TextMode(common.BigValueTextModeName).
+			ColorMode(common.BigValueColorModeBackground).
+			GraphMode(common.BigValueGraphModeNone).
+			Description("The outcome of the last restore test of each kind: backup restores the newest backup to its end (spec: 増分バックアップ / 自動検証実行), pitr recovers to a random second of the PITR window (Point-in-Time Recovery / 自動テスト実行). Red is a failure (RestoreTestFailed); no value for a kind never run.")).
+		WithPanel(restoreTestAge(s)).
+		WithPanel(timeSeries("Measured RTO vs the tier's objective", "s", 12,
+			q("pitr_restore_test_rto_seconds"+pitr, "{{kind}} {{instance}} measured"),
+			q(rules.TierObjective(s, bk.RTO), "{{instance}} RTO ({{tier}} tier)")).
+			Description("Fetch, replay and check of the last successful restore test of each kind (the measured RTO), against the RTO of the repository's tier, as RestoreRTOExceeded holds it. RTO by tier: " + tiers(bk.RTO) + ". Spec: 災害復旧計画 / RTO/RPO目標; 復旧テスト / 評価項目: RTO/RPO達成度.")).
+		WithPanel(timeSeries("Restore test phases", "s", 12,
+			q("pitr_restore_test_duration_seconds"+pitr, "{{kind}} {{instance}} {{phase}}")).
+			Description("How long each phase of the last restore test of each kind took, whatever its outcome: fetch (the backup's files), replay (WAL to the target), check (the queries on the recovered database)."))
+}
+
+// restoreTestAge is the time since each kind's last successful restore
+// test: kind backup held to the daily verification (yellow once its
+// interval has passed, red once backup_delay has too, when
+// BackupVerificationOverdue fires), every kind to the quarter's test.
+func restoreTestAge(s *spec.Spec) *stat.PanelBuilder {
+	bk := s.Backup
+	delay := s.Thresholds["backup_delay"].Warning
+	late, _ := new(big.Rat).Add(bk.VerifyEvery.Rat(), delay.Rat()).Float64()
+	return statPanel("Restore tests: age of the last success", "s", 12,
+		q(fmt.Sprintf(`time() - pitr_restore_test_last_success_timestamp_seconds%s`, sel(s, "pitr")), "{{kind}} {{instance}}")).
+		Thresholds(above(bk.RestoreTestEvery)).
+		OverrideByRegexp("^backup ", thresholdsOverride(steps("green", step{bk.VerifyEvery.Float(), "yellow"}, step{late, "red"}))).
+		Description(fmt.Sprintf("Time since the last successful restore test of each kind: the backups are verified every %s (allowed %s late), and a point-in-time test (kind pitr) succeeds every %s (spec: 災害復旧計画 / 復旧テスト / 四半期毎). No value for a kind never run; the alerts count that as overdue.",
+			bk.VerifyEvery.Human(), delay.Human(), bk.RestoreTestEvery.Human()))
 }
 
 // slowQueries counts queries running longer than the spec's two levels:
@@ -129,12 +176,4 @@ func backupAge(s *spec.Spec) *stat.PanelBuilder {
 }
 
 // tiers lists recovery objectives by tier, most critical first.
-func tiers(m map[string]spec.Value) string {
-	var out []string
-	for _, k := range []string{"critical", "high", "medium", "low"} {
-		if v, ok := m[k]; ok {
-			out = append(out, k+" "+v.Human())
-		}
-	}
-	return strings.Join(out, ", ")
-}
+func tiers(m map[string]spec.Value) string { return spec.TierList(m) }

@@ -247,6 +247,7 @@ func TestEveryThresholdAppears(t *testing.T) {
 	check("backup.incr.retention", s.Backup.Incr.Retention)
 	check("backup.pitr_window", s.Backup.PITRWindow)
 	check("backup.restore_test_every", s.Backup.RestoreTestEvery)
+	check("backup.verify_every", s.Backup.VerifyEvery)
 	for tier, v := range s.Backup.RPO {
 		check("backup.rpo."+tier, v)
 	}

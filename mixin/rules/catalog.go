@@ -50,7 +50,8 @@ var files = []ruleFile{
 		"PostgresWALArchivingFailing", "PostgresArchiveTimeoutTooLong"}},
 	{name: "backup.yml", recording: none, alerts: []string{
 		"BackupFullTooOld", "BackupIncrTooOld", "WALChainBroken", "RPOExceeded", "PITRWindowTooShort",
-		"BackupNotEncrypted", "BackupCrossRegionCopyStale", "RestoreTestOverdue"}},
+		"BackupNotEncrypted", "BackupCrossRegionCopyStale", "RestoreTestOverdue", "RestoreTestFailed", "BackupVerificationOverdue",
+		"RestoreRTOExceeded"}},
 	{name: "slo.yml", recording: sloRecording, alerts: []string{"SLOAvailabilityBudgetBurn", "SLOLatencyBudgetBurn", "SLAMonthlyBudgetSpent"}},
 	{name: "reliability.yml", recording: reliabilityRecording, alerts: []string{"MTTRAboveTarget", "MTBFBelowTarget"}},
 	{name: "security.yml", recording: none, alerts: []string{

@@ -203,6 +203,9 @@ func (g *gen) annotations(name string, a spec.Alert, d *def, v spec.Value) map[s
 		if !v.IsZero() {
 			desc = strings.ReplaceAll(desc, "THRESHOLD", v.Human())
 		}
+		if table, ok := g.s.PerTier(a.Threshold); ok { // the table by tier
+			desc = strings.ReplaceAll(desc, "TIERS", spec.TierList(table))
+		}
 		desc += " Spec: " + a.Section + "."
 	}
 	runbook := RunbookURL(g.s, name)

@@ -55,6 +55,11 @@ thresholds:
   replication_lag: {warning: 4s, critical: 20s}
   error_rate: {warning: 2%}
   disk: {warning: 70%}
+backup:
+  rpo: {high: 2h}
+  rto: {critical: 30m}
+  verify_every: 12h
+  restore_test_every: 31d
 alerts:
   PostgresReplicationLagHigh: {for: 3m}
   NodeCPUHigh: {enabled: false}
@@ -67,6 +72,12 @@ alerts:
 	body, _ := os.ReadFile(filepath.Join(dir, "database.yml"))
 	if !strings.Contains(string(body), `pgha_standby_lag_seconds{job=~"pg|pgha"} > 4`) {
 		t.Errorf("database.yml does not use the overridden lag or selector:\n%s", body)
+	}
+	backup, _ := os.ReadFile(filepath.Join(dir, "backup.yml"))
+	for _, want := range []string{`pitr_repository_info{job="pitr", tier="high"} * 7200`, `pitr_repository_info{job="pitr", tier="critical"} * 1800`, `> 43200 + 3600`, `> 2678400`} {
+		if !strings.Contains(string(backup), want) {
+			t.Errorf("backup.yml does not use the overridden tier, verification or restore test interval (%s):\n%s", want, backup)
+		}
 	}
 	node, _ := os.ReadFile(filepath.Join(dir, "node.yml"))
 	if strings.Contains(string(node), "alert: NodeCPUHigh") {

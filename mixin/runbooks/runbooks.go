@@ -74,7 +74,9 @@ func alert(b *bytes.Buffer, s *spec.Spec, r *rules.AlertRule, f spec.Flow) {
 	}
 	p("- **Severity** %s, **team** %s, **category** %s\n", sev, a.Team, a.Category)
 	p("- **Summary** %s\n", a.Summary)
-	if a.Threshold != "" {
+	if table, ok := s.PerTier(a.Threshold); ok {
+		p("- **Threshold** the repository's tier (`pitr_repository_info{tier}`): %s (`%s`), for %s\n", spec.TierList(table), a.Threshold, a.For.String())
+	} else if a.Threshold != "" {
 		v, _ := s.Lookup(a.Threshold)
 		p("- **Threshold** %s (`%s`), for %s\n", v.Human(), a.Threshold, a.For.String())
 	} else if a.SLO != "" {
@@ -99,6 +101,7 @@ func alert(b *bytes.Buffer, s *spec.Spec, r *rules.AlertRule, f spec.Flow) {
 		p("- **Muted during** %s maintenance\n", strings.Join(ws, ", "))
 	}
 	p("- **Dashboard** %s\n\n", r.Rule.Annotations["dashboard_url"])
+	writeSteps(b, s, r.Name)
 	p("First steps: follow [%s](#flow-%s), starting with: %s.\n", f.Title, flowKey(s, f), f.Diagnosis[0])
 	recovery(b, s, r.Name)
 }
@@ -162,8 +165,8 @@ func objectives(b *bytes.Buffer, s *spec.Spec) {
 	if bk.CrossRegion {
 		p("; a copy in another region")
 	}
-	p("; restore test every %s.\n\n| tier | RPO | RTO |\n|---|---|---|\n", bk.RestoreTestEvery.Human())
-	for _, tier := range []string{"critical", "high", "medium", "low"} {
+	p("; the newest backup verified by a restore every %s; restore test every %s.\n\n| tier | RPO | RTO |\n|---|---|---|\n", bk.VerifyEvery.Human(), bk.RestoreTestEvery.Human())
+	for _, tier := range spec.Tiers {
 		if rpo, ok := bk.RPO[tier]; ok {
 			p("| %s | %s | %s |\n", tier, rpo.Human(), bk.RTO[tier].Human())
 		}

@@ -4,7 +4,10 @@
 // user's file deep-merged over it.
 package spec
 
-import "math/big"
+import (
+	"math/big"
+	"strings"
+)
 
 // Spec is the merged, validated threshold spec.
 type Spec struct {
@@ -105,15 +108,36 @@ type Reliability struct {
 
 // Backup is the backup and recovery policy.
 type Backup struct {
-	Section          string           `yaml:"section"`
-	Full             BackupPolicy     `yaml:"full"`
-	Incr             BackupPolicy     `yaml:"incr"`
-	PITRWindow       Value            `yaml:"pitr_window"`
-	CrossRegion      bool             `yaml:"cross_region"`
-	Encryption       string           `yaml:"encryption"`
-	RestoreTestEvery Value            `yaml:"restore_test_every"`
-	RPO              map[string]Value `yaml:"rpo"`
-	RTO              map[string]Value `yaml:"rto"`
+	Section          string       `yaml:"section"`
+	Full             BackupPolicy `yaml:"full"`
+	Incr             BackupPolicy `yaml:"incr"`
+	PITRWindow       Value        `yaml:"pitr_window"`
+	CrossRegion      bool         `yaml:"cross_region"`
+	Encryption       string       `yaml:"encryption"`
+	RestoreTestEvery Value        `yaml:"restore_test_every"`
+	// VerifyEvery is how often the newest backup is restored and checked
+	// (増分バックアップ / 自動検証実行): restore tests of kind "backup".
+	VerifyEvery Value `yaml:"verify_every"`
+	// RPO and RTO are the spec's objectives by tier (災害復旧計画 /
+	// RTO/RPO目標), one row for each of Tiers.
+	RPO map[string]Value `yaml:"rpo"`
+	RTO map[string]Value `yaml:"rto"`
+}
+
+// Tiers are the rows of the spec's RTO/RPO table, most critical first:
+// pitr_exporter labels each repository with one (pitr_repository_info{tier}).
+var Tiers = []string{"critical", "high", "medium", "low"}
+
+// TierList prints a table of objectives by tier, most critical first, as
+// the spec writes them: "critical 15m, high 1h, medium 4h, low 24h".
+func TierList(m map[string]Value) string {
+	var out []string
+	for _, t := range Tiers {
+		if v, ok := m[t]; ok {
+			out = append(out, t+" "+v.Human())
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // BackupPolicy is how often a backup type runs and how long it is kept.

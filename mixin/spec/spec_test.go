@@ -62,6 +62,9 @@ func TestInvalidOverridesNameTheField(t *testing.T) {
 		{"maintenance:\n  - {name: x, times: [{start: '22:00', end: '06:00'}], mutes: [{team: app}]}\n", "maintenance.0.times.0: start"},
 		{"alerts:\n  PostgresDown: {labels: {v: '{{ $value }}'}}\n", "alerts.PostgresDown.labels.v: labels must not be templated"},
 		{"routing:\n  severities: {critical: [carrier_pigeon]}\n", `unknown channel "carrier_pigeon"`},
+		{"backup:\n  rpo: {gold: 2h}\n", "backup.rpo.gold: unknown tier (known: critical, high, medium, low)"},
+		{"backup:\n  rto: {high: 0s}\n", "backup.rto.high: must be a positive duration"},
+		{"backup:\n  verify_every: 0s\n", "backup.verify_every: must be a positive duration"},
 	} {
 		_, err := Merge(Layer{Name: "mine.yml", Data: []byte(c.doc)})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -81,5 +84,26 @@ func TestValueExact(t *testing.T) {
 		if _, err := ParseValue(in); err == nil {
 			t.Errorf("%q parsed", in)
 		}
+	}
+}
+
+// A threshold naming a table by tier is the whole table for the rules and
+// its critical row (pitr_exporter's default tier) as a single value.
+func TestTableThresholdIsItsCriticalRow(t *testing.T) {
+	s, err := Merge(Layer{Name: "mine.yml", Data: []byte("backup:\n  rpo: {critical: 5m}\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := s.Threshold("RPOExceeded"); v.Raw != "5m" {
+		t.Errorf("RPOExceeded's threshold %s, want the critical row 5m", v.Raw)
+	}
+	if table, ok := s.PerTier(s.Alerts["RPOExceeded"].Threshold); !ok || table["high"].Raw != "1h" {
+		t.Errorf("RPOExceeded's table %v, %v", table, ok)
+	}
+	if _, ok := s.PerTier(s.Alerts["BackupCrossRegionCopyStale"].Threshold); ok {
+		t.Error("backup.rpo.critical is one value, not a table")
+	}
+	if got := TierList(s.Backup.RTO); got != "critical 1h, high 4h, medium 8h, low 24h" {
+		t.Errorf("TierList %q", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -164,10 +165,28 @@ func (s *Spec) Validate() error {
 		{"backup.full.every", s.Backup.Full.Every}, {"backup.full.retention", s.Backup.Full.Retention},
 		{"backup.incr.every", s.Backup.Incr.Every}, {"backup.incr.retention", s.Backup.Incr.Retention},
 		{"backup.pitr_window", s.Backup.PITRWindow}, {"backup.restore_test_every", s.Backup.RestoreTestEvery},
-		{"backup.rpo.critical", s.Backup.RPO["critical"]}, {"backup.rto.critical", s.Backup.RTO["critical"]},
+		{"backup.verify_every", s.Backup.VerifyEvery},
 	} {
 		if v.v.IsZero() || v.v.Unit != Seconds || v.v.Rat().Sign() == 0 {
 			bad(v.path, "must be a positive duration")
+		}
+	}
+	// Every tier of the table has its RPO and RTO: the rules hold each
+	// repository to its own tier's row, and a tier without one would never
+	// be held to anything.
+	for _, table := range []struct {
+		path string
+		m    map[string]Value
+	}{{"backup.rpo", s.Backup.RPO}, {"backup.rto", s.Backup.RTO}} {
+		for _, tier := range Tiers {
+			if v := table.m[tier]; v.IsZero() || v.Unit != Seconds || v.Rat().Sign() == 0 {
+				bad(table.path+"."+tier, "must be a positive duration")
+			}
+		}
+		for _, tier := range SortedKeys(table.m) {
+			if !slices.Contains(Tiers, tier) {
+				bad(table.path+"."+tier, "unknown tier (known: %s)", strings.Join(Tiers, ", "))
+			}
 		}
 	}
 	if s.Reliability.Window.D() <= 0 {
@@ -377,7 +396,10 @@ func unitName(u Unit) string {
 
 // Lookup resolves an alert's threshold reference: "<threshold>.<warning|
 // critical>", or a path into backup or reliability ("backup.full.every",
-// "backup.rpo.critical", "reliability.mttr").
+// "backup.rpo.critical", "reliability.mttr"). A whole table by tier
+// ("backup.rpo", "backup.rto": each repository held to its own tier's row,
+// see PerTier) resolves to its critical row, pitr_exporter's default tier
+// and the strictest: the value a single-threshold check of the alert uses.
 func (s *Spec) Lookup(ref string) (Value, error) {
 	parts := strings.Split(ref, ".")
 	var v Value
@@ -385,7 +407,11 @@ func (s *Spec) Lookup(ref string) (Value, error) {
 	case len(parts) == 2 && parts[0] == "reliability":
 		v = map[string]Value{"mttr": s.Reliability.MTTR, "mtbf": s.Reliability.MTBF}[parts[1]]
 	case len(parts) == 2 && parts[0] == "backup":
-		v = map[string]Value{"pitr_window": s.Backup.PITRWindow, "restore_test_every": s.Backup.RestoreTestEvery}[parts[1]]
+		v = map[string]Value{"pitr_window": s.Backup.PITRWindow, "restore_test_every": s.Backup.RestoreTestEvery,
+			"verify_every": s.Backup.VerifyEvery}[parts[1]]
+		if table, ok := s.PerTier(ref); ok {
+			v = table["critical"]
+		}
 	case len(parts) == 3 && parts[0] == "backup":
 		switch parts[1] {
 		case "full", "incr":
@@ -411,6 +437,18 @@ func (s *Spec) Lookup(ref string) (Value, error) {
 		return v, fmt.Errorf("%q names no value (use <threshold>.warning, <threshold>.critical, backup.… or reliability.…)", ref)
 	}
 	return v, nil
+}
+
+// PerTier returns the table a threshold reference names when it names a
+// whole table by tier: "backup.rpo" or "backup.rto".
+func (s *Spec) PerTier(ref string) (map[string]Value, bool) {
+	switch ref {
+	case "backup.rpo":
+		return s.Backup.RPO, true
+	case "backup.rto":
+		return s.Backup.RTO, true
+	}
+	return nil, false
 }
 
 // Threshold returns an alert's threshold value; it panics on an alert
