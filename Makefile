@@ -123,7 +123,8 @@ fuzz:
 
 ## bench: the scrape benchmark of pgha_exporter, the refresh benchmark of
 ## pitr_exporter (PITR_BENCH_SEGMENTS synthetic WAL objects, default
-## 1,000,000), sla_exporter's scrape (over HTTP, a query hanging) and
+## 1,000,000) and its restore test (PITR_BENCH_RESTORE_SEGMENTS real WAL
+## segments, default 2,000), sla_exporter's scrape (over HTTP, a query hanging) and
 ## monthly report, and escalator's store benchmarks; each part's README
 ## has the figures.
 BENCHTIME ?= 10000x
@@ -131,6 +132,7 @@ bench: tools
 	set -o pipefail; $(GO) test ./exporters/pgha_exporter/collector -run '^$$' -bench 'BenchmarkScrape' -benchtime $(BENCHTIME) -count 6 -timeout 30m | tee bench.txt
 	$(BIN)/benchstat bench.txt
 	set -o pipefail; PATH=$(BIN):$$PATH $(GO) test ./exporters/pitr_exporter -run '^$$' -bench 'BenchmarkRefresh' -benchtime 1x -timeout 60m -v | tee bench-pitr.txt
+	set -o pipefail; PATH=$(BIN):$$PATH $(GO) test ./exporters/pitr_exporter -run '^$$' -bench 'BenchmarkRestoreTest' -benchtime 1x -timeout 60m -v | tee -a bench-pitr.txt
 	set -o pipefail; PATH=$(BIN):$$PATH $(GO) test ./exporters/sla_exporter -run '^$$' -bench 'BenchmarkScrapeFromOutside' -benchtime 10000x -timeout 30m | tee bench-sla.txt
 	set -o pipefail; PATH=$(BIN):$$PATH $(GO) test ./exporters/sla_exporter/report -run '^$$' -bench 'BenchmarkMonthReport' -benchtime 5x -timeout 30m | tee -a bench-sla.txt
 	set -o pipefail; $(GO) test ./webhook/store -run '^$$' -bench 'BenchmarkDiskSync' -benchtime 1x -count 3 -timeout 10m | tee bench-escalator.txt

@@ -5,7 +5,10 @@
 // 3 with rules/, sla_exporter with its shipped example configuration (it
 // writes this week's report once the suite is up), Alertmanager with the generated alertmanager.yml and
 // escalator with the generated policies. PagerDuty, Slack and e-mail are
-// loopback recorders; every page they receive is printed here. It stays
+// loopback recorders; every page they receive is printed here. Once up, it
+// runs pitr_exporter's restore tests on the demo repository (a new
+// incremental backup restored, then a point-in-time recovery) and prints
+// their results. It stays
 // in the foreground until interrupted, then removes everything it started
 // and exits 0.
 //
@@ -36,6 +39,9 @@ import (
 	"time"
 
 	slaconfig "github.com/hotel-ops/hotel-ops/exporters/sla_exporter/config"
+	"github.com/prometheus/common/model"
+
+	"github.com/hotel-ops/hotel-ops/exporters/pitr_exporter/restore"
 	"github.com/hotel-ops/hotel-ops/internal/suite"
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
 )
@@ -75,6 +81,7 @@ func main() {
 	fmt.Print(banner(s))
 	go printPages(ctx, s)
 	go weeklyReport(ctx, s)
+	go restoreTests(ctx, s)
 
 	code := 0
 	if *soak > 0 {
@@ -178,6 +185,50 @@ func weeklyReport(ctx context.Context, s *suite.Suite) {
 			fmt.Printf("  sla_exporter report of %s (the week so far): %s\n", name, f)
 		}
 	}
+}
+
+// restoreTests shows the restore test on the demo's repository: an
+// incremental backup once the application has written bookings, that
+// backup restored to its end, then a point-in-time recovery to a moment
+// after it, once WAL past that moment is archived. pitr_exporter reads
+// both results from the bucket (pitr_restore_test_* in Prometheus).
+func restoreTests(ctx context.Context, s *suite.Suite) {
+	s.Backup("incr")
+	show := func(kind string, target time.Time) bool {
+		res, logs, err := s.RestoreTest(ctx, kind, target)
+		if err != nil {
+			if ctx.Err() == nil {
+				fmt.Printf("pitr_exporter restore-test --kind=%s: %v\n", kind, err)
+			}
+			return false
+		}
+		fmt.Printf("pitr_exporter restore-test --kind=%s: %s (backup %s, target %s)\n", kind, res.Outcome, res.Backup, res.Target.Local().Format(time.RFC3339))
+		if res.Outcome != restore.OutcomeSuccess {
+			fmt.Printf("  %s\n%s", res.Message, logs)
+			return false
+		}
+		fmt.Printf("  measured RTO %.1fs: fetch %.1fs, replay %.1fs, checks %.2fs\n", res.Phases.RTO(), res.Phases.Fetch, res.Phases.Replay, res.Phases.Check)
+		for _, c := range res.Checks {
+			fmt.Printf("  check %s = %s\n", c.Name, c.Value)
+		}
+		return true
+	}
+	if !show(restore.KindBackup, time.Time{}) {
+		return
+	}
+	target := time.Now().Add(-time.Second).Truncate(time.Millisecond)
+	// Recovery to a time stops at the first commit after it: wait until the
+	// archive holds WAL well past the target (archive_timeout is a minute).
+	q := fmt.Sprintf("pitr_window_end_timestamp_seconds > %d", target.Add(10*time.Second).Unix())
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	if _, err := s.Prometheus.WaitForQuery(wctx, q, func(v model.Vector) bool { return len(v) > 0 }); err != nil {
+		if ctx.Err() == nil {
+			fmt.Printf("pitr_exporter restore-test --kind=pitr: WAL past %s not archived: %v\n", target.Format(time.RFC3339), err)
+		}
+		return
+	}
+	show(restore.KindPITR, target)
 }
 
 func mustAbs(p string) string {

@@ -75,8 +75,14 @@ func TestPaging(t *testing.T) {
 		defer close(slaDone)
 		t.Run("sla_business", func(t *testing.T) { s.slaBusiness(t) })
 	}()
+	restoreDone := make(chan struct{})
+	go func() {
+		defer close(restoreDone)
+		t.Run("restore_test", func(t *testing.T) { s.restoreBackup(t) })
+	}()
 	time.Sleep(30 * time.Second)
 	<-slaDone
+	<-restoreDone
 	t.Logf("at rest for %v", time.Since(rested).Round(time.Second))
 	if p := s.Pages(); len(p) > 0 {
 		t.Fatalf("a healthy stack paged: %v", p)

@@ -114,6 +114,9 @@ type Suite struct {
 	ScrapeJobs []testenv.ScrapeJob
 
 	pages reader
+	// restore-test's files, where the database's OS user can read them.
+	restoreDir, restoreConf string
+	backup                  *testenv.PgBackRest
 }
 
 // Proc is one of the suite's binaries, restartable with the same flags.
@@ -255,8 +258,10 @@ func Start(t testenv.TB, opt Options) *Suite {
 s3: {endpoint: "%[3]s", bucket: %[4]s, path_style: true, ca_file: %[5]s, access_key_file: %[6]s, secret_key_file: %[7]s}
 replica:
   s3: {endpoint: "%[3]s", bucket: pgbackrest-replica, path_style: true, ca_file: %[5]s, access_key_file: %[6]s, secret_key_file: %[7]s}
-refresh: {interval: %[9]s, timeout: 10s}
+refresh: {interval: %[9]s, timeout: 10s, bucket_check_interval: %[9]s}
 `, br.Stanza, br.RepoPath, s3.Endpoint, br.Bucket, s3.CAFile, ak, sk, cipher, PITRRefresh))
+	s.backup = br
+	s.prepareRestoreTest(br, s3)
 	s.Pitr = s.start("pitr_exporter", "http://"+s.PitrAddr+"/metrics", "--config.file", pitrConf, "--web.listen-address", s.PitrAddr)
 
 	// The job names are the spec's selectors: the rules select on them.
