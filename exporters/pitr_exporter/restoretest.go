@@ -72,11 +72,15 @@ func restoreTest(ctx context.Context, cfg *config.Config, f restoreFlags, logger
 		// With a deadline of its own: the test's may have passed.
 		sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Refresh.Timeout))
 		defer cancel()
-		if err := restore.Save(sctx, store, cfg.RestoreTest.ResultPrefix, res); err != nil {
-			logger.Error("Recording the restore test's result failed", append(logAttrs, "err", err)...)
-		}
+		saveErr := restore.Save(sctx, store, cfg.RestoreTest.ResultPrefix, res)
 		out, _ := json.MarshalIndent(res, "", "  ")
 		fmt.Fprintln(stdout, string(out))
+		if saveErr != nil {
+			// Unrecorded, a success is invisible to the exporters and
+			// their rules: not a success of the scheduled test.
+			logger.Error("Recording the restore test's result failed", append(logAttrs, "err", saveErr)...)
+			return 1
+		}
 		if res.Outcome != restore.OutcomeSuccess {
 			logger.Error("Restore test failed", append(logAttrs, "message", res.Message)...)
 			return 1

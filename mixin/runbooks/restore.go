@@ -18,7 +18,7 @@ import (
 // restore_test.result_prefix, by default next to the repository), and how
 // to run one: as the database's OS user, never root.
 const (
-	recordCmd = "aws s3 cp s3://<bucket>/<repository.path>/hotel-ops/restore-test/<stanza>/<kind>.json -"
+	recordCmd = "aws s3 cp s3://<bucket>/<result_prefix><kind>.json -   # result_prefix: <repository.path without its leading />/hotel-ops/restore-test/<stanza>/"
 	rerunCmd  = "runuser -u postgres -- pitr_exporter restore-test --config.file=/etc/pitr_exporter/pitr.yml --kind=<kind>"
 )
 
@@ -36,7 +36,7 @@ func readRecord(kind string) string {
 // exporter's next refresh.
 func rerun(kind string) string {
 	cmd := strings.Replace(rerunCmd, "<kind>", kind, 1)
-	return fmt.Sprintf("Once the cause is fixed, run a test now (kind `pitr` recovers to a random second of the window, `--target=<RFC 3339>` to a given one; `backup` restores the newest backup to its end). It prints the result as JSON, records it, and exits 0 on success; the alert resolves once pitr_exporter reads the bucket again (every `refresh.bucket_checks`):\n\n"+
+	return fmt.Sprintf("Once the cause is fixed, run a test now (kind `pitr` recovers to a random moment of the window, `--target=<RFC 3339>` to a given one; `backup` restores the newest backup to its end). It prints the result as JSON, records it, and exits 0 on success (1 on a failure, or when it could not record it; 1 without recording anything when a scheduled test holds the scratch directory: wait for it); the alert resolves once pitr_exporter reads the bucket again (every `refresh.bucket_check_interval`):\n\n"+
 		"   ```sh\n   %s\n   ```", cmd)
 }
 
@@ -49,7 +49,7 @@ func steps(s *spec.Spec, alert string) []string {
 		return []string{
 			readRecord("<kind>") + ". Its outcome is the alert's `outcome` label, its kind the `kind` label.",
 			"Act on the outcome:\n" +
-				"   - `restore_failed`: pgBackRest could not restore the backup; its own message is in `last_attempt.message` (files missing or corrupt in the repository, a wrong cipher pass). Run `pgbackrest --stanza=<stanza> info` and `pgbackrest --stanza=<stanza> verify`; treat that backup as not restorable and take a new full backup once the cause is fixed (" + link("BackupFullTooOld") + ").\n" +
+				"   - `restore_failed`: pgBackRest could not restore the backup; its own message is in `last_attempt.message` (files missing or corrupt in the repository, a wrong cipher pass). Run `runuser -u postgres -- pgbackrest --config=<restore_test.pgbackrest_config> --stanza=<stanza> info` and the same with `verify`; treat that backup as not restorable and take a new full backup once the cause is fixed (" + link("BackupFullTooOld") + ").\n" +
 				"   - `recovery_incomplete`: recovery ended before its target: WAL is missing or unreadable in the archive. Follow " + link("WALChainBroken") + "; point-in-time recovery stops at the gap.\n" +
 				"   - `disk_space`: the scratch disk (`restore_test.scratch_dir`) had no room for the restore and `restore_test.keep_free`, so the test refused or stopped. Free or grow that disk; the next test removes what an earlier run left there.\n" +
 				"   - `timeout`: the test passed its deadline (`restore_test.deadline`, by default the tier's RTO): a real recovery would miss the RTO too. See " + link("RestoreRTOExceeded") + " and the phases on the dashboard.\n" +

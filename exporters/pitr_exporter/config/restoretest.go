@@ -22,8 +22,8 @@ type RestoreTest struct {
 	// ScratchDir holds one restore at a time, and nothing else: the test
 	// removes what it finds there from an earlier run that was killed.
 	ScratchDir string `yaml:"scratch_dir"`
-	// PGBinDir holds postgres and pg_ctl; default the newest
-	// /usr/lib/postgresql/*/bin.
+	// PGBinDir holds postgres and pg_controldata; default
+	// /usr/lib/postgresql/<the backup's PG_VERSION>/bin.
 	PGBinDir string `yaml:"pg_bindir"`
 	// KeepFree is what the restore must leave free on the scratch
 	// directory's filesystem: bytes ("20GiB") or a share of it ("10%").

@@ -45,9 +45,9 @@ var ErrInterrupted = errors.New("restore test interrupted")
 // errDiskLow stops a test whose restore is filling the disk.
 var errDiskLow = errors.New("disk space")
 
-// Run runs one test to its end and returns its result; ErrBusy (or a
-// scratch directory that cannot be used) and ErrInterrupted return an
-// error instead, and then there is nothing to record.
+// Run runs one test to its end and returns its result; ErrBusy (another
+// test holds the scratch directory) and ErrInterrupted return an error
+// instead, and then there is nothing to record.
 func (r *Runner) Run(parent context.Context, opt Options) (Result, error) {
 	now := r.now()
 	host, _ := os.Hostname()
@@ -59,8 +59,14 @@ func (r *Runner) Run(parent context.Context, opt Options) (Result, error) {
 	defer cancel(nil)
 
 	scratch, cleaned, err := OpenScratch(rt.ScratchDir)
+	if errors.Is(err, ErrBusy) {
+		return res, err // the other test records its own result
+	}
 	if err != nil {
-		return res, fmt.Errorf("%w: %v", ErrBusy, err)
+		// A scratch directory this user cannot use: no test can run, and
+		// the record says so.
+		res.Outcome, res.Message, res.Finished = OutcomeError, err.Error(), r.now()
+		return res, nil
 	}
 	defer scratch.Close()
 	res.CleanedUp = cleaned

@@ -42,7 +42,7 @@ func OpenScratch(dir string) (s *Scratch, cleaned string, err error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, "", fmt.Errorf("another restore test is running in %s (its lock is held)", dir)
+		return nil, "", fmt.Errorf("%w: another restore test is running in %s (its lock is held)", ErrBusy, dir)
 	}
 	s = &Scratch{Dir: dir, lock: f}
 	cleaned, err = s.clean()
