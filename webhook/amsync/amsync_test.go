@@ -25,7 +25,7 @@ var ctx = context.Background()
 const amConfig = "route: {receiver: nowhere}\nreceivers: [{name: nowhere}]\n"
 
 func engine(t *testing.T) *escalate.Engine {
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "s.db"))
+	st, err := store.OpenEmbedded(filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -165,7 +165,7 @@ func TestBasicAuthLetsSignedLinksThrough(t *testing.T) {
 
 // Empty lists are [] in JSON, not null.
 func TestEmptyListsAreArrays(t *testing.T) {
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "empty.db"))
+	st, err := store.OpenEmbedded(filepath.Join(t.TempDir(), "empty.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

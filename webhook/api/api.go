@@ -182,7 +182,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // store fails, so that Alertmanager retries.
 func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 	body := http.MaxBytesReader(w, r.Body, s.MaxBody)
-	d, err := payload.Parse(body)
+	d, err := payload.ParseSized(body, min(r.ContentLength, s.MaxBody))
 	var tooBig *http.MaxBytesError
 	var bad *payload.Error
 	switch {

@@ -78,10 +78,10 @@ func BenchmarkStores(b *testing.B) {
 		name string
 		open func(b *testing.B) (store.Store, func() store.Store)
 	}{
-		{"bolt", func(b *testing.B) (store.Store, func() store.Store) {
+		{"embedded", func(b *testing.B) (store.Store, func() store.Store) {
 			path := filepath.Join(b.TempDir(), "bench.db")
 			reopen := func() store.Store {
-				st, err := store.OpenBolt(path)
+				st, err := store.OpenEmbedded(path)
 				if err != nil {
 					b.Fatal(err)
 				}

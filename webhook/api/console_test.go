@@ -81,7 +81,7 @@ type consoleEnv struct {
 }
 
 func newConsole(t *testing.T, configure func(*Server)) *consoleEnv {
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "console.db"))
+	st, err := store.OpenEmbedded(filepath.Join(t.TempDir(), "console.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,7 +76,7 @@ type world struct {
 func newWorld(t *testing.T, c Config, resolver func(*escalate.Engine, store.Store) Resolver) *world {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "escalator.db")
-	st, err := store.OpenBolt(path)
+	st, err := store.OpenEmbedded(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -184,7 +184,7 @@ func TestPagerDutyStoreDownThenRetry(t *testing.T) {
 		t.Fatalf("store closed: %d, want 503", got)
 	}
 	// The store is back (escalator restarted on it, say).
-	st, err := store.OpenBolt(w.path)
+	st, err := store.OpenEmbedded(w.path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ type clock struct{ t time.Time }
 func (c *clock) now() time.Time { return c.t }
 
 func engine(t *testing.T, oncall, manager *channel) (*Engine, *clock, *prometheus.Registry) {
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "e.db"))
+	st, err := store.OpenEmbedded(filepath.Join(t.TempDir(), "e.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

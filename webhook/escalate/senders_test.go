@@ -35,7 +35,7 @@ func TestStalledChannelHoldsOnlyItsOwn(t *testing.T) {
 		}
 		notifiers[name] = n
 	}
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "e.db"))
+	st, err := store.OpenEmbedded(filepath.Join(t.TempDir(), "e.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -286,7 +286,7 @@ func newSyncer(c *config.Alertmanager, st amsync.Store, eng *escalate.Engine, lo
 // openStore opens the embedded store or connects to PostgreSQL.
 func openStore(c config.Store) (store.Store, error) {
 	if c.Postgres == nil {
-		return store.OpenBolt(c.Path)
+		return store.OpenEmbedded(c.Path)
 	}
 	var dsn string
 	if c.Postgres.DSNFile != "" {

@@ -16,7 +16,7 @@ func BenchmarkPruneHistory(b *testing.B) {
 		name string
 		open func(b *testing.B) Store
 	}{
-		{"bolt", func(b *testing.B) Store { s, _ := openBolt(b); return s }},
+		{"embedded", func(b *testing.B) Store { s, _ := openEmbedded(b); return s }},
 		{"postgres", func(b *testing.B) Store { return postgresStore(b, "escalator-prune") }},
 	} {
 		b.Run(be.name, func(b *testing.B) {

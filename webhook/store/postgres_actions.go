@@ -90,7 +90,7 @@ func (s *Postgres) BeginAction(ctx context.Context, n Notification, lim ActionLi
 }
 
 // pgRunFacts reads the action's record of runs, newest first (as
-// boltRunFacts does).
+// runFacts does, for the embedded store).
 func pgRunFacts(ctx context.Context, tx pgx.Tx, action string, lim ActionLimits, now time.Time, f *actionFacts) error {
 	var last runRecord
 	var finished pgtype.Timestamptz

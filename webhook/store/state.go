@@ -4,7 +4,7 @@ import "time"
 
 // Both stores keep an incident in two parts: its document, what
 // Alertmanager said of it, written once when it opens; and its state,
-// everything that changes afterwards (bolt_state.go, and the table
+// everything that changes afterwards (embedded_state.go, and the table
 // escalator_state of postgres_schema.go). Every event after the opening
 // reads and writes the state alone: the state machine needs no label of
 // an existing incident but its severity.
@@ -27,7 +27,7 @@ type escState struct {
 	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
 	SilenceID  string    `json:"silenceId,omitempty"`
 	ClosedBy   string    `json:"closedBy,omitempty"`
-	Automated  bool      `json:"automated,omitempty"`
+	Automated  bool      `json:"automated,omitzero"`
 }
 
 func stateOf(inc *Incident) escState {

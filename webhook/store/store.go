@@ -40,10 +40,10 @@ type Incident struct {
 	ClosedBy string `json:"closedBy,omitempty"`
 	// Truncated is how many alerts Alertmanager left out of the delivery
 	// that opened the incident (its group outgrew max_alerts).
-	Truncated int `json:"truncated,omitempty"`
+	Truncated int `json:"truncated,omitzero"`
 	// Automated is set once an auto-recovery action succeeded for the
 	// incident: resolved with no acknowledgement, automation fixed it.
-	Automated bool `json:"automated,omitempty"`
+	Automated bool `json:"automated,omitzero"`
 }
 
 // SilenceExpired marks an incident whose silence was expired.
@@ -137,7 +137,7 @@ type Fired struct {
 	Policy   string
 }
 
-// Store is the durable state. The embedded store (Bolt) is the default;
+// Store is the durable state. The embedded store (Embedded) is the default;
 // a PostgreSQL store for several replicas implements the same methods.
 type Store interface {
 	// Receive records a delivery: deduplicates it, opens incidents with

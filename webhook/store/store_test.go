@@ -64,9 +64,9 @@ func events(ns []Notification) []string {
 	return out
 }
 
-func openBolt(t testing.TB) (*Bolt, string) {
+func openEmbedded(t testing.TB) (*Embedded, string) {
 	path := filepath.Join(t.TempDir(), "escalator.db")
-	s, err := OpenBolt(path)
+	s, err := OpenEmbedded(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,11 +87,11 @@ func backends(t *testing.T) []backend {
 	pg := testenv.StartPrimary(t, "escalator-store", testenv.PrimaryOptions{})
 	var dbs atomic.Int32
 	return []backend{
-		{"bolt", func(t *testing.T) (Store, func() Store) {
-			s, path := openBolt(t)
+		{"embedded", func(t *testing.T) (Store, func() Store) {
+			s, path := openEmbedded(t)
 			return s, func() Store {
 				s.Close()
-				s2, err := OpenBolt(path)
+				s2, err := OpenEmbedded(path)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -129,13 +129,14 @@ func TestStores(t *testing.T) {
 			t.Run("silence-once", func(t *testing.T) { s, _ := b.open(t); testSilenceOnce(t, s) })
 			t.Run("outbox-order", func(t *testing.T) { s, _ := b.open(t); testOutboxOrder(t, s) })
 			t.Run("out-of-order", func(t *testing.T) { s, reopen := b.open(t); testOutOfOrder(t, s, reopen) })
-			t.Run("lease", func(t *testing.T) { s, reopen := b.open(t); testLease(t, s, reopen, b.name == "bolt") })
+			t.Run("lease", func(t *testing.T) { s, reopen := b.open(t); testLease(t, s, reopen, b.name == "embedded") })
 			t.Run("resolve-by-hand", func(t *testing.T) { s, _ := b.open(t); testResolveByHand(t, s) })
 			t.Run("truncated", func(t *testing.T) { s, _ := b.open(t); testTruncated(t, s) })
 			t.Run("actions", func(t *testing.T) { s, reopen := b.open(t); testActions(t, s, reopen) })
 			t.Run("action-breaker", func(t *testing.T) { s, _ := b.open(t); testActionBreaker(t, s) })
 			t.Run("action-approval", func(t *testing.T) { s, _ := b.open(t); testActionApproval(t, s) })
 			t.Run("claim-once", func(t *testing.T) { s, reopen := b.open(t); testClaimOnce(t, s, reopen) })
+			t.Run("invalid-utf8", func(t *testing.T) { s, reopen := b.open(t); testInvalidUTF8(t, s, reopen) })
 		})
 	}
 }
@@ -549,8 +550,8 @@ func testRestart(t *testing.T, s Store, reopen func() Store) {
 }
 
 func TestSecondProcessRefused(t *testing.T) {
-	_, path := openBolt(t)
-	_, err := OpenBolt(path)
+	_, path := openEmbedded(t)
+	_, err := OpenEmbedded(path)
 	if err == nil || !strings.Contains(err.Error(), "in use by another escalator") {
 		t.Fatalf("second open: %v", err)
 	}
@@ -1433,5 +1434,29 @@ func testUnsettled(t *testing.T, s Store) {
 	}
 	if pages != 5 {
 		t.Errorf("%d pages of 70 for 300 incidents", pages)
+	}
+}
+
+// Alertmanager passes on whatever bytes a label held; an alert whose
+// labels are not valid UTF-8 is an incident all the same (the bytes read
+// as U+FFFD), stored, stepped and read back after a restart.
+func testInvalidUTF8(t *testing.T, s Store, reopen func() Store) {
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC)
+	body := `{"version":"4","groupKey":"g","alerts":[{"status":"firing","labels":{"alertname":"HotelAppDown","severity":"critical","host":"db\xff1"},` +
+		`"annotations":{"summary":"\xc3 down"},"startsAt":"2026-11-28T00:00:00Z","fingerprint":"bad"}]}`
+	d, err := payload.Parse(strings.NewReader(strings.NewReplacer(`\xff`, "\xff", `\xc3`, "\xc3").Replace(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Receive(ctx, d, pol, t0)
+	if err != nil || res.Opened != 1 {
+		t.Fatalf("receive: %+v %v", res, err)
+	}
+	s = reopen()
+	id := payload.IncidentID("bad", time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC))
+	inc, err := s.Incident(ctx, id)
+	if err != nil || inc.Labels["host"] != "db\uFFFD1" || inc.Annotations["summary"] != "\uFFFD down" {
+		t.Fatalf("incident read back: %+v %v", inc, err)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"sync"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/hotel-ops/hotel-ops/webhook/store/kv"
 )
 
 // errClosed is a write that arrived after Close.
@@ -18,11 +18,11 @@ const maxGroup = 1000
 // committer is group commit for the embedded store: one goroutine takes
 // every write waiting and commits them in one transaction (one fsync),
 // then the writes that arrived meanwhile, and so on. A lone write commits
-// at once; under load the groups grow by themselves. bbolt's own Batch
-// instead waits a fixed delay for company, which at a steady trickle of
-// deliveries only adds that delay to each.
+// at once; under load the groups grow by themselves. (A batch that waits
+// a fixed delay for company, as bbolt's did, only adds that delay to each
+// delivery of a steady trickle.)
 type committer struct {
-	db   *bolt.DB
+	db   *kv.DB
 	reqs chan *commitReq
 	done chan struct{}
 
@@ -31,11 +31,11 @@ type committer struct {
 }
 
 type commitReq struct {
-	fn  func(*bolt.Tx) error
+	fn  func(*kv.Tx) error
 	err chan error
 }
 
-func newCommitter(db *bolt.DB) *committer {
+func newCommitter(db *kv.DB) *committer {
 	c := &committer{db: db, reqs: make(chan *commitReq, maxGroup), done: make(chan struct{})}
 	go c.run()
 	return c
@@ -49,7 +49,7 @@ func newCommitter(db *bolt.DB) *committer {
 // run and commit later: callers whose writes are idempotent (a delivery
 // is deduplicated by its hash) use this to answer in time, and must not
 // read what fn sets after such a return.
-func (c *committer) write(ctx context.Context, fn func(*bolt.Tx) error) error {
+func (c *committer) write(ctx context.Context, fn func(*kv.Tx) error) error {
 	r := &commitReq{fn: fn, err: make(chan error, 1)}
 	c.mu.RLock()
 	if c.closed {
@@ -108,7 +108,7 @@ func (c *committer) run() {
 func (c *committer) commit(group []*commitReq) {
 	for len(group) > 0 {
 		failed := -1
-		err := c.db.Update(func(tx *bolt.Tx) error {
+		err := c.db.Update(func(tx *kv.Tx) error {
 			for i, r := range group {
 				if err := r.fn(tx); err != nil {
 					failed = i

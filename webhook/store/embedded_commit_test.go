@@ -9,18 +9,18 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/hotel-ops/hotel-ops/webhook/store/kv"
 )
 
 // Concurrent writes share commits; a failing one gets its own error and
 // leaves no trace, the others all land; after close, writes are refused.
 func TestGroupCommit(t *testing.T) {
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "g.db"), 0o600, nil)
+	db, err := kv.Open(filepath.Join(t.TempDir(), "g"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err }); err != nil {
+	if err := db.Update(func(tx *kv.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err }); err != nil {
 		t.Fatal(err)
 	}
 	c := newCommitter(db)
@@ -32,7 +32,7 @@ func TestGroupCommit(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			errs[i] = c.write(context.Background(), func(tx *bolt.Tx) error {
+			errs[i] = c.write(context.Background(), func(tx *kv.Tx) error {
 				if err := tx.Bucket([]byte("b")).Put(fmt.Appendf(nil, "k%04d", i), []byte("v")); err != nil {
 					return err
 				}
@@ -45,10 +45,10 @@ func TestGroupCommit(t *testing.T) {
 	}
 	wg.Wait()
 	c.close()
-	if err := c.write(context.Background(), func(*bolt.Tx) error { return nil }); !errors.Is(err, errClosed) {
+	if err := c.write(context.Background(), func(*kv.Tx) error { return nil }); !errors.Is(err, errClosed) {
 		t.Errorf("write after close: %v, want %v", err, errClosed)
 	}
-	err = db.View(func(tx *bolt.Tx) error {
+	err = db.View(func(tx *kv.Tx) error {
 		b := tx.Bucket([]byte("b"))
 		for i := 0; i < n; i++ {
 			stored := b.Get(fmt.Appendf(nil, "k%04d", i)) != nil
@@ -75,7 +75,7 @@ func TestGroupCommit(t *testing.T) {
 // commits once the writer is, so a delivery answered 503 and sent again
 // is a duplicate, not lost nor stored twice.
 func TestGroupCommitDeadline(t *testing.T) {
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "d.db"), 0o600, nil)
+	db, err := kv.Open(filepath.Join(t.TempDir(), "d"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,13 +83,13 @@ func TestGroupCommitDeadline(t *testing.T) {
 	c := newCommitter(db)
 	defer c.close()
 	held, release := make(chan struct{}), make(chan struct{})
-	go db.Update(func(*bolt.Tx) error { close(held); <-release; return nil }) // a stalled writer
+	go db.Update(func(*kv.Tx) error { close(held); <-release; return nil }) // a stalled writer
 	<-held
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	returned := make(chan error, 1)
 	go func() {
-		returned <- c.write(ctx, func(tx *bolt.Tx) error {
+		returned <- c.write(ctx, func(tx *kv.Tx) error {
 			_, err := tx.CreateBucketIfNotExists([]byte("late"))
 			return err
 		})
@@ -104,7 +104,7 @@ func TestGroupCommitDeadline(t *testing.T) {
 	}
 	close(release)
 	c.close() // commits what is queued
-	if err := db.View(func(tx *bolt.Tx) error {
+	if err := db.View(func(tx *kv.Tx) error {
 		if tx.Bucket([]byte("late")) == nil {
 			return errors.New("the write answered at its deadline was never committed")
 		}

@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/hotel-ops/hotel-ops/webhook/store/kv"
 )
 
 // bActionRuns records every run begun: action, 0, start (8 bytes, ns),
@@ -26,10 +25,10 @@ func runKey(action string, started time.Time, target string) []byte {
 }
 
 // BeginAction implements Store.
-func (s *Bolt) BeginAction(ctx context.Context, n Notification, lim ActionLimits, now time.Time) (ActionStart, error) {
+func (s *Embedded) BeginAction(ctx context.Context, n Notification, lim ActionLimits, now time.Time) (ActionStart, error) {
 	var res ActionStart
 	name := ActionName(n.Channel)
-	err := s.commits.write(ctx, func(tx *bolt.Tx) error {
+	err := s.commits.write(ctx, func(tx *kv.Tx) error {
 		res = ActionStart{}
 		q := tx.Bucket(bQueues).Bucket([]byte(n.Channel))
 		var v []byte
@@ -51,7 +50,7 @@ func (s *Bolt) BeginAction(ctx context.Context, n Notification, lim ActionLimits
 			if inc != nil {
 				f.Status = inc.Status
 			}
-			if err := boltRunFacts(tx, name, lim, now, &f); err != nil {
+			if err := runFacts(tx, name, lim, now, &f); err != nil {
 				return err
 			}
 		}
@@ -102,7 +101,7 @@ func (s *Bolt) BeginAction(ctx context.Context, n Notification, lim ActionLimits
 		if res.Run() {
 			return nil
 		}
-		return boltEnded(tx, n, res.Verdict, now)
+		return endedRun(tx, n, res.Verdict, now)
 	})
 	if err != nil {
 		s.unclaim(n.Seq)
@@ -114,8 +113,8 @@ func (s *Bolt) BeginAction(ctx context.Context, n Notification, lim ActionLimits
 	return res, nil
 }
 
-// boltEnded applies the end of a run to its incident.
-func boltEnded(tx *bolt.Tx, n Notification, verdict string, now time.Time) error {
+// endedRun applies the end of a run to its incident.
+func endedRun(tx *kv.Tx, n Notification, verdict string, now time.Time) error {
 	cur, err := loadState(tx, n.Incident)
 	if err != nil || cur == nil {
 		return err
@@ -123,11 +122,11 @@ func boltEnded(tx *bolt.Tx, n Notification, verdict string, now time.Time) error
 	return write(tx, Apply(cur, ended(n, verdict, now), nil))
 }
 
-// boltRunFacts reads the action's record of runs, newest first: the
+// runFacts reads the action's record of runs, newest first: the
 // target's latest run, the runs within the budget window, and the latest
 // outcomes the breaker counts. Runs are few (a budget bounds them), so
 // the walk is short.
-func boltRunFacts(tx *bolt.Tx, action string, lim ActionLimits, now time.Time, f *actionFacts) error {
+func runFacts(tx *kv.Tx, action string, lim ActionLimits, now time.Time, f *actionFacts) error {
 	prefix := append([]byte(action), 0)
 	c := tx.Bucket(bActionRuns).Cursor()
 	k, _ := c.Seek(append([]byte(action), 1))
@@ -142,7 +141,7 @@ func boltRunFacts(tx *bolt.Tx, action string, lim ActionLimits, now time.Time, f
 			continue
 		}
 		var r runRecord
-		if err := json.Unmarshal(v, &r); err != nil {
+		if err := unmarshal(v, &r); err != nil {
 			return fmt.Errorf("corrupt run of %s: %w", action, err)
 		}
 		r.Started = time.Unix(0, int64(binary.BigEndian.Uint64(k[len(prefix):]))).UTC()
@@ -161,10 +160,10 @@ func boltRunFacts(tx *bolt.Tx, action string, lim ActionLimits, now time.Time, f
 }
 
 // FinishAction implements Store.
-func (s *Bolt) FinishAction(ctx context.Context, n Notification, o ActionOutcome) error {
+func (s *Embedded) FinishAction(ctx context.Context, n Notification, o ActionOutcome) error {
 	defer s.unclaim(n.Seq)
 	name := ActionName(n.Channel)
-	err := s.commits.write(ctx, func(tx *bolt.Tx) error {
+	err := s.commits.write(ctx, func(tx *kv.Tx) error {
 		q := tx.Bucket(bQueues).Bucket([]byte(n.Channel))
 		var v []byte
 		if q != nil {
@@ -188,7 +187,7 @@ func (s *Bolt) FinishAction(ctx context.Context, n Notification, o ActionOutcome
 		if err := audit(tx, o.Now, n.Incident, actionAuditName(o.Verdict), actionDetail(n, o.Detail)); err != nil {
 			return err
 		}
-		return boltEnded(tx, n, o.Verdict, o.Now)
+		return endedRun(tx, n, o.Verdict, o.Now)
 	})
 	if err != nil {
 		return fmt.Errorf("finishing action %s: %w", n.Key, err)
@@ -197,13 +196,13 @@ func (s *Bolt) FinishAction(ctx context.Context, n Notification, o ActionOutcome
 }
 
 // finishRun records the outcome on the run n began.
-func finishRun(tx *bolt.Tx, action string, n Notification, o ActionOutcome) error {
+func finishRun(tx *kv.Tx, action string, n Notification, o ActionOutcome) error {
 	runs := tx.Bucket(bActionRuns)
 	at := runKey(action, n.Started, "")
 	c := runs.Cursor()
 	for k, v := c.Seek(at); k != nil && bytes.HasPrefix(k, at); k, v = c.Next() {
 		var r runRecord
-		if err := json.Unmarshal(v, &r); err != nil {
+		if err := unmarshal(v, &r); err != nil {
 			return fmt.Errorf("corrupt run of %s: %w", action, err)
 		}
 		if r.Key == n.Key {
@@ -215,9 +214,9 @@ func finishRun(tx *bolt.Tx, action string, n Notification, o ActionOutcome) erro
 }
 
 // ApproveAction implements Store.
-func (s *Bolt) ApproveAction(ctx context.Context, incident, action, by string, now time.Time) error {
+func (s *Embedded) ApproveAction(ctx context.Context, incident, action, by string, now time.Time) error {
 	found := false
-	err := s.commits.write(ctx, func(tx *bolt.Tx) error {
+	err := s.commits.write(ctx, func(tx *kv.Tx) error {
 		found = false
 		q := tx.Bucket(bQueues).Bucket([]byte(ActionQueue(action)))
 		if q == nil {
@@ -265,9 +264,9 @@ func (s *Bolt) ApproveAction(ctx context.Context, incident, action, by string, n
 var bOnce = []byte("once")
 
 // ClaimOnce implements Store.
-func (s *Bolt) ClaimOnce(ctx context.Context, key string, now time.Time) (bool, error) {
+func (s *Embedded) ClaimOnce(ctx context.Context, key string, now time.Time) (bool, error) {
 	first := false
-	err := s.commits.write(ctx, func(tx *bolt.Tx) error {
+	err := s.commits.write(ctx, func(tx *kv.Tx) error {
 		b := tx.Bucket(bOnce)
 		if first = b.Get([]byte(key)) == nil; !first {
 			return nil
@@ -281,13 +280,13 @@ func (s *Bolt) ClaimOnce(ctx context.Context, key string, now time.Time) (bool, 
 }
 
 // Record implements Store.
-func (s *Bolt) Record(ctx context.Context, e Entry) error {
-	return s.commits.write(ctx, func(tx *bolt.Tx) error { return audit(tx, e.Time, e.Incident, e.Action, e.Detail) })
+func (s *Embedded) Record(ctx context.Context, e Entry) error {
+	return s.commits.write(ctx, func(tx *kv.Tx) error { return audit(tx, e.Time, e.Incident, e.Action, e.Detail) })
 }
 
 // ResetAction implements Store.
-func (s *Bolt) ResetAction(ctx context.Context, action, by string, now time.Time) error {
-	return s.commits.write(ctx, func(tx *bolt.Tx) error {
+func (s *Embedded) ResetAction(ctx context.Context, action, by string, now time.Time) error {
+	return s.commits.write(ctx, func(tx *kv.Tx) error {
 		if err := putJSON(tx.Bucket(bActionRuns), runKey(action, now, ""), runRecord{Outcome: markReset, Finished: now, Key: by}); err != nil {
 			return err
 		}
@@ -296,7 +295,7 @@ func (s *Bolt) ResetAction(ctx context.Context, action, by string, now time.Time
 }
 
 // unclaim ends the in-memory claim of a queued entry.
-func (s *Bolt) unclaim(seq uint64) {
+func (s *Embedded) unclaim(seq uint64) {
 	s.flight.mu.Lock()
 	delete(s.flight.until, seq)
 	s.flight.mu.Unlock()
@@ -305,7 +304,7 @@ func (s *Bolt) unclaim(seq uint64) {
 // pruneActionRuns removes the runs begun before the time (a run matters
 // to its cooldown and budget window only, and the audit keeps its
 // story), and ClaimOnce's keys claimed before it.
-func pruneActionRuns(tx *bolt.Tx, before time.Time) error {
+func pruneActionRuns(tx *kv.Tx, before time.Time) error {
 	var old [][]byte
 	err := tx.Bucket(bOnce).ForEach(func(k, v []byte) error {
 		if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) < before.UnixNano() {

@@ -3,14 +3,13 @@ package store
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/hotel-ops/hotel-ops/webhook/store/kv"
 )
 
 // The embedded store's outbox: a queue per channel (a bucket in
@@ -19,7 +18,7 @@ import (
 // costs the others nothing.
 //
 // A claim is held in memory, not written: the file belongs to one
-// process (bbolt locks it), so after a crash or a kill nothing is in
+// process (package kv locks it), so after a crash or a kill nothing is in
 // flight, and the sends that were are taken again at once when the
 // process starts, not after a lease runs out. Claiming then costs no
 // commit; only the outcome is written.
@@ -41,7 +40,7 @@ type inFlight struct {
 // notification as JSON: a claim reads only the head of the entries it
 // passes over.
 func encodeNote(n Notification) ([]byte, error) {
-	data, err := json.Marshal(n)
+	data, err := marshal(n)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +71,7 @@ func decodeNote(seq uint64, v []byte) (Notification, error) {
 		return n, errCorruptNote
 	}
 	l := int(binary.BigEndian.Uint16(v[8:]))
-	if err := json.Unmarshal(v[10+l:], &n); err != nil {
+	if err := unmarshal(v[10+l:], &n); err != nil {
 		return n, fmt.Errorf("%w %d: %v", errCorruptNote, seq, err)
 	}
 	n.Seq = seq
@@ -80,7 +79,7 @@ func decodeNote(seq uint64, v []byte) (Notification, error) {
 }
 
 // enqueue adds n to its channel's queue.
-func enqueue(tx *bolt.Tx, n Notification) error {
+func enqueue(tx *kv.Tx, n Notification) error {
 	v, err := encodeNote(n)
 	if err != nil {
 		return err
@@ -88,19 +87,19 @@ func enqueue(tx *bolt.Tx, n Notification) error {
 	return enqueueEncoded(tx, n.Channel, v)
 }
 
-func enqueueEncoded(tx *bolt.Tx, channel string, v []byte) error {
+func enqueueEncoded(tx *kv.Tx, channel string, v []byte) error {
 	queues := tx.Bucket(bQueues)
 	q, err := queues.CreateBucketIfNotExists([]byte(channel))
 	if err != nil {
 		return fmt.Errorf("queue of %s: %w", channel, err)
 	}
 	seq, _ := queues.NextSequence()
-	return appending(q).Put(seqKey(seq), v)
+	return q.Put(seqKey(seq), v)
 }
 
 // moveOldOutbox moves the single queue of a file of an earlier version
 // into the queues, keeping each entry's sequence.
-func moveOldOutbox(tx *bolt.Tx) error {
+func moveOldOutbox(tx *kv.Tx) error {
 	old := tx.Bucket(bOldOutbox)
 	if old == nil {
 		return nil
@@ -108,7 +107,7 @@ func moveOldOutbox(tx *bolt.Tx) error {
 	queues := tx.Bucket(bQueues)
 	err := old.ForEach(func(k, v []byte) error {
 		var n Notification
-		if err := json.Unmarshal(v, &n); err != nil {
+		if err := unmarshal(v, &n); err != nil {
 			return fmt.Errorf("outbox entry %x: %w", k, err)
 		}
 		enc, err := encodeNote(n)
@@ -134,11 +133,11 @@ func moveOldOutbox(tx *bolt.Tx) error {
 
 // Claim implements Store. Only the oldest notification of an incident to
 // a channel is taken: a resolve never overtakes its trigger.
-func (s *Bolt) Claim(ctx context.Context, channel string, now time.Time, lease time.Duration, limit int) ([]Notification, error) {
+func (s *Embedded) Claim(ctx context.Context, channel string, now time.Time, lease time.Duration, limit int) ([]Notification, error) {
 	s.flight.mu.Lock()
 	defer s.flight.mu.Unlock()
 	var out []Notification
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *kv.Tx) error {
 		queues := tx.Bucket(bQueues)
 		if channel != "" {
 			q := queues.Bucket([]byte(channel))
@@ -170,7 +169,7 @@ func (s *Bolt) Claim(ctx context.Context, channel string, now time.Time, lease t
 
 // claimQueue reads up to limit notifications of one queue that are due
 // and not in flight, each its incident's oldest. s.flight.mu is held.
-func (s *Bolt) claimQueue(q *bolt.Bucket, now time.Time, limit int) ([]Notification, error) {
+func (s *Embedded) claimQueue(q *kv.Bucket, now time.Time, limit int) ([]Notification, error) {
 	var out []Notification
 	seen := map[string]bool{}
 	c := q.Cursor()
@@ -202,7 +201,7 @@ func (s *Bolt) claimQueue(q *bolt.Bucket, now time.Time, limit int) ([]Notificat
 // Settle implements Store. The claims are released once the outcomes
 // are committed (or failed to be): a claim never sees a sent
 // notification still queued.
-func (s *Bolt) Settle(ctx context.Context, outcomes []Outcome) error {
+func (s *Embedded) Settle(ctx context.Context, outcomes []Outcome) error {
 	defer func() {
 		s.flight.mu.Lock()
 		for _, o := range outcomes {
@@ -210,7 +209,7 @@ func (s *Bolt) Settle(ctx context.Context, outcomes []Outcome) error {
 		}
 		s.flight.mu.Unlock()
 	}()
-	return s.commits.write(ctx, func(tx *bolt.Tx) error {
+	return s.commits.write(ctx, func(tx *kv.Tx) error {
 		for _, o := range outcomes {
 			if err := settle(tx, o); err != nil {
 				return err
@@ -220,7 +219,7 @@ func (s *Bolt) Settle(ctx context.Context, outcomes []Outcome) error {
 	})
 }
 
-func settle(tx *bolt.Tx, o Outcome) error {
+func settle(tx *kv.Tx, o Outcome) error {
 	n := o.N
 	q := tx.Bucket(bQueues).Bucket([]byte(n.Channel))
 	if q == nil {
@@ -249,9 +248,9 @@ func settle(tx *bolt.Tx, o Outcome) error {
 }
 
 // Channels implements Store.
-func (s *Bolt) Channels(ctx context.Context) ([]string, error) {
+func (s *Embedded) Channels(ctx context.Context) ([]string, error) {
 	var out []string
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *kv.Tx) error {
 		queues := tx.Bucket(bQueues)
 		return queues.ForEachBucket(func(name []byte) error {
 			if k, _ := queues.Bucket(name).Cursor().First(); k != nil {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/hotel-ops/hotel-ops/webhook/store/kv"
 
 	"github.com/hotel-ops/hotel-ops/webhook/payload"
 )
@@ -16,8 +16,8 @@ import (
 // state record held the escalation fields only, the acknowledgement and
 // silence being in the document. After the migration each reads, steps,
 // resolves and prunes as a new file does.
-func TestBoltMigratesOldStates(t *testing.T) {
-	s, path := openBolt(t)
+func TestEmbeddedMigratesOldStates(t *testing.T) {
+	s, path := openEmbedded(t)
 	pol := policies(t)
 	t0 := time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC)
 	if _, err := s.Receive(ctx, delivery(t, "g", "firing", "HotelAppDown/noState", "HotelAppDown/acked"), pol, t0); err != nil {
@@ -26,7 +26,7 @@ func TestBoltMigratesOldStates(t *testing.T) {
 	start := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
 	noState, acked := payload.IncidentID("noState", start), payload.IncidentID("acked", start)
 	ackedAt := t0.Add(time.Minute)
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *kv.Tx) error {
 		// The first version: no state record; the document says all.
 		if err := tx.Bucket(bState).Delete([]byte(noState)); err != nil {
 			return err
@@ -56,7 +56,7 @@ func TestBoltMigratesOldStates(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s, err = OpenBolt(path)
+	s, err = OpenEmbedded(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,14 +92,14 @@ func TestBoltMigratesOldStates(t *testing.T) {
 
 // After the opening an incident's document is never written again: every
 // later event writes its state only.
-func TestBoltWritesDocumentOnce(t *testing.T) {
-	s, _ := openBolt(t)
+func TestEmbeddedWritesDocumentOnce(t *testing.T) {
+	s, _ := openEmbedded(t)
 	pol := policies(t)
 	t0 := time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC)
 	id := payload.IncidentID("once", time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC))
 	doc := func() string {
 		var v []byte
-		_ = s.db.View(func(tx *bolt.Tx) error { v = append(v, tx.Bucket(bIncidents).Get([]byte(id))...); return nil })
+		_ = s.db.View(func(tx *kv.Tx) error { v = append(v, tx.Bucket(bIncidents).Get([]byte(id))...); return nil })
 		return string(v)
 	}
 	if _, err := s.Receive(ctx, delivery(t, "g", "firing", "HotelAppDown/once"), pol, t0); err != nil {

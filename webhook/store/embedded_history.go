@@ -2,15 +2,14 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/hotel-ops/hotel-ops/webhook/store/kv"
 )
 
 // PruneHistory implements Store.
-func (s *Bolt) PruneHistory(ctx context.Context, before time.Time) (incidents, entries int, err error) {
+func (s *Embedded) PruneHistory(ctx context.Context, before time.Time) (incidents, entries int, err error) {
 	// Incidents: every one is read, a chunk per transaction, each chunk
 	// going on from where the last stopped. (Their IDs begin with the
 	// alert's start, but that is the sender's clock: one far in the
@@ -18,7 +17,7 @@ func (s *Bolt) PruneHistory(ctx context.Context, before time.Time) (incidents, e
 	var from []byte
 	for {
 		var n int
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		err := s.db.Update(func(tx *kv.Tx) error {
 			var err error
 			n, from, err = pruneIncidents(tx, before, from)
 			return err
@@ -31,11 +30,11 @@ func (s *Bolt) PruneHistory(ctx context.Context, before time.Time) (incidents, e
 			break
 		}
 	}
-	if err := s.db.Update(func(tx *bolt.Tx) error { return pruneActionRuns(tx, before) }); err != nil {
+	if err := s.db.Update(func(tx *kv.Tx) error { return pruneActionRuns(tx, before) }); err != nil {
 		return incidents, 0, fmt.Errorf("pruning action runs: %w", err)
 	}
 	entries, err = inChunks(ctx, func() (n int, err error) {
-		err = s.db.Update(func(tx *bolt.Tx) error {
+		err = s.db.Update(func(tx *kv.Tx) error {
 			n, err = pruneAudit(tx, before)
 			return err
 		})
@@ -51,7 +50,7 @@ func (s *Bolt) PruneHistory(ctx context.Context, before time.Time) (incidents, e
 // (the first when nil) and removes those resolved before the time, with
 // their state records. next is where the following chunk starts, nil
 // after the last incident.
-func pruneIncidents(tx *bolt.Tx, before time.Time, from []byte) (n int, next []byte, err error) {
+func pruneIncidents(tx *kv.Tx, before time.Time, from []byte) (n int, next []byte, err error) {
 	var gone [][]byte
 	c := tx.Bucket(bState).Cursor()
 	k, v := c.First()
@@ -71,8 +70,7 @@ func pruneIncidents(tx *bolt.Tx, before time.Time, from []byte) (n int, next []b
 	if k != nil {
 		next = append([]byte(nil), k...)
 	}
-	// Deleted after the walk: a bbolt cursor may skip a key after a
-	// delete.
+	// Deleted after the walk, which then reads one version throughout.
 	for _, k := range gone {
 		if err := tx.Bucket(bIncidents).Delete(k); err != nil {
 			return 0, nil, err
@@ -87,14 +85,14 @@ func pruneIncidents(tx *bolt.Tx, before time.Time, from []byte) (n int, next []b
 // pruneAudit removes up to historyChunk of the oldest audit entries
 // written before the time. Entries are keyed in the order they were
 // written, so the walk stops at the first newer one.
-func pruneAudit(tx *bolt.Tx, before time.Time) (int, error) {
+func pruneAudit(tx *kv.Tx, before time.Time) (int, error) {
 	var gone [][]byte
 	c := tx.Bucket(bAudit).Cursor()
 	for k, v := c.First(); k != nil && len(gone) < historyChunk; k, v = c.Next() {
 		var e struct {
 			Time time.Time `json:"time"`
 		}
-		if err := json.Unmarshal(v, &e); err != nil {
+		if err := unmarshal(v, &e); err != nil {
 			return 0, fmt.Errorf("audit entry: %w", err)
 		}
 		if !e.Time.Before(before) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/hotel-ops/hotel-ops/webhook/store/kv"
 
 	"github.com/hotel-ops/hotel-ops/webhook/payload"
 	"github.com/hotel-ops/hotel-ops/webhook/policy"
@@ -33,7 +33,7 @@ func openFiring(t *testing.T, s Store, n int) []string {
 
 // readOne reads and prepares the one due step, as FireDue does before it
 // writes.
-func readOne(t *testing.T, s *Bolt, pol *policy.File) []*dueStep {
+func readOne(t *testing.T, s *Embedded, pol *policy.File) []*dueStep {
 	t.Helper()
 	due, err := s.readDue(firingAt, 10)
 	t.Cleanup(func() { s.release(due) })
@@ -46,8 +46,8 @@ func readOne(t *testing.T, s *Bolt, pol *policy.File) []*dueStep {
 
 // A step read and prepared outside the writer, then acknowledged before it
 // is written, does not fire.
-func TestBoltStepAcknowledgedWhilePrepared(t *testing.T) {
-	s, _ := openBolt(t)
+func TestEmbeddedStepAcknowledgedWhilePrepared(t *testing.T) {
+	s, _ := openEmbedded(t)
 	pol := policies(t)
 	id := openFiring(t, s, 1)[0]
 	due := readOne(t, s, pol)
@@ -68,12 +68,12 @@ func TestBoltStepAcknowledgedWhilePrepared(t *testing.T) {
 
 // A timer removed between the read and the write (by whatever removed
 // it) is not fired, even when its state is unchanged.
-func TestBoltStepWhoseTimerWentAway(t *testing.T) {
-	s, _ := openBolt(t)
+func TestEmbeddedStepWhoseTimerWentAway(t *testing.T) {
+	s, _ := openEmbedded(t)
 	pol := policies(t)
 	openFiring(t, s, 1)
 	due := readOne(t, s, pol)
-	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bTimers).Delete(due[0].key) }); err != nil {
+	if err := s.db.Update(func(tx *kv.Tx) error { return tx.Bucket(bTimers).Delete(due[0].key) }); err != nil {
 		t.Fatal(err)
 	}
 	if fired, err := s.applyDue(ctx, due, pol, firingAt); err != nil || len(fired) != 0 {
@@ -83,12 +83,12 @@ func TestBoltStepWhoseTimerWentAway(t *testing.T) {
 
 // A state written between the read and the write is stepped as it is
 // when written, not as it was read.
-func TestBoltStepTakesTheStateAsWritten(t *testing.T) {
-	s, _ := openBolt(t)
+func TestEmbeddedStepTakesTheStateAsWritten(t *testing.T) {
+	s, _ := openEmbedded(t)
 	pol := policies(t)
 	id := openFiring(t, s, 1)[0]
 	due := readOne(t, s, pol)
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *kv.Tx) error {
 		inc, err := loadIncident(tx, id)
 		if err != nil {
 			return err
@@ -109,8 +109,8 @@ func TestBoltStepTakesTheStateAsWritten(t *testing.T) {
 }
 
 // FireDue calls at once take different steps, and every step once.
-func TestBoltFireDueAtOnce(t *testing.T) {
-	s, _ := openBolt(t)
+func TestEmbeddedFireDueAtOnce(t *testing.T) {
+	s, _ := openEmbedded(t)
 	pol := policies(t)
 	ids := openFiring(t, s, 600)
 	a, err := s.readDue(firingAt, 400)

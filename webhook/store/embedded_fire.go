@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/hotel-ops/hotel-ops/webhook/store/kv"
 
 	"github.com/hotel-ops/hotel-ops/webhook/policy"
 )
@@ -32,7 +32,7 @@ type encodedNote struct {
 
 // claims are the timers that FireDue calls under way have read and not
 // yet written: another call reads past them. The embedded store belongs to
-// one process (bbolt locks the file), so a map is enough.
+// one process (package kv locks its directory), so a map is enough.
 type claims struct {
 	mu   sync.Mutex
 	keys map[string]bool
@@ -42,7 +42,7 @@ type claims struct {
 // steps and encodes its batch (on every core) while the other holds the
 // single writer to store its own. After a restart with 100,000 steps due
 // that is most of the work.
-func (s *Bolt) FireWorkers() int { return 2 }
+func (s *Embedded) FireWorkers() int { return 2 }
 
 // FireDue implements Store, in three parts. It reads up to limit due
 // timers (skipping those another call has claimed) in a read transaction,
@@ -51,7 +51,7 @@ func (s *Bolt) FireWorkers() int { return 2 }
 // now: a timer gone (taken, acknowledged, resolved) is skipped, and a
 // state written meanwhile is stepped again as it now is; so a step fires
 // once, from the state it was taken on.
-func (s *Bolt) FireDue(ctx context.Context, pol *policy.File, now time.Time, limit int) ([]Fired, error) {
+func (s *Embedded) FireDue(ctx context.Context, pol *policy.File, now time.Time, limit int) ([]Fired, error) {
 	due, err := s.readDue(now, limit)
 	defer s.release(due)
 	if err != nil {
@@ -62,7 +62,7 @@ func (s *Bolt) FireDue(ctx context.Context, pol *policy.File, now time.Time, lim
 }
 
 // readDue claims and reads up to limit due timers and the states they step.
-func (s *Bolt) readDue(now time.Time, limit int) ([]*dueStep, error) {
+func (s *Embedded) readDue(now time.Time, limit int) ([]*dueStep, error) {
 	// The claims are held while the read transaction starts and scans: a
 	// call that released its claims has committed, so a read that starts
 	// after the release sees its timers gone, and one that starts before
@@ -70,7 +70,7 @@ func (s *Bolt) readDue(now time.Time, limit int) ([]*dueStep, error) {
 	s.claimed.mu.Lock()
 	defer s.claimed.mu.Unlock()
 	var due []*dueStep
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *kv.Tx) error {
 		end := timerKey(now, "\xff")
 		c := tx.Bucket(bTimers).Cursor()
 		for k, v := c.First(); k != nil && bytes.Compare(k, end) <= 0 && len(due) < limit; k, v = c.Next() {
@@ -91,7 +91,7 @@ func (s *Bolt) readDue(now time.Time, limit int) ([]*dueStep, error) {
 }
 
 // release gives back the claims of readDue.
-func (s *Bolt) release(due []*dueStep) {
+func (s *Embedded) release(due []*dueStep) {
 	s.claimed.mu.Lock()
 	defer s.claimed.mu.Unlock()
 	for _, d := range due {
@@ -100,20 +100,20 @@ func (s *Bolt) release(due []*dueStep) {
 }
 
 // stateBytes is what a step is taken on: the incident's state.
-func stateBytes(tx *bolt.Tx, id string) []byte {
+func stateBytes(tx *kv.Tx, id string) []byte {
 	return tx.Bucket(bState).Get([]byte(id))
 }
 
 // applyDue writes the prepared steps in one transaction, each checked
 // against what is stored now.
-func (s *Bolt) applyDue(ctx context.Context, due []*dueStep, pol *policy.File, now time.Time) ([]Fired, error) {
+func (s *Embedded) applyDue(ctx context.Context, due []*dueStep, pol *policy.File, now time.Time) ([]Fired, error) {
 	var fired []Fired
 	// Through the group commit: in a storm, steps come due as fast as
 	// deliveries open incidents, and a commit of their own each would
 	// take the writer from the deliveries for an fsync apiece.
-	err := s.commits.write(ctx, func(tx *bolt.Tx) error {
+	err := s.commits.write(ctx, func(tx *kv.Tx) error {
 		fired = fired[:0]
-		timers := appending(tx.Bucket(bTimers))
+		timers := tx.Bucket(bTimers)
 		for _, d := range due {
 			if v := timers.Get(d.key); v == nil || int(binary.BigEndian.Uint32(v)) != d.step {
 				continue // taken, or removed by an acknowledgement or a resolve, since it was read

@@ -1,11 +1,10 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/hotel-ops/hotel-ops/webhook/store/kv"
 )
 
 // An incident is kept as two records under its ID: its document
@@ -28,7 +27,7 @@ const stateVersion = 2
 
 func decodeState(id string, v []byte) (escState, error) {
 	var st escState
-	if err := json.Unmarshal(v, &st); err != nil {
+	if err := unmarshal(v, &st); err != nil {
 		return st, fmt.Errorf("corrupt state of incident %s: %w", id, err)
 	}
 	return st, nil
@@ -36,7 +35,7 @@ func decodeState(id string, v []byte) (escState, error) {
 
 // loadState reads the incident as its state gives it; nil when there is
 // none.
-func loadState(tx *bolt.Tx, id string) (*Incident, error) {
+func loadState(tx *kv.Tx, id string) (*Incident, error) {
 	v := tx.Bucket(bState).Get([]byte(id))
 	if v == nil {
 		return nil, nil
@@ -49,7 +48,7 @@ func loadState(tx *bolt.Tx, id string) (*Incident, error) {
 }
 
 // loadIncident reads an incident whole; nil when there is none.
-func loadIncident(tx *bolt.Tx, id string) (*Incident, error) {
+func loadIncident(tx *kv.Tx, id string) (*Incident, error) {
 	v := tx.Bucket(bIncidents).Get([]byte(id))
 	if v == nil {
 		return nil, nil
@@ -59,9 +58,9 @@ func loadIncident(tx *bolt.Tx, id string) (*Incident, error) {
 }
 
 // decodeIncident decodes the document stored as v under k with its state.
-func decodeIncident(tx *bolt.Tx, k, v []byte) (Incident, error) {
+func decodeIncident(tx *kv.Tx, k, v []byte) (Incident, error) {
 	var inc Incident
-	if err := json.Unmarshal(v, &inc); err != nil {
+	if err := unmarshal(v, &inc); err != nil {
 		return inc, fmt.Errorf("corrupt incident %s: %w", k, err)
 	}
 	raw := tx.Bucket(bState).Get(k)
@@ -77,8 +76,8 @@ func decodeIncident(tx *bolt.Tx, k, v []byte) (Incident, error) {
 }
 
 // saveState writes the incident's state.
-func saveState(tx *bolt.Tx, inc *Incident) error {
-	return putJSON(appending(tx.Bucket(bState)), []byte(inc.ID), stateOf(inc))
+func saveState(tx *kv.Tx, inc *Incident) error {
+	return putJSON(tx.Bucket(bState), []byte(inc.ID), stateOf(inc))
 }
 
 // migrateStates rewrites the state of every incident whose record is
@@ -86,7 +85,7 @@ func saveState(tx *bolt.Tx, inc *Incident) error {
 // the state in the document), from the document with its old state over
 // it, so that from then on the state alone is read after the opening.
 // It runs once: the file's version is kept in bMeta.
-func migrateStates(tx *bolt.Tx) error {
+func migrateStates(tx *kv.Tx) error {
 	meta, err := tx.CreateBucketIfNotExists(bMeta)
 	if err != nil {
 		return err
@@ -104,7 +103,7 @@ func migrateStates(tx *bolt.Tx) error {
 			}
 		}
 		inc := &Incident{}
-		if err := json.Unmarshal(v, inc); err != nil {
+		if err := unmarshal(v, inc); err != nil {
 			return fmt.Errorf("corrupt incident %s: %w", k, err)
 		}
 		if raw != nil { // version 0: the escalation fields are the state's
@@ -115,7 +114,7 @@ func migrateStates(tx *bolt.Tx) error {
 				Notified []string  `json:"notified"`
 				LastSeen time.Time `json:"lastSeen"`
 			}
-			if err := json.Unmarshal(raw, &old); err != nil {
+			if err := unmarshal(raw, &old); err != nil {
 				return fmt.Errorf("corrupt state of incident %s: %w", k, err)
 			}
 			inc.Status, inc.NextStep, inc.NextDue, inc.Notified = old.Status, old.NextStep, old.NextDue, old.Notified

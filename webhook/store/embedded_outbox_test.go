@@ -7,12 +7,15 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/hotel-ops/hotel-ops/webhook/store/kv"
 )
 
-// A file of an earlier version kept one queue for every channel; opening
-// it moves each entry to its channel's queue, with its sequence, and new
-// entries follow the old ones.
-func TestBoltMovesOldOutbox(t *testing.T) {
+// A file of an earlier version (bbolt's) kept one queue for every
+// channel; opening it copies it into a store directory, keeps the file as
+// .bbolt, and moves each entry to its channel's queue, with its sequence;
+// new entries follow the old ones.
+func TestOpenMigratesOldOutbox(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
@@ -40,7 +43,7 @@ func TestBoltMovesOldOutbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := OpenBolt(path)
+	s, err := OpenEmbedded(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +51,7 @@ func TestBoltMovesOldOutbox(t *testing.T) {
 	if chs, _ := s.Channels(ctx); len(chs) != 2 || chs[0] != "pagerduty" || chs[1] != "slack" {
 		t.Fatalf("channels queued: %v", chs)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Update(func(tx *kv.Tx) error {
 		return enqueue(tx, Notification{Key: "i2/0/slack", Incident: "i2", Channel: "slack", Event: "trigger", NextTry: t0})
 	})
 	if err != nil {

@@ -5,27 +5,26 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
+	"github.com/hotel-ops/hotel-ops/webhook/store/kv"
 
 	"github.com/hotel-ops/hotel-ops/webhook/payload"
 	"github.com/hotel-ops/hotel-ops/webhook/policy"
 )
 
-// Bolt is the embedded store: one file, written through bbolt. Deliveries
-// arriving together share a commit (group commit, bolt_commit.go): each
-// is acknowledged only after the fsync that holds it, and many share one.
-type Bolt struct {
-	db      *bolt.DB
+// Embedded is the embedded store: one directory, written through package
+// kv (held in memory, a journal on disk). Deliveries arriving together
+// share a commit (group commit, embedded_commit.go): each is acknowledged
+// only after the fsync that holds it, and many share one.
+type Embedded struct {
+	db      *kv.DB
 	commits *committer
-	claimed claims   // due timers that FireDue calls are taking (bolt_fire.go)
-	flight  inFlight // notifications claimed and not settled (bolt_outbox.go)
+	claimed claims   // due timers that FireDue calls are taking (embedded_fire.go)
+	flight  inFlight // notifications claimed and not settled (embedded_outbox.go)
 }
 
 var (
@@ -35,19 +34,22 @@ var (
 	bAudit      = []byte("audit")      // seq → Entry
 )
 
-// OpenBolt opens (or creates) the store file. A second process on the
-// same file is refused: bbolt holds an exclusive lock on it.
-func OpenBolt(path string) (*Bolt, error) {
-	// The freelist is rebuilt on open rather than written at every
-	// commit, and kept as a map: commits write fewer pages (as etcd does).
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
-	if errors.Is(err, bolterrors.ErrTimeout) {
+// OpenEmbedded opens (or creates) the store in the directory path. A
+// file of bbolt's there (an earlier version's store) is first copied
+// into a directory, and kept beside it as path.bbolt. A second process on
+// the same store is refused.
+func OpenEmbedded(path string) (*Embedded, error) {
+	if err := migrateBolt(path); err != nil {
+		return nil, err
+	}
+	db, err := kv.Open(path, nil)
+	if errors.Is(err, kv.ErrLocked) {
 		return nil, fmt.Errorf("store %s is in use by another escalator process (one process per embedded store; use the PostgreSQL store for several replicas)", path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = db.Update(func(tx *kv.Tx) error {
 		for _, b := range [][]byte{bDeliveries, bIncidents, bState, bTimers, bQueues, bAudit, bActionRuns, bOnce} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -62,12 +64,12 @@ func OpenBolt(path string) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("initialising store %s: %w", path, err)
 	}
-	return &Bolt{db: db, commits: newCommitter(db), claimed: claims{keys: map[string]bool{}},
+	return &Embedded{db: db, commits: newCommitter(db), claimed: claims{keys: map[string]bool{}},
 		flight: inFlight{until: map[uint64]time.Time{}}}, nil
 }
 
-// Close commits the writes under way and closes the file.
-func (s *Bolt) Close() error {
+// Close commits the writes under way and closes the store.
+func (s *Embedded) Close() error {
 	s.commits.close()
 	return s.db.Close()
 }
@@ -84,16 +86,6 @@ func deliveryKey(hash string) []byte {
 	return []byte(hash)
 }
 
-// appending sets a bucket written mostly at its end (keys that grow with
-// time: incidents by start, audit entries, timers, queues by sequence)
-// to fill the pages it splits: bbolt splits a full page in half, which
-// for keys arriving in order leaves every page half empty, twice the
-// pages written and the file twice the size.
-func appending(b *bolt.Bucket) *bolt.Bucket {
-	b.FillPercent = 0.9
-	return b
-}
-
 func timerKey(due time.Time, id string) []byte {
 	k := make([]byte, 8, 8+len(id))
 	binary.BigEndian.PutUint64(k, uint64(due.UnixNano()))
@@ -106,16 +98,16 @@ func seqKey(n uint64) []byte {
 	return k
 }
 
-func putJSON(b *bolt.Bucket, k []byte, v any) error {
-	data, err := json.Marshal(v)
+func putJSON(b *kv.Bucket, k []byte, v any) error {
+	data, err := marshal(v)
 	if err != nil {
 		return err
 	}
 	return b.Put(k, data)
 }
 
-func audit(tx *bolt.Tx, now time.Time, incident, action, detail string) error {
-	data, err := json.Marshal(Entry{Time: now, Incident: incident, Action: action, Detail: detail})
+func audit(tx *kv.Tx, now time.Time, incident, action, detail string) error {
+	data, err := marshal(Entry{Time: now, Incident: incident, Action: action, Detail: detail})
 	if err != nil {
 		return err
 	}
@@ -123,15 +115,15 @@ func audit(tx *bolt.Tx, now time.Time, incident, action, detail string) error {
 }
 
 // putAudit appends an encoded entry; its sequence number is its key.
-func putAudit(tx *bolt.Tx, entry []byte) error {
-	b := appending(tx.Bucket(bAudit))
+func putAudit(tx *kv.Tx, entry []byte) error {
+	b := tx.Bucket(bAudit)
 	n, _ := b.NextSequence()
 	return b.Put(seqKey(n), entry)
 }
 
 // prepared is an alert's event, decided and encoded before the write
 // transaction from the incident's state as a read transaction saw it:
-// bbolt has one writer, so the less it does the more deliveries it
+// the store has one writer, so the less it does the more deliveries it
 // commits per second, while deciding and encoding run on every core.
 // Apply is pure, so what it decides here is what it would decide inside,
 // as long as the state is still raw; when it is not (another delivery
@@ -171,12 +163,12 @@ func prepare(d *payload.Delivery, raws [][]byte, pol *policy.File, now time.Time
 func (p *prepared) encode() (err error) {
 	e := p.e
 	if e.Create {
-		if p.doc, err = json.Marshal(e.Incident); err != nil {
+		if p.doc, err = marshal(e.Incident); err != nil {
 			return err
 		}
 	}
 	if e.Changed {
-		if p.state, err = json.Marshal(stateOf(e.Incident)); err != nil {
+		if p.state, err = marshal(stateOf(e.Incident)); err != nil {
 			return err
 		}
 	}
@@ -188,7 +180,7 @@ func (p *prepared) encode() (err error) {
 		p.notes = append(p.notes, encodedNote{n.Channel, v})
 	}
 	for _, a := range e.Audit {
-		b, err := json.Marshal(a)
+		b, err := marshal(a)
 		if err != nil {
 			return err
 		}
@@ -198,17 +190,17 @@ func (p *prepared) encode() (err error) {
 }
 
 // writePrepared writes what p decided, in tx.
-func writePrepared(tx *bolt.Tx, p *prepared) error {
+func writePrepared(tx *kv.Tx, p *prepared) error {
 	e := p.e
 	if e.Incident != nil {
 		id := []byte(e.Incident.ID)
 		if p.doc != nil {
-			if err := appending(tx.Bucket(bIncidents)).Put(id, p.doc); err != nil {
+			if err := tx.Bucket(bIncidents).Put(id, p.doc); err != nil {
 				return err
 			}
 		}
 		if p.state != nil {
-			if err := appending(tx.Bucket(bState)).Put(id, p.state); err != nil {
+			if err := tx.Bucket(bState).Put(id, p.state); err != nil {
 				return err
 			}
 		}
@@ -231,14 +223,14 @@ func writePrepared(tx *bolt.Tx, p *prepared) error {
 	return nil
 }
 
-func schedule(tx *bolt.Tx, id string, due time.Time, step int) error {
+func schedule(tx *kv.Tx, id string, due time.Time, step int) error {
 	v := make([]byte, 4)
 	binary.BigEndian.PutUint32(v, uint32(step))
-	return appending(tx.Bucket(bTimers)).Put(timerKey(due, id), v)
+	return tx.Bucket(bTimers).Put(timerKey(due, id), v)
 }
 
 // unschedule drops the incident's pending timer, due at due (zero: none).
-func unschedule(tx *bolt.Tx, id string, due time.Time) error {
+func unschedule(tx *kv.Tx, id string, due time.Time) error {
 	if due.IsZero() {
 		return nil
 	}
@@ -248,7 +240,7 @@ func unschedule(tx *bolt.Tx, id string, due time.Time) error {
 // write applies what the state machine decided, in tx: encoded here,
 // then written as a prepared event is, so that there is one way to
 // write effects.
-func write(tx *bolt.Tx, e Effects) error {
+func write(tx *kv.Tx, e Effects) error {
 	p := &prepared{e: e}
 	if err := p.encode(); err != nil {
 		return err
@@ -257,7 +249,7 @@ func write(tx *bolt.Tx, e Effects) error {
 }
 
 // retime moves the incident's timer as t says.
-func retime(tx *bolt.Tx, id string, t Timer) error {
+func retime(tx *kv.Tx, id string, t Timer) error {
 	if err := unschedule(tx, id, t.Old); err != nil {
 		return err
 	}
@@ -268,7 +260,7 @@ func retime(tx *bolt.Tx, id string, t Timer) error {
 }
 
 // Receive implements Store.
-func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.File, now time.Time) (Received, error) {
+func (s *Embedded) Receive(ctx context.Context, d *payload.Delivery, pol *policy.File, now time.Time) (Received, error) {
 	// A copy already stored (the other Alertmanager peer's, or a repeat)
 	// is answered from a read: no commit, so an HA pair costs the writer
 	// one delivery, not two. A copy of one not yet committed is caught
@@ -276,7 +268,7 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 	// delivery's alerts are decided on (prepare).
 	var known bool
 	raws := make([][]byte, len(d.Alerts))
-	if err := s.db.View(func(tx *bolt.Tx) error {
+	if err := s.db.View(func(tx *kv.Tx) error {
 		if known = tx.Bucket(bDeliveries).Get(deliveryKey(d.Hash)) != nil; known {
 			return nil
 		}
@@ -298,7 +290,7 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 		return Received{}, err
 	}
 	var res Received
-	err = s.commits.write(ctx, func(tx *bolt.Tx) error {
+	err = s.commits.write(ctx, func(tx *kv.Tx) error {
 		res = Received{} // a group commit may run the function again
 		deliveries := tx.Bucket(bDeliveries)
 		if deliveries.Get(deliveryKey(d.Hash)) != nil {
@@ -345,9 +337,9 @@ func (s *Bolt) Receive(ctx context.Context, d *payload.Delivery, pol *policy.Fil
 }
 
 // NextDue implements Store.
-func (s *Bolt) NextDue(ctx context.Context) (time.Time, error) {
+func (s *Embedded) NextDue(ctx context.Context) (time.Time, error) {
 	var t time.Time
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *kv.Tx) error {
 		if k, _ := tx.Bucket(bTimers).Cursor().First(); k != nil {
 			t = time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))
 		}
@@ -357,19 +349,19 @@ func (s *Bolt) NextDue(ctx context.Context) (time.Time, error) {
 }
 
 // Ack implements Store.
-func (s *Bolt) Ack(ctx context.Context, id, by string, now time.Time) (*Incident, error) {
+func (s *Embedded) Ack(ctx context.Context, id, by string, now time.Time) (*Incident, error) {
 	return s.byHand(id, Event{Kind: Acknowledge, Now: now, By: by})
 }
 
 // Resolve implements Store.
-func (s *Bolt) Resolve(ctx context.Context, id, by string, now time.Time) (*Incident, error) {
+func (s *Embedded) Resolve(ctx context.Context, id, by string, now time.Time) (*Incident, error) {
 	return s.byHand(id, Event{Kind: CloseByHand, Now: now, By: by})
 }
 
 // byHand applies a person's event to the incident.
-func (s *Bolt) byHand(id string, ev Event) (*Incident, error) {
+func (s *Embedded) byHand(id string, ev Event) (*Incident, error) {
 	var inc *Incident
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *kv.Tx) error {
 		cur, err := loadIncident(tx, id)
 		if err != nil {
 			return err
@@ -385,8 +377,8 @@ func (s *Bolt) byHand(id string, ev Event) (*Incident, error) {
 }
 
 // SetSilence implements Store.
-func (s *Bolt) SetSilence(ctx context.Context, id, silenceID string, now time.Time) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+func (s *Embedded) SetSilence(ctx context.Context, id, silenceID string, now time.Time) error {
+	return s.db.Update(func(tx *kv.Tx) error {
 		inc, err := loadIncident(tx, id)
 		if err != nil {
 			return err
@@ -406,9 +398,9 @@ func (s *Bolt) SetSilence(ctx context.Context, id, silenceID string, now time.Ti
 }
 
 // Incident implements Store.
-func (s *Bolt) Incident(ctx context.Context, id string) (*Incident, error) {
+func (s *Embedded) Incident(ctx context.Context, id string) (*Incident, error) {
 	var inc *Incident
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *kv.Tx) error {
 		var err error
 		inc, err = loadIncident(tx, id)
 		return err
@@ -420,9 +412,9 @@ func (s *Bolt) Incident(ctx context.Context, id string) (*Incident, error) {
 }
 
 // Incidents implements Store: open ones first, then the most recent.
-func (s *Bolt) Incidents(ctx context.Context, limit int) ([]Incident, error) {
+func (s *Embedded) Incidents(ctx context.Context, limit int) ([]Incident, error) {
 	var all []Incident
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *kv.Tx) error {
 		return tx.Bucket(bIncidents).ForEach(func(k, v []byte) error {
 			inc, err := decodeIncident(tx, k, v)
 			all = append(all, inc)
@@ -437,9 +429,9 @@ func (s *Bolt) Incidents(ctx context.Context, limit int) ([]Incident, error) {
 }
 
 // UnsettledAfter implements Store.
-func (s *Bolt) UnsettledAfter(ctx context.Context, after string, limit int) ([]Incident, error) {
+func (s *Embedded) UnsettledAfter(ctx context.Context, after string, limit int) ([]Incident, error) {
 	var out []Incident
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *kv.Tx) error {
 		c := tx.Bucket(bIncidents).Cursor()
 		k, v := c.Seek([]byte(after))
 		if k != nil && string(k) == after {
@@ -460,13 +452,13 @@ func (s *Bolt) UnsettledAfter(ctx context.Context, after string, limit int) ([]I
 }
 
 // Audit implements Store: newest first, for one incident or all.
-func (s *Bolt) Audit(ctx context.Context, incident string, limit int) ([]Entry, error) {
+func (s *Embedded) Audit(ctx context.Context, incident string, limit int) ([]Entry, error) {
 	var out []Entry
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *kv.Tx) error {
 		c := tx.Bucket(bAudit).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
 			var e Entry
-			if err := json.Unmarshal(v, &e); err != nil {
+			if err := unmarshal(v, &e); err != nil {
 				return err
 			}
 			e.Seq = binary.BigEndian.Uint64(k)
@@ -480,9 +472,9 @@ func (s *Bolt) Audit(ctx context.Context, incident string, limit int) ([]Entry, 
 }
 
 // Prune implements Store.
-func (s *Bolt) Prune(ctx context.Context, before time.Time) (int, error) {
+func (s *Embedded) Prune(ctx context.Context, before time.Time) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *kv.Tx) error {
 		n = 0
 		c := tx.Bucket(bDeliveries).Cursor()
 		for k, v := c.First(); k != nil; {
@@ -503,9 +495,9 @@ func (s *Bolt) Prune(ctx context.Context, before time.Time) (int, error) {
 }
 
 // Pending implements Store.
-func (s *Bolt) Pending(ctx context.Context) (int, error) {
+func (s *Embedded) Pending(ctx context.Context) (int, error) {
 	n := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *kv.Tx) error {
 		n = tx.Bucket(bTimers).Stats().KeyN
 		return nil
 	})
@@ -513,9 +505,9 @@ func (s *Bolt) Pending(ctx context.Context) (int, error) {
 }
 
 // OpenBySeverity implements Store.
-func (s *Bolt) OpenBySeverity(ctx context.Context) (map[string]int, error) {
+func (s *Embedded) OpenBySeverity(ctx context.Context) (map[string]int, error) {
 	out := map[string]int{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *kv.Tx) error {
 		return tx.Bucket(bState).ForEach(func(k, v []byte) error {
 			st, err := decodeState(string(k), v)
 			if err == nil && st.Status != Resolved {

@@ -1,0 +1,118 @@
+package kv
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/google/btree"
+)
+
+// item is a key and its value in one slice, the key first: one pointer
+// for the garbage collector to follow where two slices would be two, and
+// a third less to copy when a transaction copies a B-tree node. The
+// store holds every item in memory, and a collection marks them all.
+type item struct {
+	kv   []byte
+	klen int
+}
+
+func (it item) key() []byte   { return it.kv[:it.klen:it.klen] }
+func (it item) value() []byte { return it.kv[it.klen:] }
+
+// probe is an item to search by: a key alone.
+func probe(k []byte) item { return item{kv: k, klen: len(k)} }
+
+// newItem copies a key and its value into one allocation.
+func newItem(k, v []byte) item {
+	b := make([]byte, len(k)+len(v))
+	copy(b, k)
+	copy(b[len(k):], v)
+	return item{kv: b, klen: len(k)}
+}
+
+func itemLess(a, b item) bool { return bytes.Compare(a.key(), b.key()) < 0 }
+
+// degree of the B-trees: nodes of up to 63 items, a few cache lines of
+// slice headers each.
+const degree = 32
+
+// noFreelist: a node freed by one version may still be read through an
+// older one, so none is reused; the garbage collector frees them.
+func newTree() *btree.BTreeG[item] {
+	return btree.NewWithFreeListG(degree, itemLess, btree.NewFreeListG[item](0))
+}
+
+// node is one bucket's keys and sequence.
+type node struct {
+	items *btree.BTreeG[item]
+	seq   uint64
+}
+
+// version is the whole store at one commit. Once published it is never
+// changed: a writing transaction copies the map, and each bucket it
+// writes (Clone of a B-tree is lazy copy-on-write), so readers of the
+// version before it go on undisturbed.
+type version struct {
+	buckets map[string]*node // by path; the root bucket is not one
+}
+
+func newVersion() *version { return &version{buckets: map[string]*node{}} }
+
+// apply does what o says, in place. Transactions and recovery both change
+// a version only through apply, so a replayed journal makes the same
+// version the commits made.
+func (v *version) apply(o op) error {
+	n := v.buckets[o.path]
+	switch o.kind {
+	case opPut, opDelete, opSeq:
+		if n == nil {
+			return fmt.Errorf("%w: operation %d on a bucket that does not exist", errBadOp, o.kind)
+		}
+	case opCreate:
+		if n != nil {
+			return fmt.Errorf("%w: bucket created twice", errBadOp)
+		}
+		if parent, _, _, err := splitPath(o.path); err != nil {
+			return err
+		} else if parent != rootPath && v.buckets[parent] == nil {
+			return fmt.Errorf("%w: bucket created in a bucket that does not exist", errBadOp)
+		}
+		if o.path == rootPath {
+			return fmt.Errorf("%w: empty path", errBadOp)
+		}
+	}
+	switch o.kind {
+	case opPut:
+		n.items.ReplaceOrInsert(newItem(o.key, o.value))
+	case opDelete:
+		n.items.Delete(probe(o.key))
+	case opSeq:
+		n.seq = o.seq
+	case opCreate:
+		v.buckets[o.path] = &node{items: newTree()}
+	case opDrop:
+		for p := range v.buckets {
+			if strings.HasPrefix(p, o.path) && isWithin(p, o.path) {
+				delete(v.buckets, p)
+			}
+		}
+	case opEnd:
+	default:
+		return fmt.Errorf("%w: kind %d", errBadOp, o.kind)
+	}
+	return nil
+}
+
+// isWithin says whether path p is the bucket at path q or inside it
+// (p has q as a prefix of whole names).
+func isWithin(p, q string) bool {
+	for p != q {
+		parent, _, ok, err := splitPath(p)
+		if !ok || err != nil || len(parent) < len(q) {
+			return false
+		}
+		p = parent
+	}
+	return true
+}
