@@ -147,7 +147,7 @@ bench: tools
 ## 30 s, on the embedded store and on PostgreSQL (the database of
 ## ESCALATOR_PG_DSN when set, else a private server started as the tests
 ## start theirs). Tables on the terminal; JSON in bin/bench-escalator-*.json.
-BENCH_ESCALATOR_STORES ?= bolt postgres
+BENCH_ESCALATOR_STORES ?= embedded postgres
 .PHONY: bench-escalator
 bench-escalator:
 	mkdir -p $(BIN)

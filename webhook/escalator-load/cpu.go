@@ -20,6 +20,11 @@ type CPU struct {
 	Load          float64 `json:"load_command_seconds"`       // this command: senders, receiver
 	Kernel        float64 `json:"kernel_threads_seconds"`     // kthreadd's children: writeback, journal, kworkers
 	Others        float64 `json:"others_seconds"`             // everything else on the machine
+	// Bytes the store's processes caused to be written to storage during
+	// the load (/proc/<pid>/io write_bytes: the page cache written back on
+	// their behalf): what a disk must absorb, whatever its fsync latency.
+	EscalatorWritten int64 `json:"escalator_written_bytes"`
+	PostgresWritten  int64 `json:"postgres_written_bytes,omitempty"`
 }
 
 type cpuMeter struct {
@@ -27,16 +32,17 @@ type cpuMeter struct {
 	busy, self, esc, pg time.Duration
 	kernel              time.Duration
 	escPID, pgPID       int
+	escW, pgW           int64
 }
 
 func startCPU(esc *spawned, pgPID int) *cpuMeter {
 	m := &cpuMeter{t0: time.Now(), pgPID: pgPID}
 	if esc != nil {
 		m.escPID = esc.cmd.Process.Pid
-		m.esc = procCPU(m.escPID)
+		m.esc, m.escW = procCPU(m.escPID), procWritten(m.escPID)
 	}
 	if pgPID > 0 {
-		m.pg = treeCPU(pgPID)
+		m.pg, m.pgW = treeCPU(pgPID), treeWritten(pgPID)
 	}
 	m.kernel = treeCPU(kthreadd)
 	m.busy, m.self = machineCPU(), selfCPU()
@@ -49,9 +55,11 @@ func (m *cpuMeter) stop() *CPU {
 	c.Available = window.Seconds() * float64(numCPU())
 	if m.escPID > 0 {
 		c.Escalator = (procCPU(m.escPID) - m.esc).Seconds()
+		c.EscalatorWritten = procWritten(m.escPID) - m.escW
 	}
 	if m.pgPID > 0 {
 		c.Postgres = (treeCPU(m.pgPID) - m.pg).Seconds()
+		c.PostgresWritten = treeWritten(m.pgPID) - m.pgW
 	}
 	c.Kernel = (treeCPU(kthreadd) - m.kernel).Seconds()
 	c.Others = max(0, c.Busy-c.Escalator-c.Postgres-c.Load-c.Kernel)

@@ -75,10 +75,10 @@ func run(args []string) int {
 	var o options
 	app.Flag("target", "URL of a running escalator (needs --token-file); or use --spawn.").StringVar(&o.target)
 	app.Flag("token-file", "With --target: the file holding escalator's bearer token (its --api.token-file).").StringVar(&o.tokenFile)
-	app.Flag("store-path", "With --target and the embedded store: its file, to report its size.").StringVar(&o.storePath)
+	app.Flag("store-path", "With --target and the embedded store: its directory, to report its size.").StringVar(&o.storePath)
 	app.Flag("spawn", "Start the escalator binary with a generated configuration, its channels on a loopback receiver of this command.").BoolVar(&o.spawn)
 	app.Flag("escalator-binary", "The escalator binary --spawn starts.").Default("bin/escalator").StringVar(&o.binary)
-	app.Flag("store", "With --spawn: bolt (the embedded store) or postgres.").Default("bolt").EnumVar(&o.store, "bolt", "postgres")
+	app.Flag("store", "With --spawn: embedded or postgres (bolt: embedded, as it was called).").Default("embedded").EnumVar(&o.store, "embedded", "bolt", "postgres")
 	app.Flag("pg-dsn", "PostgreSQL DSN of a database for escalator (with --spawn --store=postgres; with --target, to report the store's size). Without it, --spawn --store=postgres starts a private PostgreSQL (internal/testenv).").Envar("ESCALATOR_PG_DSN").StringVar(&o.pgDSN)
 	app.Flag("pg-warm-wal", "Before a private PostgreSQL serves, write and checkpoint some WAL, so that it reuses segments as a server in service does.").Default("true").BoolVar(&o.pgWarmWAL)
 	app.Flag("pg-setting", "A postgresql.conf line for the private PostgreSQL, after the command's own (repeatable), e.g. 'full_page_writes = off'.").StringsVar(&o.pgSettings)
@@ -251,8 +251,11 @@ func execute(ctx context.Context, e *testenv.Command, o *options) (*Report, erro
 	var pgData string
 	switch {
 	case o.spawn:
-		rep.Store = o.store
 		if o.store == "bolt" {
+			o.store = "embedded"
+		}
+		rep.Store = o.store
+		if o.store == "embedded" {
 			dsn = ""
 			if fsyncDir == "" {
 				fsyncDir = dir
@@ -273,7 +276,7 @@ func execute(ctx context.Context, e *testenv.Command, o *options) (*Report, erro
 		token = strings.TrimSpace(string(b))
 		switch {
 		case o.storePath != "":
-			rep.Store = "bolt"
+			rep.Store = "embedded"
 			if fsyncDir == "" {
 				fsyncDir = filepath.Dir(o.storePath)
 			}
@@ -305,8 +308,8 @@ func execute(ctx context.Context, e *testenv.Command, o *options) (*Report, erro
 			sizeBefore = t
 		}
 	} else if o.storePath != "" {
-		if st, err := os.Stat(o.storePath); err == nil {
-			sizeBefore = st.Size()
+		if n, err := diskSize(o.storePath); err == nil {
+			sizeBefore = n
 		}
 	}
 
@@ -392,9 +395,9 @@ func execute(ctx context.Context, e *testenv.Command, o *options) (*Report, erro
 		}
 	}
 	if dsn == "" && o.storePath != "" {
-		z := &StoreSize{What: "file " + filepath.Base(o.storePath), Before: sizeBefore}
-		if st, err := os.Stat(o.storePath); err == nil {
-			z.After = st.Size()
+		z := &StoreSize{What: "directory " + filepath.Base(o.storePath), Before: sizeBefore}
+		if n, err := diskSize(o.storePath); err == nil {
+			z.After = n
 		} else {
 			z.Note = "not measured: " + err.Error()
 		}

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -18,7 +20,7 @@ type Report struct {
 	Started  time.Time `json:"started"`
 	Target   string    `json:"target"`
 	Spawned  bool      `json:"spawned"`
-	Store    string    `json:"store"` // bolt, postgres or unknown
+	Store    string    `json:"store"` // embedded, postgres or unknown
 	Settings Settings  `json:"settings"`
 	Machine  Machine   `json:"machine"`
 	CPU      *CPU      `json:"cpu,omitempty"`
@@ -346,6 +348,13 @@ func printTable(w io.Writer, r *Report) {
 		}
 		p("cpu", "%.0f of %.0f CPU-seconds busy (%.0f%%): %s%s, this command %.0f, kernel threads %.0f, others %.0f",
 			c.Busy, c.Available, 100*c.Busy/c.Available, esc, pg, c.Load, c.Kernel, c.Others)
+		if r.Spawned && r.Requests.OK > 0 {
+			w := fmt.Sprintf("escalator %.0f MiB (%.1f KiB a request answered 200)", float64(c.EscalatorWritten)/(1<<20), float64(c.EscalatorWritten)/1024/float64(r.Requests.OK))
+			if c.PostgresWritten > 0 {
+				w += fmt.Sprintf(", PostgreSQL %.0f MiB (%.1f KiB)", float64(c.PostgresWritten)/(1<<20), float64(c.PostgresWritten)/1024/float64(r.Requests.OK))
+			}
+			p("written", "%s to storage during the load", w)
+		}
 	}
 	p("disk", "4 KiB write + fdatasync ×%d in %s (%s): %s", m.FsyncCount, m.FsyncDir, m.FsyncFS, fsync)
 	rq := r.Requests
@@ -421,4 +430,24 @@ func printTable(w io.Writer, r *Report) {
 		p("escalator log", "%d errors, %d warnings (%s): %s", lg.Errors, lg.Warns, lg.Path, lg.Sample)
 	}
 	p("command", "%s", r.Command)
+}
+
+// diskSize is the bytes of the files under path (the embedded store's
+// directory, or a file).
+func diskSize(path string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += info.Size()
+		}
+		return nil
+	})
+	return n, err
 }

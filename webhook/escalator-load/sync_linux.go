@@ -59,6 +59,31 @@ func procCPU(pid int) time.Duration {
 	return time.Duration(ut+st) * time.Second / clockTicks
 }
 
+// procWritten is a process's write_bytes from /proc/<pid>/io (0 when it
+// cannot be read: another user's process).
+func procWritten(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// treeWritten is procWritten of a process and its children.
+func treeWritten(pid int) int64 {
+	total := procWritten(pid)
+	for _, child := range testenv.ChildrenOf(pid) {
+		total += procWritten(child)
+	}
+	return total
+}
+
 // clockTicks is USER_HZ, 100 on every Linux architecture Go supports.
 const clockTicks = 100
 

@@ -18,3 +18,5 @@ func procCPU(int) time.Duration { return 0 }
 func machineCPU() time.Duration { return 0 }
 func selfCPU() time.Duration    { return 0 }
 func treeCPU(int) time.Duration { return 0 }
+func procWritten(int) int64     { return 0 }
+func treeWritten(int) int64     { return 0 }
