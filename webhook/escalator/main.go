@@ -160,7 +160,7 @@ func run(args []string) int {
 		defer runner.Close()
 		diagnoser = runner
 	}
-	st, err := openStore(cfg.Store)
+	st, err := openStore(cfg.Store, logger)
 	if err != nil {
 		logger.Error("Store", "err", err)
 		return 1
@@ -284,9 +284,17 @@ func newSyncer(c *config.Alertmanager, st amsync.Store, eng *escalate.Engine, lo
 }
 
 // openStore opens the embedded store or connects to PostgreSQL.
-func openStore(c config.Store) (store.Store, error) {
+func openStore(c config.Store, logger *slog.Logger) (store.Store, error) {
 	if c.Postgres == nil {
-		return store.OpenEmbedded(c.Path)
+		// A file there is an earlier version's store, copied into a
+		// directory as it opens: said once, with where the old one is.
+		st, err := os.Stat(c.Path)
+		wasFile := err == nil && st.Mode().IsRegular()
+		s, err := store.OpenEmbedded(c.Path)
+		if err == nil && wasFile {
+			logger.Info("Store migrated from an earlier version's file into a directory", "path", c.Path, "old_file_kept_as", c.Path+".bbolt")
+		}
+		return s, err
 	}
 	var dsn string
 	if c.Postgres.DSNFile != "" {
