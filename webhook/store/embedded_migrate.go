@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -68,7 +69,10 @@ func migrateBolt(path string) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("store %s: %w", path, err)
 	}
-	return nil
+	// Before the first commit is acknowledged: after a crash that lost
+	// the renames, the next start would copy the old file again and
+	// remove the directory that holds those commits.
+	return kv.SyncDir(filepath.Dir(path))
 }
 
 // copyChunk is how many keys one commit of the copy holds.

@@ -71,7 +71,9 @@ func snapshotPath(dir string, n uint64) string {
 	return filepath.Join(dir, fmt.Sprintf("snapshot-%016x", n))
 }
 
-func syncDir(dir string) error {
+// SyncDir makes the names in dir durable (fsync of the directory): a
+// file created or renamed there survives a crash only once it returns.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -92,8 +94,16 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if db.opts.CheckpointBytes <= 0 {
 		db.opts.CheckpointBytes = 64 << 20
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating store directory: %w", err)
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating store directory: %w", err)
+		}
+		// The directory's own name, before a commit in it counts.
+		if !db.opts.NoSync {
+			if err := SyncDir(filepath.Dir(dir)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	lock, err := lockDir(filepath.Join(dir, "LOCK"))
 	if err != nil {
@@ -101,6 +111,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 	}
 	db.lock = lock
 	if err := db.recover(); err != nil {
+		if db.j != nil {
+			db.j.f.Close()
+		}
 		lock.Close()
 		return nil, err
 	}
@@ -337,6 +350,11 @@ func (db *DB) Checkpoint() error {
 	if db.closed { // also when Close came while this waited
 		db.mu.Unlock()
 		return ErrClosed
+	}
+	if db.failed != nil { // the journal's end is unknown: nothing more is written
+		err := db.failed
+		db.mu.Unlock()
+		return err
 	}
 	since := db.since
 	db.since = max(db.opts.CheckpointBytes, db.snapSize) // due now

@@ -22,8 +22,10 @@
 //	journal-<m>           every commit after the snapshot, m > n, in order
 //
 // Both are sequences of records (length, CRC-32C, operations). Opening
-// loads the newest snapshot and replays the journals after it; a record
-// cut short or failing its checksum at the end of the last journal is a
-// commit whose fdatasync never returned, and is dropped (its caller was
-// never told it was stored).
+// loads the newest snapshot and replays the journals after it. In the
+// last journal, the first record cut short or failing its checksum ends
+// it: after a crash that is the commit whose fdatasync never returned
+// (its caller was never told it was stored), and the journal is cut
+// there; anything after it is dropped with it. In any other journal, or
+// in a snapshot, such a record is damage and opening fails.
 package kv

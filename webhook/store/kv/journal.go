@@ -24,20 +24,27 @@ func createJournal(dir string, n uint64, noSync bool) (*journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating journal: %w", err)
 	}
-	j := &journal{f: f, n: n, noSync: noSync}
-	if _, err := f.Write([]byte(journalMagic)); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("writing journal %s: %w", path, err)
-	}
-	j.size = int64(len(journalMagic))
-	// The file's name must be durable before a commit in it counts.
-	if !noSync {
-		if err := syncDir(dir); err != nil {
-			f.Close()
-			return nil, err
+	j := &journal{f: f, n: n, noSync: noSync, size: int64(len(journalMagic))}
+	err = func() error {
+		if _, err := f.Write([]byte(journalMagic)); err != nil {
+			return fmt.Errorf("writing journal %s: %w", path, err)
 		}
+		// The file's name must be durable before a commit in it counts.
+		if !noSync {
+			if err := SyncDir(dir); err != nil {
+				return err
+			}
+		}
+		return j.sync()
+	}()
+	if err != nil {
+		// Not left behind: a journal after the current one would make the
+		// current one's torn end, after a crash, read as damage.
+		f.Close()
+		os.Remove(path)
+		return nil, err
 	}
-	return j, j.sync()
+	return j, nil
 }
 
 // append writes one sealed record and waits until it is durable.

@@ -97,6 +97,13 @@ func writeSnapshot(dir string, n uint64, v *version, noSync bool) (int64, error)
 		rec = appendOp(rec, op{kind: opSeq, path: p, seq: nd.seq})
 		var err error
 		nd.items.Ascend(func(it item) bool {
+			// A value near the largest a commit may hold gets a record
+			// of its own rather than overflowing one.
+			if len(rec) > headerSize && len(rec)+len(it.kv)+len(p)+32 > maxRecord {
+				if err = flush(); err != nil {
+					return false
+				}
+			}
 			rec = appendOp(rec, op{kind: opPut, path: p, key: it.key(), value: it.value()})
 			if len(rec) >= snapshotRecord {
 				err = flush()
@@ -128,7 +135,7 @@ func writeSnapshot(dir string, n uint64, v *version, noSync bool) (int64, error)
 		return 0, fmt.Errorf("renaming snapshot: %w", err)
 	}
 	if !noSync {
-		if err := syncDir(dir); err != nil {
+		if err := SyncDir(dir); err != nil {
 			return 0, err
 		}
 	}
