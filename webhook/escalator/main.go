@@ -168,6 +168,9 @@ func run(args []string) int {
 	defer st.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(svc.BuildInfoCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if c, ok := st.(prometheus.Collector); ok { // the embedded store's own figures
+		reg.MustRegister(c)
+	}
 	eng := &escalate.Engine{Store: st, Policies: &cfg.File, Notifiers: notifiers, Metrics: escalate.NewMetrics(reg), Logger: logger,
 		History: time.Duration(cfg.HistoryRetention), Actions: actions, Diagnose: diagnoser}
 	if p := cfg.Prometheus; p != nil {
