@@ -146,7 +146,7 @@ type Alertmanager struct {
 // several replicas. The DSN holds a password, so it is read from a file or
 // an environment variable, never written in this file.
 type Store struct {
-	Path     string    `yaml:"path,omitempty"` // the embedded store's file
+	Path     string    `yaml:"path,omitempty"` // the embedded store's directory (a bbolt file of an earlier version is migrated)
 	Postgres *Postgres `yaml:"postgres,omitempty"`
 }
 
@@ -172,7 +172,7 @@ func (c *Config) Validate() error {
 	}
 	switch pg := c.Store.Postgres; {
 	case pg == nil && c.Store.Path == "":
-		errs = append(errs, yamlconf.Fieldf("store", "set path (the embedded store's file) or postgres"))
+		errs = append(errs, yamlconf.Fieldf("store", "set path (the embedded store's directory) or postgres"))
 	case pg != nil && c.Store.Path != "":
 		errs = append(errs, yamlconf.Fieldf("store", "set path or postgres, not both"))
 	case pg != nil && (pg.DSNFile == "") == (pg.DSNEnv == ""):

@@ -127,7 +127,7 @@ type spawned struct {
 	URL       string
 	Token     string
 	Dir       string
-	StorePath string // the embedded store's file; "" with PostgreSQL
+	StorePath string // the embedded store's directory; "" with PostgreSQL
 	cmd       *exec.Cmd
 	logPath   string
 	exited    chan struct{}
