@@ -273,16 +273,17 @@ func (db *DB) Update(fn func(*Tx) error) error {
 	}
 	db.since += int64(len(tx.rec))
 	db.cur.Store(tx.v)
-	db.maybeCheckpoint()
+	db.startCheckpoint(false)
 	return nil
 }
 
-// maybeCheckpoint starts a snapshot once enough journal has accumulated:
+// startCheckpoint starts a snapshot once enough journal has accumulated (or
+// at once, forced):
 // the current journal is closed and a new one begun, and the version as
 // of the end of the old one is written in the background (it is
 // immutable: commits go on). Called with mu held.
-func (db *DB) maybeCheckpoint() {
-	if db.running || db.since < max(db.opts.CheckpointBytes, db.snapSize) {
+func (db *DB) startCheckpoint(force bool) {
+	if db.running || !force && db.since < max(db.opts.CheckpointBytes, db.snapSize) {
 		return
 	}
 	next, err := createJournal(db.dir, db.j.n+1, db.opts.NoSync)
@@ -318,7 +319,6 @@ func (db *DB) maybeCheckpoint() {
 
 // Stats are the store's figures on disk.
 type Stats struct {
-	Bytes         int64  // snapshot and journals
 	JournalBytes  int64  // journals since the snapshot
 	SnapshotBytes int64  // the snapshot
 	Buckets       int    // buckets, nested ones included
@@ -333,7 +333,6 @@ func (db *DB) Stats() Stats {
 	if v := db.cur.Load(); v != nil {
 		s.Buckets = len(v.buckets)
 	}
-	s.Bytes = s.JournalBytes + s.SnapshotBytes
 	if db.ckptErr != nil {
 		s.CheckpointErr = db.ckptErr.Error()
 	}
@@ -357,8 +356,7 @@ func (db *DB) Checkpoint() error {
 		return err
 	}
 	since := db.since
-	db.since = max(db.opts.CheckpointBytes, db.snapSize) // due now
-	db.maybeCheckpoint()
+	db.startCheckpoint(true)
 	if !db.running {
 		db.since = since
 		err := db.ckptErr
