@@ -16,7 +16,7 @@ VERSITYGW_VERSION   := v1.8.0
 AMTOOL_VERSION      ?= v0.35.0
 
 # Debian packages the tests and the demo talk to, and a file each installs.
-APT_PACKAGES := postgresql:/usr/lib/postgresql/15/bin/initdb redis-server:/usr/bin/redis-server pgbackrest:/usr/bin/pgbackrest prometheus-alertmanager:/usr/bin/prometheus-alertmanager chromium:/usr/bin/chromium poppler-utils:/usr/bin/pdftoppm
+APT_PACKAGES := postgresql:/usr/lib/postgresql/15/bin/initdb redis-server:/usr/bin/redis-server pgbackrest:/usr/bin/pgbackrest prometheus-alertmanager:/usr/bin/prometheus-alertmanager chromium:/usr/bin/chromium poppler-utils:/usr/bin/pdftoppm pgbouncer:/usr/sbin/pgbouncer
 
 .PHONY: all build test lint race unit fuzz bench demo soak tools apt-deps clean generate mixin
 
@@ -140,6 +140,18 @@ bench: tools
 	set -o pipefail; $(GO) test ./webhook/store -run '^$$' -bench 'BenchmarkPruneHistory' -benchtime 1x -count 3 -timeout 30m | tee -a bench-escalator.txt
 	set -o pipefail; $(GO) test ./webhook/escalator -run '^$$' -bench 'BenchmarkActionsFromOutside' -benchtime 200x -count 3 -timeout 10m | tee -a bench-escalator.txt
 	$(BIN)/benchstat bench-escalator.txt
+
+## bench-pgha: pgha_exporter scraped over loopback HTTP, one scrape at a
+## time, against a private primary grown to fleet shapes
+## (exporters/pgha-load): 200, 2,000 and 5,000 idle connections (each with
+## max_connections just above it), 100 slots, 10 standbys, 200 databases;
+## latency, the server's CPU in the exporter's sessions, statements.
+.PHONY: bench-pgha
+bench-pgha: apt-deps
+	mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/pgha_exporter ./exporters/pgha_exporter
+	$(GO) build -o $(BIN)/pgha-load ./exporters/pgha-load
+	$(BIN)/pgha-load --exporter-binary=$(BIN)/pgha_exporter --by-statement
 
 ## bench-escalator: escalator driven over loopback HTTP as Alertmanager
 ## drives it in a storm (webhook/escalator-load): `storm`, 500 deliveries/s

@@ -1,5 +1,6 @@
 // Command pgha_exporter exports PostgreSQL replication, replication slot,
-// WAL archiver, connection and slow query metrics for Prometheus.
+// WAL archiver, connection and slow query metrics for Prometheus, and
+// PgBouncer's pools and limits from its admin console.
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -24,10 +26,13 @@ import (
 
 type flags struct {
 	dsn, dsnFile    string
+	bouncerDSN      string
+	bouncerDSNFile  string
 	configFile      string
 	timeout         time.Duration
 	thresholds      []time.Duration
 	heartbeatTable  string
+	exactStates     bool
 	heartbeatEvery  time.Duration
 	heartbeatCreate bool
 	maxConns        int32
@@ -44,9 +49,12 @@ func run(args []string) int {
 	a := svc.App
 	a.Flag("pg.dsn", "DSN of the PostgreSQL instance served on /metrics (libpq keyword/value or postgres:// URL). Prefer --pg.dsn-file or PGPASSWORD for secrets.").Envar("PGHA_DSN").StringVar(&f.dsn)
 	a.Flag("pg.dsn-file", "File holding the DSN of the instance served on /metrics.").Envar("PGHA_DSN_FILE").StringVar(&f.dsnFile)
+	a.Flag("pgbouncer.dsn", "DSN of a PgBouncer admin console (dbname=pgbouncer, a user in admin_users or stats_users) also served on /metrics. Prefer --pgbouncer.dsn-file for secrets.").Envar("PGHA_PGBOUNCER_DSN").StringVar(&f.bouncerDSN)
+	a.Flag("pgbouncer.dsn-file", "File holding the DSN of the PgBouncer served on /metrics.").Envar("PGHA_PGBOUNCER_DSN_FILE").StringVar(&f.bouncerDSNFile)
 	a.Flag("config.file", "YAML file naming the targets /probe?target=NAME may connect to.").StringVar(&f.configFile)
 	a.Flag("scrape.timeout", "Deadline of one scrape of PostgreSQL (connect and every statement); keep it below Prometheus' scrape_timeout.").Default("5s").DurationVar(&f.timeout)
 	a.Flag("slow-query.threshold", "Report queries and transactions running longer than this (repeatable). Defaults: the spec's 1s and 5s.").DurationListVar(&f.thresholds)
+	a.Flag("activity.exact-states", "Read connection states from pg_stat_activity, which tells sessions idle in a failed transaction block from idle ones, at a server cost that grows with the square of the connections (the default one pass counts them idle).").BoolVar(&f.exactStates)
 	a.Flag("heartbeat.table", "Table (table or schema.table) the exporter writes a heartbeat into on a primary and reads on every scrape for true end-to-end lag. Empty disables.").StringVar(&f.heartbeatTable)
 	a.Flag("heartbeat.interval", "How often the heartbeat is written on a primary.").Default("1s").DurationVar(&f.heartbeatEvery)
 	a.Flag("heartbeat.create", "Create the heartbeat table if it does not exist (needs CREATE on its schema).").BoolVar(&f.heartbeatCreate)
@@ -77,19 +85,38 @@ func run(args []string) int {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(svc.BuildInfoCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gatherers := prometheus.Gatherers{reg}
+	served := false // something on /metrics beside the exporter's own figures
 	src := config.Source{DSN: f.dsn, File: f.dsnFile}
 	if f.dsn != "" || f.dsnFile != "" {
-		t, err := tm.get("default", src)
+		t, err := tm.get("default", config.Target{Source: src})
 		if err != nil {
 			logger.Error("Invalid DSN", "err", err)
 			return 2
 		}
 		reg.MustRegister(t.collector)
-	} else if targets == nil {
-		logger.Error("Nothing to scrape: give --pg.dsn, --pg.dsn-file (or PGHA_DSN), or --config.file with targets for /probe")
+		served = true
+	}
+	if f.bouncerDSN != "" || f.bouncerDSNFile != "" {
+		// The name cannot clash with a targets file entry (those start
+		// with a letter or digit).
+		t, err := tm.get("--pgbouncer.dsn", config.Target{Source: config.Source{DSN: f.bouncerDSN, File: f.bouncerDSNFile}, Kind: config.KindPgBouncer})
+		if err != nil {
+			logger.Error("Invalid PgBouncer DSN", "err", err)
+			return 2
+		}
+		// A registry of its own: the PostgreSQL collector describes every
+		// pgha_* descriptor, pgha_pgbouncer_* included.
+		breg := prometheus.NewRegistry()
+		breg.MustRegister(t.collector)
+		gatherers = append(gatherers, breg)
+		served = true
+	}
+	if !served && targets == nil {
+		logger.Error("Nothing to scrape: give --pg.dsn, --pg.dsn-file (or PGHA_DSN), --pgbouncer.dsn, --pgbouncer.dsn-file, or --config.file with targets for /probe")
 		return 2
 	}
-	mux, err := svc.Mux(reg, f.metricsPath, service.Link{Path: "/probe?target=", Text: "Probe a target named in --config.file"})
+	mux, err := svc.Mux(gatherers, f.metricsPath, service.Link{Path: "/probe?target=", Text: "Probe a target named in --config.file"})
 	if err != nil {
 		logger.Error("Web handlers", "err", err)
 		return 1
@@ -126,13 +153,17 @@ func (f *flags) validate() error {
 	if f.dsn != "" && f.dsnFile != "" {
 		return fmt.Errorf("give either --pg.dsn or --pg.dsn-file, not both")
 	}
+	if f.bouncerDSN != "" && f.bouncerDSNFile != "" {
+		return fmt.Errorf("give either --pgbouncer.dsn or --pgbouncer.dsn-file, not both")
+	}
 	return nil
 }
 
-// target is one PostgreSQL instance with its pool, collector and heartbeat.
+// target is one PostgreSQL instance or PgBouncer with its pool, collector
+// and (PostgreSQL only) heartbeat.
 type target struct {
 	pool      *pgxpool.Pool
-	collector *collector.Collector
+	collector prometheus.Collector
 	cancel    context.CancelFunc
 	done      chan struct{}
 }
@@ -150,8 +181,8 @@ type targetManager struct {
 }
 
 // open builds a target; the caller holds tm.mu.
-func (tm *targetManager) open(name string, src config.Source) (*target, error) {
-	dsn, err := src.Resolve()
+func (tm *targetManager) open(name string, tgt config.Target) (*target, error) {
+	dsn, err := tgt.Resolve()
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +199,9 @@ func (tm *targetManager) open(name string, src config.Source) (*target, error) {
 	if rp["application_name"] == "" {
 		rp["application_name"] = "pgha_exporter"
 	}
+	if tgt.PgBouncer() {
+		return tm.openPgBouncer(name, cfg)
+	}
 	// A server-side guard as well, should the client deadline be lost.
 	rp["statement_timeout"] = strconv.FormatInt(f.timeout.Milliseconds(), 10)
 	pool, err := pgxpool.NewWithConfig(tm.ctx, cfg)
@@ -182,7 +216,7 @@ func (tm *targetManager) open(name string, src config.Source) (*target, error) {
 	t := &target{
 		pool: pool,
 		collector: collector.New(pool, collector.Options{
-			Timeout: f.timeout, QueryThresholds: thresholds, HeartbeatTable: f.heartbeatTable,
+			Timeout: f.timeout, QueryThresholds: thresholds, HeartbeatTable: f.heartbeatTable, ExactStates: f.exactStates,
 		}, logger),
 		done: make(chan struct{}),
 	}
@@ -199,16 +233,42 @@ func (tm *targetManager) open(name string, src config.Source) (*target, error) {
 	return t, nil
 }
 
+// openPgBouncer builds a PgBouncer target; the caller holds tm.mu.
+func (tm *targetManager) openPgBouncer(name string, cfg *pgxpool.Config) (*target, error) {
+	if err := config.CheckPgBouncerDSN(cfg); err != nil {
+		return nil, fmt.Errorf("target %s: %w", name, err)
+	}
+	// The console speaks only the simple query protocol, and it refuses
+	// startup parameters it does not know, statement_timeout among them:
+	// the scrape's deadline is the client's alone.
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	pool, err := pgxpool.NewWithConfig(tm.ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", name, err)
+	}
+	logger := tm.logger.With("target", name)
+	t := &target{
+		pool:      pool,
+		collector: collector.NewPgBouncer(pool, collector.PgBouncerOptions{Timeout: tm.flags.timeout}, logger),
+		cancel:    func() {},
+		done:      make(chan struct{}),
+	}
+	close(t.done)
+	logger.Info("Watching PgBouncer", "dsn", config.Describe(&cfg.ConnConfig.Config))
+	tm.live[name] = t
+	return t, nil
+}
+
 // get returns the open target, opening it on first use. Opening does not
 // connect (the pool connects on the first scrape), so holding the lock
 // across it is cheap and keeps two first probes from opening twice.
-func (tm *targetManager) get(name string, src config.Source) (*target, error) {
+func (tm *targetManager) get(name string, tgt config.Target) (*target, error) {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	if t := tm.live[name]; t != nil {
 		return t, nil
 	}
-	return tm.open(name, src)
+	return tm.open(name, tgt)
 }
 
 // probe serves /probe?target=NAME for targets named in the config file.
@@ -218,12 +278,12 @@ func (tm *targetManager) probe(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no --config.file given: /probe is disabled", http.StatusNotFound)
 		return
 	}
-	src, ok := tm.targets.Targets[name]
+	tgt, ok := tm.targets.Targets[name]
 	if name == "" || !ok {
 		http.Error(w, fmt.Sprintf("unknown target %q: /probe only connects to targets named in the config file", name), http.StatusBadRequest)
 		return
 	}
-	t, err := tm.get(name, src)
+	t, err := tm.get(name, tgt)
 	if err != nil {
 		tm.logger.Error("Opening probe target", "target", name, "err", err)
 		http.Error(w, fmt.Sprintf("target %q: %v", name, err), http.StatusInternalServerError)

@@ -24,18 +24,7 @@ import (
 func TestBinary(t *testing.T) {
 	promtool := testenv.Tool(t, "promtool")
 	primary := testenv.StartPrimary(t, "primary", testenv.PrimaryOptions{})
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "pgha_exporter")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	bin, write := buildExporter(t)
 	dsnFile := write("primary.dsn", primary.DSN("postgres")+"\n")
 	cfg := write("targets.yml", fmt.Sprintf("targets:\n  primary:\n    dsn_file: %s\n", dsnFile))
 	hash, _ := bcrypt.GenerateFromPassword([]byte("scrape-pw"), bcrypt.MinCost)
@@ -49,6 +38,31 @@ func TestBinary(t *testing.T) {
 		}
 		if !strings.Contains(string(out), "bad.yml:2: targets.primary: only one of dsn, dsn_file or dsn_env") {
 			t.Errorf("unhelpful error:\n%s", out)
+		}
+	})
+
+	t.Run("a DSN alone is enough", func(t *testing.T) {
+		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+		var logs bytes.Buffer
+		cmd := exec.Command(bin, "--pg.dsn-file", dsnFile, "--web.listen-address", addr)
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			resp, err := http.Get("http://" + addr + "/metrics")
+			if err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if !strings.Contains(string(body), "\npgha_up 1\n") {
+					t.Fatalf("/metrics with --pg.dsn-file alone:\n%s", body)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no answer with --pg.dsn-file alone: %v\n%s", err, logs.String())
+			}
 		}
 	})
 
@@ -121,5 +135,118 @@ func TestBinary(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatalf("no exit 15s after SIGTERM")
+	}
+}
+
+// TestBinaryPgBouncer runs the built exporter against Debian's PgBouncer
+// (checking passwords) in front of a real primary: a bad kind is refused,
+// --pgbouncer.dsn-file adds PgBouncer to /metrics beside PostgreSQL,
+// /probe serves a kind: pgbouncer target, a wrong password gives up 0, and
+// no password reaches the logs.
+func TestBinaryPgBouncer(t *testing.T) {
+	promtool := testenv.Tool(t, "promtool")
+	primary := testenv.StartPrimary(t, "primary", testenv.PrimaryOptions{})
+	const password = "bouncer-pw-5150"
+	bouncer := testenv.StartPgBouncer(t, primary, testenv.PgBouncerOptions{Password: password, PoolSize: 2})
+	bin, write := buildExporter(t)
+	pgDSN := write("primary.dsn", primary.DSN("postgres")+"\n")
+	bouncerDSN := write("bouncer.dsn", bouncer.StatsDSN()+"\n")
+	wrongDSN := write("wrong.dsn", bouncer.DSNWithPassword(bouncer.StatsUser, "wrong-pw-8086", "pgbouncer")+"\n")
+	cfg := write("targets.yml", fmt.Sprintf("targets:\n  primary:\n    dsn_file: %s\n  bouncer:\n    kind: pgbouncer\n    dsn_file: %s\n  wrongpw:\n    kind: pgbouncer\n    dsn_file: %s\n", pgDSN, bouncerDSN, wrongDSN))
+
+	t.Run("an unknown kind is refused at start", func(t *testing.T) {
+		bad := write("bad.yml", "targets:\n  b:\n    dsn_file: /x\n    kind: pgbouncr\n")
+		out, err := exec.Command(bin, "--config.file", bad, "--web.listen-address", "127.0.0.1:0").CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Fatalf("exit %v, want 2\n%s", err, out)
+		}
+		if !strings.Contains(string(out), `bad.yml:4: targets.b.kind: unknown kind \"pgbouncr\"`) {
+			t.Errorf("unhelpful error:\n%s", out)
+		}
+	})
+
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "--pg.dsn-file", pgDSN, "--pgbouncer.dsn-file", bouncerDSN, "--config.file", cfg,
+		"--web.listen-address", addr, "--scrape.timeout", "2s")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	get := func(path string) string {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := http.Get("http://" + addr + path)
+			if err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Fatalf("GET %s: %d\n%s", path, resp.StatusCode, body)
+				}
+				return string(body)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET %s: %v\n%s", path, err, logs.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	lint := func(what, body string) {
+		t.Helper()
+		c := exec.Command(promtool, "check", "metrics")
+		c.Stdin = strings.NewReader(body)
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Errorf("promtool check metrics on %s: %v\n%s", what, err, out)
+		}
+	}
+
+	body := get("/metrics")
+	for _, want := range []string{"\npgha_up 1\n", "\npgha_pgbouncer_up 1\n", `pgha_pgbouncer_pool_size{database="pgbouncer",user="pgbouncer"}`, "pgha_pgbouncer_config_default_pool_size 2\n"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+	lint("/metrics", body)
+
+	body = get("/probe?target=bouncer")
+	if !strings.Contains(body, "\npgha_pgbouncer_up 1\n") || !strings.Contains(body, `pgha_pgbouncer_database_pool_size{database="postgres"} 2`) || strings.Contains(body, "\npgha_up ") {
+		t.Errorf("/probe?target=bouncer:\n%s", body)
+	}
+	lint("/probe?target=bouncer", body)
+	if body := get("/probe?target=primary"); !strings.Contains(body, "\npgha_up 1\n") || strings.Contains(body, "pgha_pgbouncer_up") {
+		t.Errorf("/probe?target=primary:\n%s", body)
+	}
+	body = get("/probe?target=wrongpw")
+	if !strings.Contains(body, "\npgha_pgbouncer_up 0\n") || strings.Contains(body, "pgha_pgbouncer_pool_") {
+		t.Errorf("/probe?target=wrongpw:\n%s", body)
+	}
+	get("/probe?target=wrongpw")
+	if n := strings.Count(logs.String(), "PgBouncer scrape failed"); n != 1 {
+		t.Errorf("%d failure lines for 2 failed probes, want 1:\n%s", n, logs.String())
+	}
+	for _, pw := range []string{password, "wrong-pw-8086"} {
+		if strings.Contains(logs.String(), pw) {
+			t.Errorf("logs hold a password:\n%s", logs.String())
+		}
+	}
+}
+
+// buildExporter builds the binary into a temporary directory and gives a
+// function writing files beside it (DSNs, configurations).
+func buildExporter(t *testing.T) (bin string, write func(name, content string) string) {
+	t.Helper()
+	dir := t.TempDir()
+	bin = filepath.Join(dir, "pgha_exporter")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin, func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 }

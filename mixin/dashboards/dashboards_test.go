@@ -251,6 +251,9 @@ func TestMetricNamesAreKnown(t *testing.T) {
 		pgha_up pgha_scrape_duration_seconds pgha_standby_lag_seconds pgha_replication_replay_lag_seconds pgha_connections
 		pgha_max_connections pgha_queries_running_longer_than pgha_archiver_failed_total pgha_archiver_pending_segments
 		pgha_replication_slot_retained_bytes
+		pgha_pgbouncer_up pgha_pgbouncer_pool_client_connections pgha_pgbouncer_pool_server_connections pgha_pgbouncer_pool_size
+		pgha_pgbouncer_pool_max_wait_seconds pgha_pgbouncer_stats_client_wait_seconds_total pgha_pgbouncer_client_connections
+		pgha_pgbouncer_config_max_client_connections pgha_pgbouncer_database_current_connections pgha_pgbouncer_database_max_connections
 		pitr_up pitr_refresh_duration_seconds pitr_refresh_last_success_timestamp_seconds pitr_s3_requests_total
 		pitr_backup_last_completion_timestamp_seconds pitr_wal_last_archived_timestamp_seconds pitr_wal_missing_segments
 		pitr_window_end_timestamp_seconds pitr_window_start_timestamp_seconds pitr_bucket_encryption_enabled
@@ -361,10 +364,26 @@ func TestThresholdsFollowTheSpec(t *testing.T) {
 	if got := thresholdSteps(t, files["hotel-ops-database.json"], "Restore tests: age of the last success"); !sameSteps(got, 92*86400) {
 		t.Errorf("restore test age steps %v, want base, 92d", show(got))
 	}
+	// PgBouncer: the pools and the clients at the spec's 接続数 levels, the
+	// waits at the slow-query levels, as the alerts.
+	db := files["hotel-ops-database.json"]
+	for title, want := range map[string][]float64{PanelPoolUse: {0.7, 0.85}, PanelBouncerClientUse: {0.7, 0.85}, PanelPoolMaxWait: {1, 5}} {
+		if got := thresholdSteps(t, db, title); !sameSteps(got, want...) {
+			t.Errorf("%s steps %v, want base, %v", title, show(got), want)
+		}
+	}
 	// The objective each repository is held to is the alerts' own.
 	exprs, err := Exprs(files)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		"hotel-ops-database.json/" + PanelPoolUse:          rules.PgBouncerPoolUse(s),
+		"hotel-ops-database.json/" + PanelBouncerClientUse: rules.PgBouncerClientUse(s),
+	} {
+		if got := exprs[key]; got != want {
+			t.Errorf("%s: %q, want the rules' %q", key, got, want)
+		}
 	}
 	for key, table := range map[string]map[string]spec.Value{
 		"hotel-ops-database.json/RPO: age of the newest archived WAL/B":  s.Backup.RPO,

@@ -16,8 +16,8 @@ import (
 )
 
 // database is PostgreSQL and its backups (データベース監視, バックアップ・
-// 復旧戦略): replication, connections, slow queries and WAL archiving
-// from pgha_exporter; backup ages, RPO, the WAL chain, the PITR window,
+// 復旧戦略): replication, connections, slow queries, PgBouncer's pools and
+// WAL archiving from pgha_exporter; backup ages, RPO, the WAL chain, the PITR window,
 // encryption, the cross-region copy and the restore tests from
 // pitr_exporter.
 func database(s *spec.Spec) *dashboard.DashboardBuilder {
@@ -33,7 +33,7 @@ func database(s *spec.Spec) *dashboard.DashboardBuilder {
 	}
 
 	b := newBoard(s, rules.DashDatabase, "Hotel Ops / Database and PITR",
-		"PostgreSQL replication, connections, slow queries and WAL archiving (pgha_exporter); backups and point-in-time recovery (pitr_exporter), against the threshold spec ("+s.Source+"). Spec: "+bk.Section+".",
+		"PostgreSQL replication, connections, slow queries and WAL archiving, PgBouncer's pools (pgha_exporter); backups and point-in-time recovery (pitr_exporter), against the threshold spec ("+s.Source+"). Spec: "+bk.Section+".",
 		"now-6h").
 		WithRow(row("Replication")).
 		WithPanel(lines(against(timeSeries("Standby lag", "", 8, q("pgha_standby_lag_seconds"+pg, "{{instance}}")), th["replication_lag"])).
@@ -53,7 +53,8 @@ func database(s *spec.Spec) *dashboard.DashboardBuilder {
 			q(fmt.Sprintf(`sum by (job, instance) (pgha_connections%s) / on (job, instance) pgha_max_connections%s`, pg, pg), "{{instance}}")),
 			th["db_connections"])).
 			Description("Share of max_connections in use, as the PostgresConnections alerts compute it. Spec: " + th["db_connections"].Section + ".")).
-		WithPanel(slowQueries(s)).
+		WithPanel(slowQueries(s))
+	b = pgbouncer(s, b).
 		WithRow(row("WAL archiving")).
 		WithPanel(timeSeries("WAL archiving", "short", 24,
 			q(fmt.Sprintf(`increase(pgha_archiver_failed_total%s[%s])`, pg, rateInterval), "{{instance}} failed attempts"),

@@ -255,7 +255,7 @@ func TestEveryThresholdAppears(t *testing.T) {
 		check("backup.rto."+tier, v)
 	}
 	// The thresholds the dashboards colour by are the spec's.
-	for _, name := range []string{"cpu", "memory", "disk", "db_connections"} {
+	for _, name := range []string{"cpu", "memory", "disk", "db_connections", "pgbouncer_pool", "pgbouncer_clients", "pgbouncer_wait"} {
 		if !strings.Contains(dashText.String(), `"value": `+s.Thresholds[name].Warning.PromQL()) {
 			t.Errorf("no dashboard threshold step at %s's warning %s", name, s.Thresholds[name].Warning.PromQL())
 		}

@@ -47,7 +47,9 @@ var files = []ruleFile{
 	{name: "database.yml", recording: none, alerts: []string{
 		"PostgresDown", "PostgresConnectionsCritical", "PostgresConnectionsHigh", "PostgresSlowQueriesCritical", "PostgresSlowQueries",
 		"PostgresReplicationLagCritical", "PostgresReplicationLagHigh", "PostgresStandbyDisconnected",
-		"PostgresWALArchivingFailing", "PostgresArchiveTimeoutTooLong"}},
+		"PostgresWALArchivingFailing", "PostgresArchiveTimeoutTooLong",
+		"PgBouncerDown", "PgBouncerPoolCritical", "PgBouncerPoolHigh", "PgBouncerPoolWaitCritical", "PgBouncerPoolWaitHigh",
+		"PgBouncerClientConnectionsCritical", "PgBouncerClientConnectionsHigh"}},
 	{name: "backup.yml", recording: none, alerts: []string{
 		"BackupFullTooOld", "BackupIncrTooOld", "WALChainBroken", "RPOExceeded", "PITRWindowTooShort",
 		"BackupNotEncrypted", "BackupCrossRegionCopyStale", "RestoreTestOverdue", "RestoreTestFailed", "BackupVerificationOverdue",

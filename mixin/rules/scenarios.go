@@ -10,7 +10,8 @@ import (
 // Scenario tests: what the per-alert cases cannot show. Burn-rate alerts
 // fire on the pair whose factor the burn exceeds and no other, and reset
 // as soon as the short window is clean; ratio alerts ignore tiny traffic;
-// the backup rules' tiers, kinds and absences (backup_scenarios.go).
+// the backup rules' tiers, kinds and absences (backup_scenarios.go); the
+// PgBouncer rules' levels, waits and absences (pgbouncer_scenarios.go).
 
 // sloEval is how often SLO scenarios evaluate rules: their windows are
 // hours long, and every minute would make the test slow for nothing.
@@ -34,6 +35,7 @@ func (g *gen) scenarios(set *Set) []scenario {
 	out = append(out, g.tinyTraffic(set)...)
 	out = append(out, g.stoppedStandby(set)...)
 	out = append(out, g.backupScenarios(set)...)
+	out = append(out, g.pgbouncerScenarios(set)...)
 	return out
 }
 

@@ -88,7 +88,7 @@ func steps(s *spec.Spec, alert string) []string {
 			"0: there is no window at all (pitr_exporter exports none): no backup has an unbroken WAL chain to the newest WAL. Check " + link("WALChainBroken") + " and " + link("BackupFullTooOld") + "; the next full backup starts a new window.",
 		}
 	}
-	return nil
+	return poolSteps(s, alert)
 }
 
 // writeSteps writes the alert's own steps, if it has any.

@@ -28,6 +28,7 @@ func Generate(s *spec.Spec, set *rules.Set) []byte {
 
 	byFlow := map[string][]*rules.AlertRule{}
 	seen := map[string]bool{}
+	poolFlow := flowOf(s, poolCategory)
 	for _, a := range set.Alerts {
 		if seen[a.Name] {
 			continue // burn-rate alerts have several rules, one runbook
@@ -54,9 +55,15 @@ func Generate(s *spec.Spec, set *rules.Set) []byte {
 		p("\n<a id=\"flow-%s\"></a>\n\n## %s\n\nSpec: %s. Symptoms: %s.\n\n", name, f.Title, f.Section, strings.Join(f.Symptoms, "; "))
 		p("Diagnosis, in order:\n\n")
 		for i, d := range f.Diagnosis {
+			if name == poolFlow {
+				d += poolLink(d)
+			}
 			p("%d. %s\n", i+1, d)
 		}
 		p("\nRemedies: %s.\n", strings.Join(f.Remedies, "; "))
+		if name == poolFlow {
+			connectionPool(&b, s, seen)
+		}
 		for _, a := range byFlow[name] {
 			alert(&b, s, a, f)
 		}

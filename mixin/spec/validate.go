@@ -22,6 +22,7 @@ var thresholdUnits = map[string]Unit{
 	"db_connections": Ratio, "slow_query": Seconds, "replication_lag": Seconds,
 	"system_down": Ratio, "resource_usage": Ratio, "login_failures": Ratio,
 	"brute_force": Number, "certificate_expiry": Seconds, "backup_delay": Seconds,
+	"pgbouncer_pool": Ratio, "pgbouncer_clients": Ratio, "pgbouncer_wait": Seconds,
 }
 
 // lowerIsWorse are thresholds crossed from above: a certificate that

@@ -5,9 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
+	"github.com/hotel-ops/hotel-ops/internal/hostload"
 	"github.com/hotel-ops/hotel-ops/internal/latency"
 )
 
@@ -25,18 +25,6 @@ type Machine struct {
 	FsyncMaxMs float64 `json:"fsync_max_ms"`
 	FsyncNote  string  `json:"fsync_note,omitempty"`
 	GoVersion  string  `json:"go_version"`
-}
-
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "n/a"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "n/a"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // probeFsync appends 4 KiB and syncs its data, n times, in a file of
@@ -69,7 +57,7 @@ func probeFsync(dir string, n int) (latency.Sample, error) {
 
 // measureMachine fills in the machine's figures, syncing in dir.
 func measureMachine(dir string, samples int) Machine {
-	m := Machine{CPUs: numCPU(), LoadBefore: loadAverage(), GoVersion: runtime.Version(), FsyncCount: samples}
+	m := Machine{CPUs: numCPU(), LoadBefore: hostload.Average(), GoVersion: runtime.Version(), FsyncCount: samples}
 	abs, err := filepath.Abs(dir)
 	if err == nil {
 		dir = abs

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/hotel-ops/hotel-ops/internal/hostload"
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
 )
 
@@ -409,7 +410,7 @@ func execute(ctx context.Context, e *testenv.Command, o *options) (*Report, erro
 			z.PerMillion = float64(z.After-z.Before) / float64(z.AlertsCounted) * 1e6
 		}
 	}
-	rep.Machine.LoadAfter = loadAverage()
+	rep.Machine.LoadAfter = hostload.Average()
 	return rep, nil
 }
 

@@ -36,6 +36,11 @@ type Options struct {
 	// HeartbeatTable, when set, is read on every scrape (and written by
 	// StartHeartbeat on a primary) for end-to-end lag.
 	HeartbeatTable string
+	// ExactStates reads connection states from pg_stat_activity, whose
+	// server cost grows with the square of the connections, instead of
+	// the one pass that counts sessions in a failed transaction block as
+	// idle (activity.go).
+	ExactStates bool
 }
 
 // DefaultQueryThresholds are SPEC-2025-016's slow query levels: warning at
@@ -90,7 +95,7 @@ func New(pool *pgxpool.Pool, opts Options, logger *slog.Logger) *Collector {
 	c.concerns = []concern{
 		c.standby,
 		archiverConcern{},
-		newActivityConcern(opts.QueryThresholds),
+		newActivityConcern(opts.QueryThresholds, opts.ExactStates),
 		replicationConcern{},
 		slotsConcern{},
 		databaseConcern{},

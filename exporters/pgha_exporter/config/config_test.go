@@ -30,6 +30,8 @@ func TestParseTargetsErrorsNameFileLineAndField(t *testing.T) {
 		{"bad dsn", "targets:\n  a:\n    dsn: 'postgres://u:s3cretpw@h:notaport/db'\n", []string{"targets.yml:3: targets.a.dsn: invalid DSN"}},
 		{"empty", "", []string{"targets.yml: empty configuration file"}},
 		{"no targets", "targets: {}\n", []string{"targets.yml:1: targets: at least one target"}},
+		{"unknown kind", "targets:\n  a:\n    dsn: host=a\n    kind: pgbouncr\n", []string{`targets.yml:4: targets.a.kind: unknown kind "pgbouncr": want postgres (the default) or pgbouncer`}},
+		{"pgbouncer not on its console", "targets:\n  b:\n    kind: pgbouncer\n    dsn: 'postgres://u:s3cretpw@h:6432/app'\n", []string{`targets.yml:4: targets.b.dsn: a pgbouncer DSN must name the admin console, dbname=pgbouncer, not "app"`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -78,13 +80,16 @@ func TestSourceResolve(t *testing.T) {
 
 func TestLoadTargets(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "t.yml")
-	os.WriteFile(path, []byte("targets:\n  primary:\n    dsn_file: /etc/x\n  standby:\n    dsn_env: S\n"), 0o600)
+	os.WriteFile(path, []byte("targets:\n  primary:\n    dsn_file: /etc/x\n  standby:\n    dsn_env: S\n    kind: postgres\n  bouncer:\n    kind: pgbouncer\n    dsn_file: /etc/b\n"), 0o600)
 	ts, err := LoadTargets(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(ts.Names(), ","); got != "primary,standby" {
+	if got := strings.Join(ts.Names(), ","); got != "bouncer,primary,standby" {
 		t.Errorf("names %s", got)
+	}
+	if b, p := ts.Targets["bouncer"], ts.Targets["primary"]; !b.PgBouncer() || b.File != "/etc/b" || p.PgBouncer() || p.Kind != "" {
+		t.Errorf("kinds: bouncer %+v, primary %+v", b, p)
 	}
 	if _, err := LoadTargets(path + ".missing"); err == nil {
 		t.Error("missing file accepted")

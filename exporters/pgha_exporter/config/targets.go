@@ -2,8 +2,11 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"sort"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hotel-ops/hotel-ops/internal/yamlconf"
 )
@@ -17,13 +20,42 @@ import (
 //	    dsn_file: /etc/pgha_exporter/primary.dsn
 //	  standby1:
 //	    dsn_env: STANDBY1_DSN
+//	  bouncer1:
+//	    kind: pgbouncer
+//	    dsn_file: /etc/pgha_exporter/bouncer1.dsn
 type Targets struct {
-	Targets map[string]Source `yaml:"targets"`
+	Targets map[string]Target `yaml:"targets"`
+}
+
+// What a target's DSN points at, and so which collector /probe serves.
+const (
+	KindPostgres  = "postgres"
+	KindPgBouncer = "pgbouncer"
+)
+
+// Target is one entry of the targets file: a DSN source and its kind.
+type Target struct {
+	Source `yaml:",inline"`
+	// Kind is KindPostgres (the default when empty) or KindPgBouncer.
+	Kind string `yaml:"kind"`
+}
+
+// PgBouncer reports whether the target is a PgBouncer admin console.
+func (t Target) PgBouncer() bool { return t.Kind == KindPgBouncer }
+
+// CheckPgBouncerDSN rejects a PgBouncer DSN that does not name the admin
+// console: any other database is a pool, where SHOW POOLS means nothing.
+func CheckPgBouncerDSN(cfg *pgxpool.Config) error {
+	if db := cfg.ConnConfig.Database; db != "pgbouncer" {
+		return fmt.Errorf("a pgbouncer DSN must name the admin console, dbname=pgbouncer, not %q", db)
+	}
+	return nil
 }
 
 var targetName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 
-// Validate checks every target: a usable name and exactly one DSN source.
+// Validate checks every target: a usable name, exactly one DSN source and
+// a known kind.
 // The DSNs themselves are resolved when the target is first probed, so a
 // rotated secret file is picked up without a restart.
 func (t *Targets) Validate() error {
@@ -49,9 +81,17 @@ func (t *Targets) Validate() error {
 		case n > 1:
 			errs = append(errs, yamlconf.Fieldf(path, "only one of dsn, dsn_file or dsn_env may be set"))
 		case src.DSN != "":
-			if _, err := ParseDSN(src.DSN); err != nil {
+			cfg, err := ParseDSN(src.DSN)
+			if err != nil {
 				errs = append(errs, yamlconf.Fieldf(path+".dsn", "%v", err))
+			} else if src.PgBouncer() {
+				if err := CheckPgBouncerDSN(cfg); err != nil {
+					errs = append(errs, yamlconf.Fieldf(path+".dsn", "%v", err))
+				}
 			}
+		}
+		if src.Kind != "" && src.Kind != KindPostgres && src.Kind != KindPgBouncer {
+			errs = append(errs, yamlconf.Fieldf(path+".kind", "unknown kind %q: want %s (the default) or %s", src.Kind, KindPostgres, KindPgBouncer))
 		}
 	}
 	return errors.Join(errs...)
