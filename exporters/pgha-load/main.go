@@ -9,6 +9,10 @@
 //
 //	pgha-load --exporter-binary=bin/pgha_exporter
 //	pgha-load --exporter-binary=bin/pgha_exporter --connections=200,2000,5000 --scrapes=300 --json
+//	pgha-load --exporter-binary=bin/pgha_exporter --probe-targets=50 --probe-interval=15s --probe-duration=1h
+//
+// With --probe-targets it measures something else: one exporter serving
+// that many targets through /probe, its memory and goroutines over time.
 //
 // Each connection count runs with max_connections set just above it (the
 // server restarted), as a deployment sizes it: a server's per-backend
@@ -25,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -44,6 +49,10 @@ type options struct {
 	jsonOut     bool
 	verbose     bool
 	byStatement bool
+
+	probeTargets  int
+	probeInterval time.Duration
+	probeDuration time.Duration
 }
 
 func run(args []string) int {
@@ -57,6 +66,9 @@ func run(args []string) int {
 	app.Flag("slots", "Physical replication slots of the slots shape (0: not measured).").Default("100").IntVar(&o.slots)
 	app.Flag("standbys", "Streaming standbys (pg_receivewal) of the standbys shape; the others have 2 (0: not measured).").Default("10").IntVar(&o.standbys)
 	app.Flag("databases", "Databases of the databases shape (0: not measured).").Default("200").IntVar(&o.databases)
+	app.Flag("probe-targets", "Instead of the shapes: serve this many targets through /probe (names of the one primary, each its own pool) and probe each once an interval, reporting the exporter's memory and goroutines over time.").Default("0").IntVar(&o.probeTargets)
+	app.Flag("probe-interval", "With --probe-targets: each target's probe interval.").Default("15s").DurationVar(&o.probeInterval)
+	app.Flag("probe-duration", "With --probe-targets: how long to probe.").Default("1h").DurationVar(&o.probeDuration)
 	app.Flag("json", "Print the results as JSON instead of a table.").BoolVar(&o.jsonOut)
 	app.Flag("by-statement", "Also print each shape's statements with their mean execution time.").BoolVar(&o.byStatement)
 	app.Flag("verbose", "Log the test servers' progress on stderr.").BoolVar(&o.verbose)
@@ -84,12 +96,23 @@ func run(args []string) int {
 	defer e.Teardown()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, err := measure(ctx, e, &o)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "pgha-load:", err)
-		return 1
+	if o.probeTargets > 0 {
+		return report(probeMany(ctx, e, &o))(o.jsonOut, func(rep *ProbeReport) { rep.print(os.Stdout) })
 	}
-	if o.jsonOut {
+	return report(measure(ctx, e, &o))(o.jsonOut, func(rep *Report) { rep.print(os.Stdout, o.byStatement) })
+}
+
+// report prints a result as JSON or with its own table; the exit code.
+func report[R any](rep R, err error) func(jsonOut bool, table func(R)) int {
+	return func(jsonOut bool, table func(R)) int {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pgha-load:", err)
+			return 1
+		}
+		if !jsonOut {
+			table(rep)
+			return 0
+		}
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
@@ -98,8 +121,6 @@ func run(args []string) int {
 		}
 		return 0
 	}
-	rep.print(os.Stdout, o.byStatement)
-	return 0
 }
 
 // parseCounts reads "200,2000,5000": positive, at most 20,000 (a

@@ -25,22 +25,28 @@ type exporter struct {
 	url string
 }
 
-func spawnExporter(t testenv.TB, binary, dsn, dir string) (*exporter, error) {
+// spawnExporter starts the binary on a free loopback port, serving dsn on
+// /metrics when it is not empty, with extra flags.
+func spawnExporter(t testenv.TB, binary, dsn, dir string, extra ...string) (*exporter, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	addr := l.Addr().String()
 	l.Close()
-	dsnFile := filepath.Join(dir, "exporter.dsn")
-	if err := os.WriteFile(dsnFile, []byte(dsn+"\n"), 0o600); err != nil {
-		return nil, err
+	args := append([]string{"--web.listen-address=" + addr}, extra...)
+	if dsn != "" {
+		dsnFile := filepath.Join(dir, "exporter.dsn")
+		if err := os.WriteFile(dsnFile, []byte(dsn+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		args = append(args, "--pg.dsn-file="+dsnFile)
 	}
 	logf, err := os.Create(filepath.Join(dir, "exporter.log"))
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(binary, "--pg.dsn-file="+dsnFile, "--web.listen-address="+addr)
+	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

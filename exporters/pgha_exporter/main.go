@@ -6,18 +6,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hotel-ops/hotel-ops/exporters/pgha_exporter/collector"
 	"github.com/hotel-ops/hotel-ops/exporters/pgha_exporter/config"
@@ -36,6 +32,8 @@ type flags struct {
 	heartbeatEvery  time.Duration
 	heartbeatCreate bool
 	maxConns        int32
+	probeParallel   int
+	probeIdle       time.Duration
 	metricsPath     string
 }
 
@@ -58,6 +56,8 @@ func run(args []string) int {
 	a.Flag("heartbeat.table", "Table (table or schema.table) the exporter writes a heartbeat into on a primary and reads on every scrape for true end-to-end lag. Empty disables.").StringVar(&f.heartbeatTable)
 	a.Flag("heartbeat.interval", "How often the heartbeat is written on a primary.").Default("1s").DurationVar(&f.heartbeatEvery)
 	a.Flag("heartbeat.create", "Create the heartbeat table if it does not exist (needs CREATE on its schema).").BoolVar(&f.heartbeatCreate)
+	a.Flag("probe.max-parallel", "Probes of /probe served at once; others wait their turn within --scrape.timeout.").Default("10").IntVar(&f.probeParallel)
+	a.Flag("probe.idle-timeout", "A /probe target not probed for this long has its connections closed (and its heartbeat stopped); the next probe opens it again. 0 keeps them open.").Default("10m").DurationVar(&f.probeIdle)
 	a.Flag("pg.max-connections", "Connections kept open per target (scrapes reuse them; the heartbeat shares them).").Default("2").Int32Var(&f.maxConns)
 	a.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
 	if _, err := svc.Parse(args); err != nil {
@@ -80,7 +80,7 @@ func run(args []string) int {
 	ctx, stop := service.SignalContext()
 	defer stop()
 
-	tm := &targetManager{ctx: ctx, flags: f, logger: logger, targets: targets, live: map[string]*target{}}
+	tm := newTargetManager(ctx, f, logger, targets)
 	defer tm.close()
 
 	reg := prometheus.NewRegistry()
@@ -89,7 +89,7 @@ func run(args []string) int {
 	served := false // something on /metrics beside the exporter's own figures
 	src := config.Source{DSN: f.dsn, File: f.dsnFile}
 	if f.dsn != "" || f.dsnFile != "" {
-		t, err := tm.get("default", config.Target{Source: src})
+		t, err := tm.pin("default", config.Target{Source: src})
 		if err != nil {
 			logger.Error("Invalid DSN", "err", err)
 			return 2
@@ -100,7 +100,7 @@ func run(args []string) int {
 	if f.bouncerDSN != "" || f.bouncerDSNFile != "" {
 		// The name cannot clash with a targets file entry (those start
 		// with a letter or digit).
-		t, err := tm.get("--pgbouncer.dsn", config.Target{Source: config.Source{DSN: f.bouncerDSN, File: f.bouncerDSNFile}, Kind: config.KindPgBouncer})
+		t, err := tm.pin("--pgbouncer.dsn", config.Target{Source: config.Source{DSN: f.bouncerDSN, File: f.bouncerDSNFile}, Kind: config.KindPgBouncer})
 		if err != nil {
 			logger.Error("Invalid PgBouncer DSN", "err", err)
 			return 2
@@ -147,6 +147,12 @@ func (f *flags) validate() error {
 			return fmt.Errorf("--heartbeat.interval must be positive")
 		}
 	}
+	if f.probeParallel < 1 {
+		return fmt.Errorf("--probe.max-parallel must be at least 1")
+	}
+	if f.probeIdle < 0 {
+		return fmt.Errorf("--probe.idle-timeout must not be negative")
+	}
 	if f.maxConns < 1 {
 		return fmt.Errorf("--pg.max-connections must be at least 1")
 	}
@@ -157,27 +163,6 @@ func (f *flags) validate() error {
 		return fmt.Errorf("give either --pgbouncer.dsn or --pgbouncer.dsn-file, not both")
 	}
 	return nil
-}
-
-// target is one PostgreSQL instance or PgBouncer with its pool, collector
-// and (PostgreSQL only) heartbeat.
-type target struct {
-	pool      *pgxpool.Pool
-	collector prometheus.Collector
-	cancel    context.CancelFunc
-	done      chan struct{}
-}
-
-// targetManager opens each target once and keeps it: its pool keeps the
-// connections open and its collector remembers state between scrapes.
-type targetManager struct {
-	ctx     context.Context
-	flags   flags
-	logger  *slog.Logger
-	targets *config.Targets
-
-	mu   sync.Mutex
-	live map[string]*target
 }
 
 // open builds a target; the caller holds tm.mu.
@@ -257,49 +242,4 @@ func (tm *targetManager) openPgBouncer(name string, cfg *pgxpool.Config) (*targe
 	logger.Info("Watching PgBouncer", "dsn", config.Describe(&cfg.ConnConfig.Config))
 	tm.live[name] = t
 	return t, nil
-}
-
-// get returns the open target, opening it on first use. Opening does not
-// connect (the pool connects on the first scrape), so holding the lock
-// across it is cheap and keeps two first probes from opening twice.
-func (tm *targetManager) get(name string, tgt config.Target) (*target, error) {
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	if t := tm.live[name]; t != nil {
-		return t, nil
-	}
-	return tm.open(name, tgt)
-}
-
-// probe serves /probe?target=NAME for targets named in the config file.
-func (tm *targetManager) probe(w http.ResponseWriter, r *http.Request) {
-	name := r.URL.Query().Get("target")
-	if tm.targets == nil {
-		http.Error(w, "no --config.file given: /probe is disabled", http.StatusNotFound)
-		return
-	}
-	tgt, ok := tm.targets.Targets[name]
-	if name == "" || !ok {
-		http.Error(w, fmt.Sprintf("unknown target %q: /probe only connects to targets named in the config file", name), http.StatusBadRequest)
-		return
-	}
-	t, err := tm.get(name, tgt)
-	if err != nil {
-		tm.logger.Error("Opening probe target", "target", name, "err", err)
-		http.Error(w, fmt.Sprintf("target %q: %v", name, err), http.StatusInternalServerError)
-		return
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(t.collector)
-	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
-}
-
-func (tm *targetManager) close() {
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	for _, t := range tm.live {
-		t.cancel()
-		<-t.done
-		t.pool.Close()
-	}
 }

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hotel-ops/hotel-ops/exporters/pgha_exporter/config"
+)
+
+// target is one PostgreSQL instance or PgBouncer with its pool, collector
+// and (PostgreSQL only) heartbeat.
+type target struct {
+	pool      *pgxpool.Pool
+	collector prometheus.Collector
+	cancel    context.CancelFunc
+	done      chan struct{}
+
+	// Guarded by targetManager.mu.
+	pinned   bool      // served on /metrics: never closed for idleness
+	inFlight int       // probes using it now
+	lastUsed time.Time // when the last probe ended
+}
+
+// targetManager opens each target on first use and keeps it while it is
+// probed: its pool keeps the connections open and its collector remembers
+// state between scrapes. A /probe target unused for --probe.idle-timeout is
+// closed, so an exporter serving a fleet holds sessions only on the
+// clusters Prometheus still scrapes, and at most --probe.max-parallel
+// probes run at once, whatever the number of targets.
+type targetManager struct {
+	ctx     context.Context
+	flags   flags
+	logger  *slog.Logger
+	targets *config.Targets
+	slots   chan struct{} // one per probe running
+
+	mu   sync.Mutex
+	live map[string]*target
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newTargetManager(ctx context.Context, f flags, logger *slog.Logger, targets *config.Targets) *targetManager {
+	tm := &targetManager{ctx: ctx, flags: f, logger: logger, targets: targets,
+		slots: make(chan struct{}, max(f.probeParallel, 1)), live: map[string]*target{}, stop: make(chan struct{})}
+	if f.probeIdle > 0 && targets != nil {
+		tm.wg.Add(1)
+		go tm.closeIdle(f.probeIdle)
+	}
+	return tm
+}
+
+// get returns the open target, opening it on first use, and counts it in
+// use until release. Opening does not connect (the pool connects on the
+// first scrape), so holding the lock across it is cheap and keeps two
+// first probes from opening twice.
+func (tm *targetManager) get(name string, tgt config.Target) (*target, error) {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	t := tm.live[name]
+	if t == nil {
+		var err error
+		if t, err = tm.open(name, tgt); err != nil {
+			return nil, err
+		}
+	}
+	t.inFlight++
+	return t, nil
+}
+
+// pin gets a target for /metrics: opened now and never closed for idleness.
+func (tm *targetManager) pin(name string, tgt config.Target) (*target, error) {
+	t, err := tm.get(name, tgt)
+	if err != nil {
+		return nil, err
+	}
+	tm.mu.Lock()
+	t.pinned = true
+	tm.mu.Unlock()
+	return t, nil
+}
+
+func (tm *targetManager) release(t *target) {
+	tm.mu.Lock()
+	t.inFlight--
+	t.lastUsed = time.Now()
+	tm.mu.Unlock()
+}
+
+// closeIdle closes, every quarter of the idle timeout, the targets that
+// no probe has used for that long.
+func (tm *targetManager) closeIdle(idle time.Duration) {
+	defer tm.wg.Done()
+	tick := time.NewTicker(max(idle/4, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-tm.stop:
+			return
+		case <-tick.C:
+		}
+		var idleOnes []*target
+		tm.mu.Lock()
+		for name, t := range tm.live {
+			if !t.pinned && t.inFlight == 0 && time.Since(t.lastUsed) >= idle {
+				delete(tm.live, name)
+				idleOnes = append(idleOnes, t)
+				tm.logger.Info("Closing an idle probe target", "target", name, "idle", time.Since(t.lastUsed).Round(time.Second))
+			}
+		}
+		tm.mu.Unlock()
+		for _, t := range idleOnes {
+			t.shut()
+		}
+	}
+}
+
+// shut stops the heartbeat and closes the pool's connections.
+func (t *target) shut() {
+	t.cancel()
+	<-t.done
+	t.pool.Close()
+}
+
+// probe serves /probe?target=NAME for targets named in the config file.
+func (tm *targetManager) probe(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("target")
+	if tm.targets == nil {
+		http.Error(w, "no --config.file given: /probe is disabled", http.StatusNotFound)
+		return
+	}
+	tgt, ok := tm.targets.Targets[name]
+	if name == "" || !ok {
+		http.Error(w, fmt.Sprintf("unknown target %q: /probe only connects to targets named in the config file", name), http.StatusBadRequest)
+		return
+	}
+	// A turn among the probes running, waited for no longer than a
+	// scrape may take: past that Prometheus has given up anyway.
+	wait, cancel := context.WithTimeout(r.Context(), tm.flags.timeout)
+	defer cancel()
+	select {
+	case tm.slots <- struct{}{}:
+		defer func() { <-tm.slots }()
+	case <-wait.Done():
+		http.Error(w, fmt.Sprintf("%d probes already running (--probe.max-parallel): no turn within %s", cap(tm.slots), tm.flags.timeout), http.StatusServiceUnavailable)
+		return
+	}
+	t, err := tm.get(name, tgt)
+	if err != nil {
+		tm.logger.Error("Opening probe target", "target", name, "err", err)
+		http.Error(w, fmt.Sprintf("target %q: %v", name, err), http.StatusInternalServerError)
+		return
+	}
+	defer tm.release(t)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(t.collector)
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+func (tm *targetManager) close() {
+	close(tm.stop)
+	tm.wg.Wait()
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	for _, t := range tm.live {
+		t.shut()
+	}
+}
