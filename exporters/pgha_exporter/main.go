@@ -227,6 +227,11 @@ func (tm *targetManager) openPgBouncer(name string, cfg *pgxpool.Config) (*targe
 	// startup parameters it does not know, statement_timeout among them:
 	// the scrape's deadline is the client's alone.
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	// pgxpool pings a connection idle for a second with "-- ping", which
+	// the console refuses as an invalid command (and logs), so the pool
+	// would drop it and log in again every scrape. A connection a restart
+	// cut is retried by the collector instead.
+	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
 	pool, err := pgxpool.NewWithConfig(tm.ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("target %s: %w", name, err)
