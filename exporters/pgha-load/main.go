@@ -46,6 +46,7 @@ type options struct {
 	slots       int
 	standbys    int
 	databases   int
+	inXact      int
 	jsonOut     bool
 	verbose     bool
 	byStatement bool
@@ -65,6 +66,7 @@ func run(args []string) int {
 	app.Flag("warmup", "Scrapes before each shape's measured ones (connections, prepared statements).").Default("20").IntVar(&o.warmup)
 	app.Flag("slots", "Physical replication slots of the slots shape (0: not measured).").Default("100").IntVar(&o.slots)
 	app.Flag("standbys", "Streaming standbys (pg_receivewal) of the standbys shape; the others have 2 (0: not measured).").Default("10").IntVar(&o.standbys)
+	app.Flag("in-transaction", "Of the last connection count's sessions, this many left idle in an open transaction for one more shape: the sessions the one pass looks up pid by pid (0: not measured).").Default("50").IntVar(&o.inXact)
 	app.Flag("databases", "Databases of the databases shape (0: not measured).").Default("200").IntVar(&o.databases)
 	app.Flag("probe-targets", "Instead of the shapes: serve this many targets through /probe (names of the one primary, each its own pool) and probe each once an interval, reporting the exporter's memory and goroutines over time.").Default("0").IntVar(&o.probeTargets)
 	app.Flag("probe-interval", "With --probe-targets: each target's probe interval.").Default("15s").DurationVar(&o.probeInterval)
@@ -81,7 +83,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "pgha-load: --connections:", err)
 		return 2
 	}
-	if o.scrapes < 10 || o.warmup < 0 || o.slots < 0 || o.standbys < 0 || o.databases < 0 {
+	if o.scrapes < 10 || o.warmup < 0 || o.slots < 0 || o.standbys < 0 || o.databases < 0 || o.inXact < 0 {
 		fmt.Fprintln(os.Stderr, "pgha-load: --scrapes must be at least 10, and the shape sizes not negative")
 		return 2
 	}

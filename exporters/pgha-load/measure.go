@@ -70,6 +70,7 @@ func spawnExporter(t testenv.TB, binary, dsn, dir string, extra ...string) (*exp
 type Result struct {
 	Shape         string  `json:"shape"`
 	Connections   int     `json:"connections"`
+	InTransaction int     `json:"in_transaction"` // of the connections
 	Slots         int     `json:"slots"`
 	Standbys      int     `json:"standbys"`
 	Databases     int     `json:"databases"`
@@ -91,7 +92,10 @@ type Statement struct {
 	MeanExecMs float64 `json:"mean_exec_ms"`
 }
 
-var idleSeries = regexp.MustCompile(`(?m)^pgha_connections\{state="idle"\} (\S+)$`)
+var (
+	idleSeries   = regexp.MustCompile(`(?m)^pgha_connections\{state="idle"\} (\S+)$`)
+	inXactSeries = regexp.MustCompile(`(?m)^pgha_connections\{state="idle_in_transaction"\} (\S+)$`)
+)
 
 // scrapeShape scrapes o.warmup times, then o.scrapes times measured; it
 // checks that the exporter saw the shape (its idle-connection count), so a
@@ -121,8 +125,13 @@ func scrapeShape(ctx context.Context, s *server, x *exporter, o *options, r *Res
 	}
 	if m := idleSeries.FindStringSubmatch(body); m == nil {
 		return fmt.Errorf("the scrape has no pgha_connections{state=\"idle\"}")
-	} else if idle, _ := strconv.ParseFloat(m[1], 64); int(idle) < r.Connections {
-		return fmt.Errorf("the exporter saw %v idle sessions, %d are open", idle, r.Connections)
+	} else if idle, _ := strconv.ParseFloat(m[1], 64); int(idle) < r.Connections-r.InTransaction {
+		return fmt.Errorf("the exporter saw %v idle sessions, %d are open", idle, r.Connections-r.InTransaction)
+	}
+	if m := inXactSeries.FindStringSubmatch(body); m == nil {
+		return fmt.Errorf("the scrape has no pgha_connections{state=\"idle_in_transaction\"}")
+	} else if n, _ := strconv.ParseFloat(m[1], 64); int(n) != r.InTransaction {
+		return fmt.Errorf("the exporter saw %v sessions idle in a transaction, %d are", n, r.InTransaction)
 	}
 	if strings.Contains(body, "pgha_scrape_error") && !strings.Contains(body, "pgha_up 1") {
 		return fmt.Errorf("the exporter reports the server down")

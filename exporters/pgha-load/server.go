@@ -124,6 +124,27 @@ func (s *server) openIdle(ctx context.Context, n int) error {
 	return firstErr
 }
 
+// beginIn leaves the first k idle sessions in an open transaction (idle
+// in transaction, with a transaction start), as an application holding
+// transactions across a request does.
+func (s *server) beginIn(ctx context.Context, k int) error {
+	for i, c := range s.idle[:k] {
+		if _, err := c.Exec(ctx, "BEGIN"); err != nil {
+			return fmt.Errorf("session %d: BEGIN: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+func (s *server) rollbackIn(ctx context.Context, k int) error {
+	for i, c := range s.idle[:k] {
+		if _, err := c.Exec(ctx, "ROLLBACK"); err != nil {
+			return fmt.Errorf("session %d: ROLLBACK: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
 func (s *server) closeIdle() {
 	for _, c := range s.idle {
 		c.Close(context.Background())

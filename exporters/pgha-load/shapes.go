@@ -26,7 +26,7 @@ type Report struct {
 }
 
 // measure runs every shape: each connection count (the server resized to
-// it), then slots, standbys and databases added one at a time to the
+// it), the last count with some sessions idle in a transaction, then slots, standbys and databases added one at a time to the
 // first count's server, each removed before the next.
 func measure(ctx context.Context, t testenv.TB, o *options) (*Report, error) {
 	rep := &Report{Command: "pgha-load " + strings.Join(os.Args[1:], " "), Started: time.Now().UTC().Format(time.RFC3339),
@@ -68,6 +68,19 @@ func measure(ctx context.Context, t testenv.TB, o *options) (*Report, error) {
 			return nil, err
 		}
 		if err := one(Result{Shape: fmt.Sprintf("%d connections", n), Connections: n, Standbys: 2}); err != nil {
+			return nil, err
+		}
+	}
+	if o.inXact > 0 {
+		n := o.connections[len(o.connections)-1]
+		k := min(o.inXact, len(s.idle))
+		if err := s.beginIn(ctx, k); err != nil {
+			return nil, err
+		}
+		if err := one(Result{Shape: fmt.Sprintf("%d, %d in xact", n, k), Connections: n, InTransaction: k, Standbys: 2}); err != nil {
+			return nil, err
+		}
+		if err := s.rollbackIn(ctx, k); err != nil {
 			return nil, err
 		}
 	}
@@ -123,13 +136,13 @@ func measure(ctx context.Context, t testenv.TB, o *options) (*Report, error) {
 // print writes the table, each row's growth beside the first row's.
 func (rep *Report) print(w io.Writer, byStatement bool) {
 	fmt.Fprintf(w, "pgha_exporter %s against PostgreSQL %s; %d CPUs, load average %s before\n", rep.Binary, rep.Server, rep.CPUs, rep.Load)
-	fmt.Fprintf(w, "%-18s %9s %9s %11s %12s %11s %7s %s\n", "shape", "p50 ms", "p99 ms", "server CPU", "exporter CPU", "statements", "series", "vs first: p50, server CPU")
+	fmt.Fprintf(w, "%-20s %9s %9s %11s %12s %11s %7s %s\n", "shape", "p50 ms", "p99 ms", "server CPU", "exporter CPU", "statements", "series", "vs first: p50, server CPU")
 	for i, r := range rep.Results {
 		growth := ""
 		if i > 0 && rep.Results[0].P50Ms > 0 && rep.Results[0].ServerCPUMs > 0 {
 			growth = fmt.Sprintf("%.2f×, %.2f×", r.P50Ms/rep.Results[0].P50Ms, r.ServerCPUMs/rep.Results[0].ServerCPUMs)
 		}
-		fmt.Fprintf(w, "%-18s %9.2f %9.2f %8.2f ms %9.2f ms %11.1f %7d %s\n", r.Shape, r.P50Ms, r.P99Ms, r.ServerCPUMs, r.ExporterCPUMs, r.Statements, r.Series, growth)
+		fmt.Fprintf(w, "%-20s %9.2f %9.2f %8.2f ms %9.2f ms %11.1f %7d %s\n", r.Shape, r.P50Ms, r.P99Ms, r.ServerCPUMs, r.ExporterCPUMs, r.Statements, r.Series, growth)
 	}
 	if byStatement {
 		for _, r := range rep.Results {

@@ -50,7 +50,7 @@ func run(args []string) int {
 	a.Flag("pgbouncer.dsn", "DSN of a PgBouncer admin console (dbname=pgbouncer, a user in admin_users or stats_users) also served on /metrics. Prefer --pgbouncer.dsn-file for secrets.").Envar("PGHA_PGBOUNCER_DSN").StringVar(&f.bouncerDSN)
 	a.Flag("pgbouncer.dsn-file", "File holding the DSN of the PgBouncer served on /metrics.").Envar("PGHA_PGBOUNCER_DSN_FILE").StringVar(&f.bouncerDSNFile)
 	a.Flag("config.file", "YAML file naming the targets /probe?target=NAME may connect to.").StringVar(&f.configFile)
-	a.Flag("scrape.timeout", "Deadline of one scrape of PostgreSQL (connect and every statement); keep it below Prometheus' scrape_timeout.").Default("5s").DurationVar(&f.timeout)
+	a.Flag("scrape.timeout", "Deadline of one scrape from its arrival: waiting for its turn, connecting, every statement. A /probe whose Prometheus sends a shorter scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) gets that, less a margin; keep it below Prometheus' scrape_timeout for /metrics.").Default("5s").DurationVar(&f.timeout)
 	a.Flag("slow-query.threshold", "Report queries and transactions running longer than this (repeatable). Defaults: the spec's 1s and 5s.").DurationListVar(&f.thresholds)
 	a.Flag("activity.exact-states", "Read connection states from pg_stat_activity, which tells sessions idle in a failed transaction block from idle ones, at a server cost that grows with the square of the connections (the default one pass counts them idle).").BoolVar(&f.exactStates)
 	a.Flag("heartbeat.table", "Table (table or schema.table) the exporter writes a heartbeat into on a primary and reads on every scrape for true end-to-end lag. Empty disables.").StringVar(&f.heartbeatTable)
@@ -89,7 +89,9 @@ func run(args []string) int {
 	served := false // something on /metrics beside the exporter's own figures
 	src := config.Source{DSN: f.dsn, File: f.dsnFile}
 	if f.dsn != "" || f.dsnFile != "" {
-		t, err := tm.pin("default", config.Target{Source: src})
+		// Named as the flag, which no targets file entry can be (those
+		// start with a letter or digit): a target "default" stays its own.
+		t, err := tm.pin("--pg.dsn", config.Target{Source: src})
 		if err != nil {
 			logger.Error("Invalid DSN", "err", err)
 			return 2
@@ -98,8 +100,6 @@ func run(args []string) int {
 		served = true
 	}
 	if f.bouncerDSN != "" || f.bouncerDSNFile != "" {
-		// The name cannot clash with a targets file entry (those start
-		// with a letter or digit).
 		t, err := tm.pin("--pgbouncer.dsn", config.Target{Source: config.Source{DSN: f.bouncerDSN, File: f.bouncerDSNFile}, Kind: config.KindPgBouncer})
 		if err != nil {
 			logger.Error("Invalid PgBouncer DSN", "err", err)

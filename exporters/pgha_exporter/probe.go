@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hotel-ops/hotel-ops/exporters/pgha_exporter/collector"
 	"github.com/hotel-ops/hotel-ops/exporters/pgha_exporter/config"
 )
 
@@ -19,7 +22,7 @@ import (
 // and (PostgreSQL only) heartbeat.
 type target struct {
 	pool      *pgxpool.Pool
-	collector prometheus.Collector
+	collector collector.Scraper
 	cancel    context.CancelFunc
 	done      chan struct{}
 
@@ -142,15 +145,17 @@ func (tm *targetManager) probe(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("unknown target %q: /probe only connects to targets named in the config file", name), http.StatusBadRequest)
 		return
 	}
-	// A turn among the probes running, waited for no longer than a
-	// scrape may take: past that Prometheus has given up anyway.
-	wait, cancel := context.WithTimeout(r.Context(), tm.flags.timeout)
+	// One deadline from the request's arrival: the turn among the probes
+	// running, the target's own turn and the scrape all end by it, since
+	// past it Prometheus has given up anyway.
+	budget := scrapeBudget(r.Header, tm.flags.timeout)
+	ctx, cancel := context.WithTimeout(r.Context(), budget)
 	defer cancel()
 	select {
 	case tm.slots <- struct{}{}:
 		defer func() { <-tm.slots }()
-	case <-wait.Done():
-		http.Error(w, fmt.Sprintf("%d probes already running (--probe.max-parallel): no turn within %s", cap(tm.slots), tm.flags.timeout), http.StatusServiceUnavailable)
+	case <-ctx.Done():
+		http.Error(w, fmt.Sprintf("%d probes already running (--probe.max-parallel): no turn within %s", cap(tm.slots), budget), http.StatusServiceUnavailable)
 		return
 	}
 	t, err := tm.get(name, tgt)
@@ -161,8 +166,25 @@ func (tm *targetManager) probe(w http.ResponseWriter, r *http.Request) {
 	}
 	defer tm.release(t)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(t.collector)
+	reg.MustRegister(t.collector.Within(ctx))
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+// scrapeMargin is what a probe leaves of Prometheus' scrape_timeout for
+// writing the answer and carrying it back.
+const scrapeMargin = 250 * time.Millisecond
+
+// scrapeBudget is how long a probe may take: --scrape.timeout, or less
+// when Prometheus says (X-Prometheus-Scrape-Timeout-Seconds) it waits less.
+func scrapeBudget(h http.Header, timeout time.Duration) time.Duration {
+	s, err := strconv.ParseFloat(h.Get("X-Prometheus-Scrape-Timeout-Seconds"), 64)
+	if err != nil || s <= 0 || math.IsNaN(s) || math.IsInf(s, 0) {
+		return timeout
+	}
+	wait := time.Duration(s * float64(time.Second))
+	// A short scrape_timeout keeps most of itself: the margin is at most
+	// a tenth of it.
+	return min(timeout, wait-min(scrapeMargin, wait/10))
 }
 
 func (tm *targetManager) close() {

@@ -107,6 +107,47 @@ func TestProbeFleet(t *testing.T) {
 		}
 	})
 
+	t.Run("a probe ends by one deadline from its arrival", func(t *testing.T) {
+		hung.Freeze()
+		defer hung.Resume()
+		// Two probes of one hung target: the second waits for the
+		// first's turn, and both must answer by --scrape.timeout (2s)
+		// from their arrival, not the second 2s after the first.
+		// A third says Prometheus waits 1s.
+		get := func(header string) (int, time.Duration) {
+			req, _ := http.NewRequest("GET", "http://"+addr+"/probe?target=hung3", nil)
+			if header != "" {
+				req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", header)
+			}
+			t0 := time.Now()
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return 0, 0
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode, time.Since(t0)
+		}
+		var wg sync.WaitGroup
+		took := make([]time.Duration, 3)
+		codes := make([]int, 3)
+		for i, h := range []string{"", "", "1"} {
+			wg.Add(1)
+			go func() { defer wg.Done(); codes[i], took[i] = get(h) }()
+		}
+		wg.Wait()
+		for i, d := range took[:2] {
+			// 3.5s: the deadline plus the answer, well short of twice it.
+			if d > 3500*time.Millisecond {
+				t.Errorf("probe %d of a hung target answered after %s, past its 2s deadline (codes %v)", i, d, codes)
+			}
+		}
+		if took[2] > 2*time.Second {
+			t.Errorf("a probe whose Prometheus waits 1s answered after %s", took[2])
+		}
+	})
+
 	t.Run("an idle target's sessions close and reopen", func(t *testing.T) {
 		if code, _, _ := probe("cluster02"); code != 200 {
 			t.Fatalf("probe: %d", code)
@@ -133,4 +174,29 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.Write(p)
+}
+
+func TestScrapeBudget(t *testing.T) {
+	for _, c := range []struct {
+		header string
+		want   time.Duration
+	}{
+		{"", 5 * time.Second},
+		{"10", 5 * time.Second},         // Prometheus waits longer than --scrape.timeout
+		{"4", 3750 * time.Millisecond},  // its scrape_timeout less the margin
+		{"0.5", 450 * time.Millisecond}, // a short one keeps nine tenths
+		{"0", 5 * time.Second},
+		{"-1", 5 * time.Second},
+		{"NaN", 5 * time.Second},
+		{"+Inf", 5 * time.Second},
+		{"soon", 5 * time.Second},
+	} {
+		h := http.Header{}
+		if c.header != "" {
+			h.Set("X-Prometheus-Scrape-Timeout-Seconds", c.header)
+		}
+		if got := scrapeBudget(h, 5*time.Second); got != c.want {
+			t.Errorf("header %q: budget %s, want %s", c.header, got, c.want)
+		}
+	}
 }

@@ -74,6 +74,16 @@ func (s Sample) Get(t testing.TB, series string) float64 {
 	return v
 }
 
+// Expect checks that every series of want is there with its value.
+func (s Sample) Expect(t testing.TB, want map[string]float64) {
+	t.Helper()
+	for series, v := range want {
+		if got := s.Get(t, series); got != v {
+			t.Errorf("%s = %v, want %v", series, got, v)
+		}
+	}
+}
+
 // Pick returns the series whose names start with one of prefixes, for
 // failure messages.
 func (s Sample) Pick(prefixes ...string) map[string]float64 {

@@ -58,8 +58,8 @@ func PgBouncerClientUse(s *spec.Spec) string { return (&gen{s: s}).clientUse() }
 // bouncerDown is PgBouncer not answering pgha_exporter (pgha_pgbouncer_up
 // 0), or a target that reported on a PgBouncer within the day and reports
 // none now while Prometheus still scrapes it: pgha_exporter itself does
-// not answer (PostgresDown says so too, and inhibits this), or it was
-// restarted without its PgBouncer. As with a stopped standby, "and on up"
+// not answer (on a target that reports a PostgreSQL too PostgresDown says
+// so, and inhibits this), or it was restarted without its PgBouncer. As with a stopped standby, "and on up"
 // keeps a target removed from Prometheus' configuration from alerting on;
 // a target that never had a PgBouncer is never counted.
 func (g *gen) bouncerDown() string {
@@ -130,7 +130,7 @@ func init() {
 			expr:      func(g *gen, _ spec.Value) string { return g.bouncerDown() },
 			fx:        gaugeFixture("pgha_pgbouncer_up", bouncerLabels, nil, fixed(1, 0)),
 			dashboard: DashDatabase,
-			describe:  "pgha_exporter cannot read PgBouncer's admin console at {{ $labels.instance }} (PgBouncer down, or refusing pgha_exporter), or a target that reported on a PgBouncer today reports none: clients connecting through it cannot reach the database."},
+			describe:  "pgha_exporter cannot read PgBouncer's admin console at {{ $labels.instance }} (PgBouncer down, or refusing pgha_exporter), or a target that reported on a PgBouncer today reports none (pgha_exporter does not answer for it, or runs without it): clients connecting through it may not reach the database."},
 		"PgBouncerPoolHigh": {expr: pool, fx: poolFx, dashboard: DashDatabase,
 			describe: "Pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.instance }} has {{ $value | humanizePercentage }} of its pool_size in server connections in use (warning above THRESHOLD)."},
 		"PgBouncerPoolCritical": {expr: pool, fx: poolFx, dashboard: DashDatabase,

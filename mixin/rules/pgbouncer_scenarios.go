@@ -16,7 +16,8 @@ import (
 // of exactly the level is, and a burst shorter than the `for` does not
 // page. PgBouncer down: a PgBouncer that stops being reported is down,
 // a target that never had one is not, a target removed from Prometheus is
-// not watched any more.
+// not watched any more; a PgBouncer target that cannot be scraped is not
+// a PostgreSQL that is down.
 
 func (g *gen) pgbouncerScenarios(set *Set) []scenario {
 	var out []scenario
@@ -24,6 +25,7 @@ func (g *gen) pgbouncerScenarios(set *Set) []scenario {
 	out = append(out, g.waitScenarios(set)...)
 	out = append(out, g.clientScenarios(set)...)
 	out = append(out, g.bouncerDownScenarios(set)...)
+	out = append(out, g.bouncerTargetScenarios(set)...)
 	return out
 }
 
@@ -202,7 +204,7 @@ func (g *gen) bouncerDownScenarios(set *Set) []scenario {
 		group("pgha_exporter answers but reports no PgBouncer any more (restarted without it) fires, and goes on firing",
 			[]inputSeries{{series("pgha_pgbouncer_up", ls), bouncer}, held("up", ls, 1, reported+gone)},
 			silent(reported-1), fires(first), fires(last)),
-		group("pgha_exporter itself does not answer (up 0; PostgresDown pages it and inhibits this) fires too",
+		group("pgha_exporter itself does not answer for the PgBouncer target (up 0) fires too",
 			[]inputSeries{{series("pgha_pgbouncer_up", ls), bouncer}, {series("up", ls), fmt.Sprintf("1x%d 0x%d", reported, gone)}},
 			fires(first), fires(last)),
 		group("a PostgreSQL target that never had a PgBouncer, next to a PgBouncer that answers, stays silent",
@@ -213,4 +215,41 @@ func (g *gen) bouncerDownScenarios(set *Set) []scenario {
 			[]inputSeries{{series("pgha_pgbouncer_up", ls), bouncer}, {series("up", ls), bouncer}},
 			silent(first), silent(last)),
 	}
+}
+
+// bouncerTargetScenarios: a /probe target that is a PgBouncer stops
+// answering beside a PostgreSQL target that stops too. PostgresDown
+// ("PostgreSQL unreachable", which inhibits every other database alert of
+// the instance) pages the PostgreSQL only; the PgBouncer is PgBouncerDown's.
+// A target that reports both (PgBouncer beside PostgreSQL on /metrics) is
+// a database.
+func (g *gen) bouncerTargetScenarios(set *Set) []scenario {
+	a, down := set.alert("PostgresDown"), set.alert("PgBouncerDown")
+	if a == nil || down == nil {
+		return nil
+	}
+	const reported, gone = 10, 20 // minutes
+	bouncer, pg := bouncerLabels(g), pghaLabels(g)
+	both := merge(pg, map[string]string{"instance": "db-2:9187"})
+	first := reported + int(math.Ceil(durationOf(a.Rule.For).Seconds()/60)) + 1
+	last := reported + gone - 1
+	stops := fmt.Sprintf("1x%d 0x%d", reported, gone)
+	metrics := fmt.Sprintf("1x%d stale", reported)
+	eval := func(m int, ls ...map[string]string) alertTest {
+		t := alertTest{EvalTime: durString(time.Duration(m) * minute), Alertname: a.Name, ExpAlerts: []expAlert{}}
+		for _, l := range ls {
+			t.ExpAlerts = append(t.ExpAlerts, firing(a, l, 0))
+		}
+		return t
+	}
+	return []scenario{{file: a.File, eval: minute, deps: a.Rule.Expr, group: TestGroup{
+		Name:     a.Name + ": a PgBouncer target that cannot be scraped is not a PostgreSQL down; PostgreSQL targets beside it, and one that reports both, are",
+		Interval: "1m",
+		InputSeries: []inputSeries{
+			{series("pgha_pgbouncer_up", bouncer), metrics}, {series("up", bouncer), stops},
+			{series("pgha_up", pg), metrics}, {series("up", pg), stops},
+			{series("pgha_up", both), metrics}, {series("pgha_pgbouncer_up", both), metrics}, {series("up", both), stops},
+		},
+		AlertTests: []alertTest{eval(reported - 1), eval(first, pg, both), eval(last, pg, both)},
+	}}}
 }

@@ -78,7 +78,7 @@ func connectionPool(b *bytes.Buffer, s *spec.Spec, alerts map[string]bool) {
 	p("   - Full, and clients wait: find what holds the servers. In transaction pooling a server is held for its client's whole transaction, idle in transaction too: the long transactions (`pgha_longest_transaction_seconds`, `pgha_transactions_running_longer_than`, the *Slow queries* panel), on the primary:\n\n")
 	p("     ```sql\n     %s\n     ```\n\n", strings.ReplaceAll(longTransactions, "\n", "\n     "))
 	p("     End or fix the client that holds them (`SELECT pg_terminate_backend(<pid>)` for one stuck session). In session pooling a server is held while its client stays connected: `SHOW CLIENTS` in the console.\n")
-	p("   - Full, and the load is real: raise the pool's `pool_size` (its entry under `[databases]`, or `default_pool_size`), or give it a `reserve_pool` / `reserve_pool_size` with a short `reserve_pool_timeout`, then `RELOAD` in the console (no client is dropped). Keep the sum of the pools' sizes over every PgBouncer below PostgreSQL's `max_connections` at the spec's %s (%s).\n",
+	p("   - Full, and the load is real: raise the pool's `pool_size` (where it comes from, in PgBouncer's order: its user's entry under `[users]` (1.23 and later), its database's under `[databases]`, else `default_pool_size`), or give it a `reserve_pool` / `reserve_pool_size` with a short `reserve_pool_timeout`, then `RELOAD` in the console (no client is dropped). Keep the sum of the pools' sizes over every PgBouncer below PostgreSQL's `max_connections` at the spec's %s (%s).\n",
 		th["db_connections"].Warning.Human(), ref("PostgresConnectionsHigh"))
 	p("   - Not full, yet clients wait: PgBouncer cannot open servers. Check PostgreSQL (%s, %s), %s (a `max_db_connections` reached), a paused database (`pgha_pgbouncer_database_paused`: `RESUME <db>` in the console) and PgBouncer's log for login errors.\n",
 		ref("PostgresDown"), ref("PostgresConnectionsCritical"),
@@ -98,7 +98,7 @@ func poolSteps(s *spec.Spec, alert string) []string {
 	switch alert {
 	case "PgBouncerDown":
 		return []string{
-			fmt.Sprintf("The %s, %s. If %s fires for the same instance, pgha_exporter itself does not answer and nothing is known of PgBouncer: follow it first (it inhibits this alert). Otherwise pgha_exporter cannot read the admin console, and its log names the error once: connection refused or a timeout is PgBouncer down; a refused password or user (`auth_file`, `stats_users`) is the exporter's account, while PgBouncer may serve clients: fix the account.", dashboardLink(s), panel(dashboards.PanelPgBouncerUp, "pgha_pgbouncer_up"), link("PostgresDown")),
+			fmt.Sprintf("The %s, %s. With no `pgha_pgbouncer_up` at all, Prometheus cannot scrape pgha_exporter for this target (its `up` is 0: the exporter is down, or the probe timed out) and nothing is known of PgBouncer: bring the exporter back first (if %s fires too, for a PostgreSQL target beside it, follow it). Otherwise pgha_exporter cannot read the admin console, and its log names the error once: connection refused or a timeout is PgBouncer down; a refused password or user (`auth_file`, `stats_users`) is the exporter's account, while PgBouncer may serve clients: fix the account.", dashboardLink(s), panel(dashboards.PanelPgBouncerUp, "pgha_pgbouncer_up"), link("PostgresDown")),
 			fmt.Sprintf("From the application's host: `%s -c 'SHOW VERSION'`; on the PgBouncer host `systemctl status pgbouncer` and `journalctl -u pgbouncer` (a configuration error after a change says so: undo the change, 変更管理 / rollback).", console),
 			"Restart it: `systemctl restart pgbouncer`. Clients reconnect; their open transactions are rolled back.",
 			"If the host is lost or PgBouncer does not start: fail over to the standby PgBouncer (point the application's DNS name or VIP at it) and repair this one afterwards. PostgreSQL needs no failover unless PostgresDown fires too.",
@@ -119,7 +119,7 @@ func poolSteps(s *spec.Spec, alert string) []string {
 		return []string{
 			fmt.Sprintf("%s: at `max_client_conn` new clients are refused (`no more connections allowed`).", panel(dashboards.PanelBouncerClients, "pgha_pgbouncer_client_connections, pgha_pgbouncer_config_max_client_connections")),
 			fmt.Sprintf("Find who holds them: `SHOW CLIENTS;` in the console (`%s`), counted by `addr` and `application_name`. An application whose own pool grows without bound, or idle clients never closed, is a leak: fix its pool size, or set `client_idle_timeout`.", console),
-			"If the load is real, raise `max_client_conn` in pgbouncer.ini and `RELOAD`, with the open file limit of PgBouncer's service (`LimitNOFILE`) above `max_client_conn` plus the pools' server connections.",
+			"If the load is real, raise `max_client_conn` in pgbouncer.ini and `RELOAD`, with the open file limit of PgBouncer's service (`LimitNOFILE`) above `max_client_conn` plus the pools' server connections: a new limit takes effect only when PgBouncer restarts (with `so_reuseport` and a second process, or in a quiet moment), `RELOAD` does not raise it.",
 		}
 	}
 	return nil

@@ -14,7 +14,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -73,7 +72,7 @@ type Collector struct {
 	separate []concern // each on its own, after the batch
 	standby  *standbyConcern
 
-	mu     sync.Mutex         // one scrape at a time: the standby lag keeps state
+	turn   turn               // one scrape at a time: the standby lag keeps state
 	errors map[string]float64 // pgha_scrape_errors_total by collector
 }
 
@@ -90,6 +89,7 @@ func New(pool *pgxpool.Pool, opts Options, logger *slog.Logger) *Collector {
 		opts:   opts,
 		logger: logger,
 		errors: map[string]float64{},
+		turn:   newTurn(),
 	}
 	c.standby = &standbyConcern{}
 	c.concerns = []concern{
@@ -129,13 +129,23 @@ var (
 // Describe sends every descriptor the collector may produce.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) { descs.Describe(ch) }
 
-// Collect runs one scrape under the deadline.
-func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// Collect runs one scrape under the Timeout.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) { c.collectWithin(context.Background(), ch) }
+
+// Within binds scrapes to ctx's deadline too (deadline.go).
+func (c *Collector) Within(ctx context.Context) prometheus.Collector {
+	return within{ctx: ctx, describe: c.Describe, collect: c.collectWithin}
+}
+
+func (c *Collector) collectWithin(parent context.Context, ch chan<- prometheus.Metric) {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.Timeout)
+	ctx, cancel := context.WithTimeout(parent, c.opts.Timeout)
 	defer cancel()
+	if err := c.turn.take(ctx); err != nil {
+		noTurn(ch, err)
+		return
+	}
+	defer c.turn.give()
 
 	up := 0.0
 	if err := c.collect(ctx, ch); err != nil {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,7 +26,7 @@ type PgBouncer struct {
 	opts   PgBouncerOptions
 	logger *slog.Logger
 
-	mu      sync.Mutex
+	turn    turn // one scrape at a time: the logged error keeps state
 	errors  float64
 	lastErr string // the failure last logged, "" once a scrape succeeds
 }
@@ -45,7 +44,7 @@ func NewPgBouncer(pool *pgxpool.Pool, opts PgBouncerOptions, logger *slog.Logger
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Second
 	}
-	return &PgBouncer{pool: pool, opts: opts, logger: logger}
+	return &PgBouncer{pool: pool, opts: opts, logger: logger, turn: newTurn()}
 }
 
 // bouncerDescs are the pgha_pgbouncer_* descriptors. They are declared in
@@ -69,7 +68,7 @@ var (
 	poolClientsDesc = bouncerDesc("pool_client_connections", "Client connections of a pool by state (SHOW POOLS cl_*): waiting clients have sent a query and wait for a server connection.", "database", "user", "state")
 	poolServersDesc = bouncerDesc("pool_server_connections", "Server connections of a pool by state (SHOW POOLS sv_*).", "database", "user", "state")
 	poolMaxWaitDesc = bouncerDesc("pool_max_wait_seconds", "How long the oldest waiting client of a pool has waited (SHOW POOLS maxwait + maxwait_us); 0 when none waits.", "database", "user")
-	poolSizeDesc    = bouncerDesc("pool_size", "Server connections a pool may open: its pool_size, else its database's, else default_pool_size.", "database", "user")
+	poolSizeDesc    = bouncerDesc("pool_size", "Server connections a pool may open, as PgBouncer decides it: its user's pool_size ([users], PgBouncer 1.23 and later), else its database's, else default_pool_size.", "database", "user")
 
 	dbInfoDesc = bouncerDesc("database_info", "A database entry of PgBouncer (SHOW DATABASES) and where it points; pool_mode is the effective one.", "database", "host", "port", "backend_database", "force_user", "pool_mode")
 
@@ -89,13 +88,24 @@ type column struct {
 var dbColumns = []column{
 	{"pool_size", bouncerDesc("database_pool_size", "Server connections each pool of this database may open (SHOW DATABASES pool_size).", "database"), prometheus.GaugeValue, 1},
 	{"min_pool_size", bouncerDesc("database_min_pool_size", "Server connections kept open per pool of this database.", "database"), prometheus.GaugeValue, 1},
-	{"reserve_pool", bouncerDesc("database_reserve_pool", "Extra server connections a pool of this database may open when clients wait longer than reserve_pool_timeout.", "database"), prometheus.GaugeValue, 1},
+	{"reserve_pool", dbReserveDesc, prometheus.GaugeValue, 1},
+	{"reserve_pool_size", dbReserveDesc, prometheus.GaugeValue, 1}, // its name since 1.24
 	{"max_connections", bouncerDesc("database_max_connections", "Most server connections to this database over all its pools; 0 is no limit.", "database"), prometheus.GaugeValue, 1},
 	{"current_connections", bouncerDesc("database_current_connections", "Server connections to this database over all its pools.", "database"), prometheus.GaugeValue, 1},
 	{"max_client_connections", bouncerDesc("database_max_client_connections", "Most client connections to this database; 0 is no limit (PgBouncer 1.24 and later).", "database"), prometheus.GaugeValue, 1},
 	{"current_client_connections", bouncerDesc("database_current_client_connections", "Client connections to this database (PgBouncer 1.24 and later).", "database"), prometheus.GaugeValue, 1},
 	{"paused", bouncerDesc("database_paused", "1 when the database is paused (PAUSE).", "database"), prometheus.GaugeValue, 1},
 	{"disabled", bouncerDesc("database_disabled", "1 when the database is disabled (DISABLE): new clients are refused.", "database"), prometheus.GaugeValue, 1},
+}
+
+var dbReserveDesc = bouncerDesc("database_reserve_pool", "Extra server connections a pool of this database may open when clients wait longer than reserve_pool_timeout (SHOW DATABASES reserve_pool, reserve_pool_size since 1.24).", "database")
+
+// userColumns are SHOW USERS' limits, PgBouncer 1.22 and later; an unset
+// pool_size is an empty text there, so no series.
+var userColumns = []column{
+	{"pool_size", bouncerDesc("user_pool_size", "pool_size of a user ([users]): server connections each of its pools may open, before its database's pool_size (PgBouncer 1.23 and later).", "user"), prometheus.GaugeValue, 1},
+	{"max_user_connections", bouncerDesc("user_max_connections", "Most server connections of a user over all its pools; 0 is no limit (SHOW USERS, PgBouncer 1.22 and later).", "user"), prometheus.GaugeValue, 1},
+	{"current_connections", bouncerDesc("user_current_connections", "Server connections of a user over all its pools (SHOW USERS, PgBouncer 1.22 and later).", "user"), prometheus.GaugeValue, 1},
 }
 
 // statsQueries is total_requests, PgBouncer's name for total_query_count before 1.8.
@@ -136,12 +146,22 @@ func (b *PgBouncer) Describe(ch chan<- *prometheus.Desc) {
 // Collect scrapes PgBouncer under the deadline. A scrape is all or
 // nothing: should any SHOW fail, only up, the duration and the error
 // count are sent, so no series outlives the PgBouncer it describes.
-func (b *PgBouncer) Collect(ch chan<- prometheus.Metric) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+func (b *PgBouncer) Collect(ch chan<- prometheus.Metric) { b.collectWithin(context.Background(), ch) }
+
+// Within binds scrapes to ctx's deadline too (deadline.go).
+func (b *PgBouncer) Within(ctx context.Context) prometheus.Collector {
+	return within{ctx: ctx, describe: b.Describe, collect: b.collectWithin}
+}
+
+func (b *PgBouncer) collectWithin(parent context.Context, ch chan<- prometheus.Metric) {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), b.opts.Timeout)
+	ctx, cancel := context.WithTimeout(parent, b.opts.Timeout)
 	defer cancel()
+	if err := b.turn.take(ctx); err != nil {
+		noTurn(ch, err)
+		return
+	}
+	defer b.turn.give()
 
 	up := 0.0
 	if sh, err := b.scrape(ctx); err != nil {
@@ -178,7 +198,7 @@ type row map[string]string
 
 // show is what one scrape read.
 type show struct {
-	pools, stats, databases, config, lists, version []row
+	pools, stats, databases, users, config, lists, version []row
 }
 
 func (b *PgBouncer) scrape(ctx context.Context) (*show, error) {
@@ -212,7 +232,7 @@ func (b *PgBouncer) scrapeOnce(ctx context.Context) (*show, error) {
 		dst  *[]row
 	}{
 		{"POOLS", &sh.pools}, {"STATS", &sh.stats}, {"DATABASES", &sh.databases},
-		{"CONFIG", &sh.config}, {"LISTS", &sh.lists}, {"VERSION", &sh.version},
+		{"USERS", &sh.users}, {"CONFIG", &sh.config}, {"LISTS", &sh.lists}, {"VERSION", &sh.version},
 	} {
 		if *c.dst, err = showRows(ctx, conn.Conn(), c.what); err != nil {
 			if conn.Conn().IsClosed() {
@@ -315,6 +335,15 @@ func (sh *show) metrics() []prometheus.Metric {
 		e.columns(r, dbColumns, name)
 	}
 
+	userPoolSize := map[string]float64{}
+	for _, r := range sh.users {
+		name := r.label("name")
+		if v, ok := r.num("pool_size"); ok {
+			userPoolSize[name] = v
+		}
+		e.columns(r, userColumns, name)
+	}
+
 	defaultPoolSize, hasDefault := conf.num("default_pool_size")
 	for _, r := range sh.pools {
 		db, user := r.label("database"), r.label("user")
@@ -339,9 +368,11 @@ func (sh *show) metrics() []prometheus.Metric {
 			us, _ := r.num("maxwait_us") // the microseconds part, since 1.8
 			e.add(poolMaxWaitDesc, prometheus.GaugeValue, s+us/1e6, db, user)
 		}
-		// 1.18's SHOW POOLS has no pool_size; its SHOW DATABASES shows the
-		// effective size of the database's pools.
+		// PgBouncer's own order: the user's pool_size, the database's
+		// (SHOW DATABASES shows its effective size), default_pool_size.
 		if v, ok := r.num("pool_size"); ok {
+			e.add(poolSizeDesc, prometheus.GaugeValue, v, db, user)
+		} else if v, ok := userPoolSize[user]; ok {
 			e.add(poolSizeDesc, prometheus.GaugeValue, v, db, user)
 		} else if v, ok := dbPoolSize[db]; ok {
 			e.add(poolSizeDesc, prometheus.GaugeValue, v, db, user)

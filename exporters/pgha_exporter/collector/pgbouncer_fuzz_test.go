@@ -18,6 +18,7 @@ func FuzzPgBouncerRows(f *testing.F) {
 	f.Add(uint8(3), "key=default_pool_size\tvalue=20\nkey=max_client_conn\tvalue=NaN")
 	f.Add(uint8(4), "list=used_clients\titems=4\nlist=used_clients\titems=5")
 	f.Add(uint8(5), "version=PgBouncer 1.18.0")
+	f.Add(uint8(6), "name=app\tpool_size=        5\tmax_user_connections=0\nname=\xff\tpool_size=")
 	f.Add(uint8(0), "database=\xff\tuser=\xfe\tcl_\xff=1\nuser=\xfd\tdatabase=\xff\tsv_=x")
 	f.Fuzz(func(t *testing.T, which uint8, text string) {
 		var rows []row
@@ -30,7 +31,7 @@ func FuzzPgBouncerRows(f *testing.F) {
 			rows = append(rows, r)
 		}
 		sh := &show{}
-		*[]*[]row{&sh.pools, &sh.stats, &sh.databases, &sh.config, &sh.lists, &sh.version}[which%6] = rows
+		*[]*[]row{&sh.pools, &sh.stats, &sh.databases, &sh.config, &sh.lists, &sh.version, &sh.users}[which%7] = rows
 		reg := prometheus.NewPedanticRegistry()
 		reg.MustRegister(constCollector(sh.metrics()))
 		if _, err := reg.Gather(); err != nil {

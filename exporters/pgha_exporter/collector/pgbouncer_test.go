@@ -144,7 +144,7 @@ func TestPgBouncerOnRealServers(t *testing.T) {
 		if m.Get(t, "pgha_pgbouncer_up") != 1 {
 			t.Fatalf("up 0; logs:\n%s", bt.logs)
 		}
-		for series, want := range map[string]float64{
+		m.Expect(t, map[string]float64{
 			"pgha_pgbouncer_config_default_pool_size":                          2,
 			"pgha_pgbouncer_config_max_client_connections":                     100,
 			"pgha_pgbouncer_config_max_db_connections":                         0,
@@ -155,11 +155,7 @@ func TestPgBouncerOnRealServers(t *testing.T) {
 			`pgha_pgbouncer_database_disabled{database="postgres"}`:            0,
 			`pgha_pgbouncer_database_reserve_pool{database="postgres"}`:        0,
 			`pgha_pgbouncer_database_current_connections{database="postgres"}`: 0,
-		} {
-			if v := m.Get(t, series); v != want {
-				t.Errorf("%s = %v, want %v", series, v, want)
-			}
-		}
+		})
 		m.Get(t, fmt.Sprintf(`pgha_pgbouncer_database_info{backend_database="postgres",database="postgres",force_user="",host="127.0.0.1",pool_mode="session",port="%d"}`, primary.Port))
 		if n := len(m.Pick("pgha_pgbouncer_version_info{")); n != 1 {
 			t.Errorf("%d version_info series", n)
@@ -201,7 +197,7 @@ func TestPgBouncerOnRealServers(t *testing.T) {
 		if got := consoleSays(t, b, "postgres", "postgres", "cl_waiting"); got != "3" {
 			t.Errorf("SHOW POOLS cl_waiting = %s", got)
 		}
-		for series, want := range map[string]float64{
+		m.Expect(t, map[string]float64{
 			"pgha_pgbouncer_pool_client_connections" + withState("active"):             2,
 			"pgha_pgbouncer_pool_client_connections" + withState("waiting_cancel_req"): 0,
 			"pgha_pgbouncer_pool_server_connections" + withState("active"):             2,
@@ -209,11 +205,7 @@ func TestPgBouncerOnRealServers(t *testing.T) {
 			"pgha_pgbouncer_pool_server_connections" + withState("login"):              0,
 			"pgha_pgbouncer_pool_size" + pool:                                          2,
 			`pgha_pgbouncer_database_current_connections{database="postgres"}`:         2,
-		} {
-			if v := m.Get(t, series); v != want {
-				t.Errorf("%s = %v, want %v", series, v, want)
-			}
-		}
+		})
 		first := m.Get(t, "pgha_pgbouncer_pool_max_wait_seconds"+pool)
 		time.Sleep(1200 * time.Millisecond)
 		later := bt.scrape(t).Get(t, "pgha_pgbouncer_pool_max_wait_seconds"+pool)
@@ -365,7 +357,7 @@ func TestPgBouncerMetricsFromOtherVersions(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(constCollector(sh.metrics()))
 	m := metrictest.Gather(t, reg)
-	for series, want := range map[string]float64{
+	m.Expect(t, map[string]float64{
 		`pgha_pgbouncer_pool_size{database="app",user="web"}`:                                                                                     7,
 		`pgha_pgbouncer_pool_max_wait_seconds{database="app",user="web"}`:                                                                         2.5,
 		`pgha_pgbouncer_pool_client_connections{database="app",state="waiting",user="web"}`:                                                       1,
@@ -378,13 +370,40 @@ func TestPgBouncerMetricsFromOtherVersions(t *testing.T) {
 		"pgha_pgbouncer_client_connections":                                                                                                       5,
 		`pgha_pgbouncer_list_items{list="dns_pending"}`:                                                                                           0,
 		`pgha_pgbouncer_version_info{version="1.24.1"}`:                                                                                           1,
-	} {
-		if v := m.Get(t, series); v != want {
-			t.Errorf("%s = %v, want %v", series, v, want)
-		}
-	}
+	})
 	if _, ok := m["pgha_pgbouncer_config_max_client_connections"]; ok {
 		t.Error("a setting SHOW CONFIG did not give was exported")
+	}
+}
+
+// TestPgBouncerPoolSizeAsPgBouncerDecides: a user's pool_size ([users],
+// 1.23 and later) comes before its database's, which comes before
+// default_pool_size; SHOW USERS pads the number and leaves it empty when
+// unset, and 1.24 calls a database's reserve_pool reserve_pool_size.
+func TestPgBouncerPoolSizeAsPgBouncerDecides(t *testing.T) {
+	sh := &show{
+		pools: []row{{"database": "app", "user": "batch"}, {"database": "app", "user": "web"}, {"database": "other", "user": "web"}},
+		users: []row{
+			{"name": "batch", "pool_size": "        5", "reserve_pool_size": "", "max_user_connections": "8", "current_connections": "3"},
+			{"name": "web", "pool_size": "", "max_user_connections": "0", "current_connections": "12"},
+		},
+		databases: []row{{"name": "app", "pool_size": "20", "reserve_pool_size": "4"}},
+		config:    []row{{"key": "default_pool_size", "value": "30"}},
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(constCollector(sh.metrics()))
+	m := metrictest.Gather(t, reg)
+	m.Expect(t, map[string]float64{
+		`pgha_pgbouncer_pool_size{database="app",user="batch"}`: 5,
+		`pgha_pgbouncer_pool_size{database="app",user="web"}`:   20,
+		`pgha_pgbouncer_pool_size{database="other",user="web"}`: 30,
+		`pgha_pgbouncer_user_pool_size{user="batch"}`:           5,
+		`pgha_pgbouncer_user_max_connections{user="batch"}`:     8,
+		`pgha_pgbouncer_user_current_connections{user="web"}`:   12,
+		`pgha_pgbouncer_database_reserve_pool{database="app"}`:  4,
+	})
+	if _, ok := m[`pgha_pgbouncer_user_pool_size{user="web"}`]; ok {
+		t.Error("an unset user pool_size was exported")
 	}
 }
 

@@ -31,6 +31,7 @@ func TestParseTargetsErrorsNameFileLineAndField(t *testing.T) {
 		{"empty", "", []string{"targets.yml: empty configuration file"}},
 		{"no targets", "targets: {}\n", []string{"targets.yml:1: targets: at least one target"}},
 		{"unknown kind", "targets:\n  a:\n    dsn: host=a\n    kind: pgbouncr\n", []string{`targets.yml:4: targets.a.kind: unknown kind "pgbouncr": want postgres (the default) or pgbouncer`}},
+		{"pgbouncer naming no database", "targets:\n  b:\n    kind: pgbouncer\n    dsn: 'host=h port=6432 user=u'\n", []string{`targets.yml:4: targets.b.dsn: a pgbouncer DSN must name the admin console, dbname=pgbouncer; it names no database`}},
 		{"pgbouncer not on its console", "targets:\n  b:\n    kind: pgbouncer\n    dsn: 'postgres://u:s3cretpw@h:6432/app'\n", []string{`targets.yml:4: targets.b.dsn: a pgbouncer DSN must name the admin console, dbname=pgbouncer, not "app"`}},
 	}
 	for _, c := range cases {

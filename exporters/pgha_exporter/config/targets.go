@@ -46,7 +46,11 @@ func (t Target) PgBouncer() bool { return t.Kind == KindPgBouncer }
 // CheckPgBouncerDSN rejects a PgBouncer DSN that does not name the admin
 // console: any other database is a pool, where SHOW POOLS means nothing.
 func CheckPgBouncerDSN(cfg *pgxpool.Config) error {
-	if db := cfg.ConnConfig.Database; db != "pgbouncer" {
+	switch db := cfg.ConnConfig.Database; db {
+	case "pgbouncer":
+	case "":
+		return fmt.Errorf("a pgbouncer DSN must name the admin console, dbname=pgbouncer; it names no database")
+	default:
 		return fmt.Errorf("a pgbouncer DSN must name the admin console, dbname=pgbouncer, not %q", db)
 	}
 	return nil
