@@ -138,8 +138,12 @@ func probeMany(ctx context.Context, t testenv.TB, o *options) (*ProbeReport, err
 		select {
 		case <-ctx.Done():
 		case <-tick.C:
-			rep.Samples = append(rep.Samples, exporterSample(client, x, start))
-			t.Logf("%s: %d probes, %d failed", time.Since(start).Round(time.Second), rep.Probes, rep.Failed)
+			ps := exporterSample(client, x, start)
+			mu.Lock()
+			rep.Samples = append(rep.Samples, ps)
+			probes, failed := rep.Probes, rep.Failed
+			mu.Unlock()
+			t.Logf("%s: %d probes, %d failed", time.Since(start).Round(time.Second), probes, failed)
 		}
 	}
 	wg.Wait()

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -220,18 +219,9 @@ func (tm *targetManager) open(name string, tgt config.Target) (*target, error) {
 
 // openPgBouncer builds a PgBouncer target; the caller holds tm.mu.
 func (tm *targetManager) openPgBouncer(name string, cfg *pgxpool.Config) (*target, error) {
-	if err := config.CheckPgBouncerDSN(cfg); err != nil {
+	if err := config.PgBouncerConsole(cfg); err != nil {
 		return nil, fmt.Errorf("target %s: %w", name, err)
 	}
-	// The console speaks only the simple query protocol, and it refuses
-	// startup parameters it does not know, statement_timeout among them:
-	// the scrape's deadline is the client's alone.
-	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-	// pgxpool pings a connection idle for a second with "-- ping", which
-	// the console refuses as an invalid command (and logs), so the pool
-	// would drop it and log in again every scrape. A connection a restart
-	// cut is retried by the collector instead.
-	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
 	pool, err := pgxpool.NewWithConfig(tm.ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("target %s: %w", name, err)

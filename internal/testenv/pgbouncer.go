@@ -199,20 +199,36 @@ func (b *PgBouncer) running() bool {
 	}
 }
 
-// Stop shuts pgbouncer down at once (SIGTERM: clients are disconnected)
-// and waits for it to exit.
+// Stop shuts pgbouncer down at once (clients are disconnected) and waits
+// for it to exit.
 func (b *PgBouncer) Stop() {
 	b.t.Helper()
 	if !b.running() {
 		return
 	}
-	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	sig := immediateShutdown(b.bin)
+	_ = b.cmd.Process.Signal(sig)
 	select {
 	case <-b.exited:
 	case <-time.After(10 * time.Second):
 		b.kill()
-		b.t.Fatalf("pgbouncer did not exit within 10s of SIGTERM and was killed")
+		b.t.Fatalf("pgbouncer did not exit within 10s of %v and was killed", sig)
 	}
+}
+
+// immediateShutdown is the signal that stops pgbouncer at once: SIGTERM
+// up to 1.22, SIGQUIT since 1.23, whose SIGTERM waits for every client to
+// leave (a test's held connections would keep it running).
+func immediateShutdown(bin string) syscall.Signal {
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		return syscall.SIGTERM
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(string(out), "PgBouncer %d.%d", &major, &minor); err == nil && (major > 1 || major == 1 && minor >= 23) {
+		return syscall.SIGQUIT
+	}
+	return syscall.SIGTERM
 }
 
 func (b *PgBouncer) kill() {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hotel-ops/hotel-ops/exporters/pgha_exporter/config"
 	"github.com/hotel-ops/hotel-ops/internal/metrictest"
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
 )
@@ -51,7 +53,9 @@ func newBouncerTarget(t *testing.T, dsn string) *bouncerTarget {
 	}
 	cfg.MaxConns = 2
 	cfg.ConnConfig.ConnectTimeout = scrapeTimeout
-	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	if err := config.PgBouncerConsole(cfg); err != nil { // as the binary opens it
+		t.Fatal(err)
+	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +103,18 @@ func onlyHealth(s sample) []string {
 // admin console, to hold the exporter to PgBouncer's own words.
 func consoleSays(t *testing.T, b *testenv.PgBouncer, db, user, col string) string {
 	t.Helper()
+	for _, r := range consoleRows(t, b, "POOLS") {
+		if r["database"] == db && r["user"] == user {
+			return r[col]
+		}
+	}
+	t.Fatalf("SHOW POOLS has no pool %s/%s", db, user)
+	return ""
+}
+
+// consoleRows is one SHOW of the admin console, as the admin user.
+func consoleRows(t *testing.T, b *testenv.PgBouncer, what string) []map[string]string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := pgconn.Connect(ctx, b.AdminDSN())
@@ -106,21 +122,19 @@ func consoleSays(t *testing.T, b *testenv.PgBouncer, db, user, col string) strin
 		t.Fatal(err)
 	}
 	defer c.Close(context.Background())
-	rs, err := c.Exec(ctx, "SHOW POOLS").ReadAll()
+	rs, err := c.Exec(ctx, "SHOW "+what).ReadAll()
 	if err != nil || len(rs) != 1 {
-		t.Fatalf("SHOW POOLS: %v", err)
+		t.Fatalf("SHOW %s: %v", what, err)
 	}
-	idx := map[string]int{}
-	for i, f := range rs[0].FieldDescriptions {
-		idx[f.Name] = i
-	}
+	var out []map[string]string
 	for _, r := range rs[0].Rows {
-		if string(r[idx["database"]]) == db && string(r[idx["user"]]) == user {
-			return string(r[idx[col]])
+		row := map[string]string{}
+		for i, f := range rs[0].FieldDescriptions {
+			row[f.Name] = string(r[i])
 		}
+		out = append(out, row)
 	}
-	t.Fatalf("SHOW POOLS has no pool %s/%s", db, user)
-	return ""
+	return out
 }
 
 // TestPgBouncerOnRealServers puts Debian's PgBouncer, session pooling with
@@ -168,6 +182,33 @@ func TestPgBouncerOnRealServers(t *testing.T) {
 
 	var holders []*pgx.Conn
 	waiters := make(chan error, 3)
+	t.Run("scrapes share one console session", func(t *testing.T) {
+		// The exporter's sessions on the console, by port and connect time.
+		sessions := func() []string {
+			var out []string
+			for _, r := range consoleRows(t, b, "CLIENTS") {
+				if r["user"] == b.StatsUser && r["database"] == "pgbouncer" {
+					out = append(out, r["port"]+" "+r["connect_time"])
+				}
+			}
+			return out
+		}
+		before := sessions()
+		for i := range 5 {
+			if i == 2 {
+				// Idle past a second: pgxpool would ping with "-- ping",
+				// which the console refuses, and log in again.
+				time.Sleep(1500 * time.Millisecond)
+			}
+			if bt.scrape(t).Get(t, "pgha_pgbouncer_up") != 1 {
+				t.Fatalf("up 0; logs:\n%s", bt.logs)
+			}
+		}
+		if after := sessions(); len(before) != 1 || !slices.Equal(before, after) {
+			t.Errorf("console sessions of %s: %v before five scrapes, %v after; want the same one kept open", b.StatsUser, before, after)
+		}
+	})
+
 	t.Run("clients queue behind a full pool", func(t *testing.T) {
 		// Session pooling: a client keeps its server connection from its
 		// first query until it disconnects, so two fill the pool.

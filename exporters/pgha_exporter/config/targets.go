@@ -1,11 +1,13 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
 	"sort"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hotel-ops/hotel-ops/internal/yamlconf"
@@ -42,6 +44,23 @@ type Target struct {
 
 // PgBouncer reports whether the target is a PgBouncer admin console.
 func (t Target) PgBouncer() bool { return t.Kind == KindPgBouncer }
+
+// PgBouncerConsole readies a pool for PgBouncer's admin console, after
+// checking that its DSN names it. The console speaks only the simple
+// query protocol, and it refuses startup parameters it does not know
+// (statement_timeout among them: a scrape's deadline is the client's
+// alone). pgxpool pings a connection idle for a second with "-- ping",
+// which the console refuses as an invalid command (and logs), so the pool
+// would drop it and log in again every scrape: no ping, a connection a
+// restart cut is retried by the collector instead.
+func PgBouncerConsole(cfg *pgxpool.Config) error {
+	if err := CheckPgBouncerDSN(cfg); err != nil {
+		return err
+	}
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
+	return nil
+}
 
 // CheckPgBouncerDSN rejects a PgBouncer DSN that does not name the admin
 // console: any other database is a pool, where SHOW POOLS means nothing.
