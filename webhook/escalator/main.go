@@ -291,13 +291,14 @@ func openStore(c config.Store, logger *slog.Logger) (store.Store, error) {
 	if c.Postgres == nil {
 		// A file there is an earlier version's store, copied into a
 		// directory as it opens: said once, with where the old one is.
-		st, err := os.Stat(c.Path)
-		wasFile := err == nil && st.Mode().IsRegular()
 		s, err := store.OpenEmbedded(c.Path)
-		if err == nil && wasFile {
-			logger.Info("Store migrated from an earlier version's file into a directory", "path", c.Path, "old_file_kept_as", c.Path+".bbolt")
+		if err != nil {
+			return nil, err
 		}
-		return s, err
+		if old := s.MigratedFrom(); old != "" {
+			logger.Info("Store migrated from an earlier version's file into a directory", "path", c.Path, "old_file_kept_as", old)
+		}
+		return s, nil
 	}
 	var dsn string
 	if c.Postgres.DSNFile != "" {

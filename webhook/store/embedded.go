@@ -25,6 +25,8 @@ type Embedded struct {
 	commits *committer
 	claimed claims   // due timers that FireDue calls are taking (embedded_fire.go)
 	flight  inFlight // notifications claimed and not settled (embedded_outbox.go)
+
+	migratedFrom string // the earlier version's file this open copied, kept there
 }
 
 var (
@@ -39,7 +41,8 @@ var (
 // into a directory, and kept beside it as path.bbolt. A second process on
 // the same store is refused.
 func OpenEmbedded(path string) (*Embedded, error) {
-	if err := migrateBolt(path); err != nil {
+	oldFile, err := migrateBolt(path)
+	if err != nil {
 		return nil, err
 	}
 	db, err := kv.Open(path, nil)
@@ -65,8 +68,13 @@ func OpenEmbedded(path string) (*Embedded, error) {
 		return nil, fmt.Errorf("initialising store %s: %w", path, err)
 	}
 	return &Embedded{db: db, commits: newCommitter(db), claimed: claims{keys: map[string]bool{}},
-		flight: inFlight{until: map[uint64]time.Time{}}}, nil
+		flight: inFlight{until: map[uint64]time.Time{}}, migratedFrom: oldFile}, nil
 }
+
+// MigratedFrom is the earlier version's store file that opening copied
+// into the directory (kept at that path, the way back); "" when the store
+// was a directory already, or new.
+func (s *Embedded) MigratedFrom() string { return s.migratedFrom }
 
 // Close commits the writes under way and closes the store.
 func (s *Embedded) Close() error {

@@ -17,34 +17,35 @@ import (
 // into the directory the store is now: every bucket, key and sequence is
 // copied into path.migrating, the file is renamed path.bbolt (kept: it is
 // the way back), and the directory takes its name. A copy interrupted is
-// begun again from path.bbolt.
-func migrateBolt(path string) error {
+// begun again from path.bbolt. It returns where the old file is kept when
+// it migrated one, "" when there was nothing to migrate.
+func migrateBolt(path string) (string, error) {
 	src := path
 	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// Renamed to .bbolt and stopped before the directory took its place.
 		if _, err := os.Stat(path + ".bbolt"); err != nil {
-			return nil // a new store
+			return "", nil // a new store
 		}
 		src = path + ".bbolt"
 	case err != nil:
-		return fmt.Errorf("store %s: %w", path, err)
+		return "", fmt.Errorf("store %s: %w", path, err)
 	case st.IsDir():
-		return nil
+		return "", nil
 	}
 	tmp := path + ".migrating"
 	if err := os.RemoveAll(tmp); err != nil {
-		return fmt.Errorf("store %s: removing an interrupted copy: %w", path, err)
+		return "", fmt.Errorf("store %s: removing an interrupted copy: %w", path, err)
 	}
 	old, err := bolt.Open(src, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
 	if err != nil {
-		return fmt.Errorf("store %s: opening the earlier version's file: %w", src, err)
+		return "", fmt.Errorf("store %s: opening the earlier version's file: %w", src, err)
 	}
 	defer old.Close()
 	db, err := kv.Open(tmp, nil)
 	if err != nil {
-		return fmt.Errorf("store %s: %w", tmp, err)
+		return "", fmt.Errorf("store %s: %w", tmp, err)
 	}
 	if err := old.View(func(otx *bolt.Tx) error {
 		return otx.ForEach(func(name []byte, b *bolt.Bucket) error {
@@ -52,27 +53,30 @@ func migrateBolt(path string) error {
 		})
 	}); err != nil {
 		db.Close()
-		return fmt.Errorf("store %s: copying %s: %w", path, src, err)
+		return "", fmt.Errorf("store %s: copying %s: %w", path, src, err)
 	}
 	if err := db.Checkpoint(); err != nil {
 		db.Close()
-		return fmt.Errorf("store %s: %w", tmp, err)
+		return "", fmt.Errorf("store %s: %w", tmp, err)
 	}
 	if err := db.Close(); err != nil {
-		return fmt.Errorf("store %s: %w", tmp, err)
+		return "", fmt.Errorf("store %s: %w", tmp, err)
 	}
 	if src == path {
 		if err := os.Rename(path, path+".bbolt"); err != nil {
-			return fmt.Errorf("store %s: %w", path, err)
+			return "", fmt.Errorf("store %s: %w", path, err)
 		}
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("store %s: %w", path, err)
+		return "", fmt.Errorf("store %s: %w", path, err)
 	}
 	// Before the first commit is acknowledged: after a crash that lost
 	// the renames, the next start would copy the old file again and
 	// remove the directory that holds those commits.
-	return kv.SyncDir(filepath.Dir(path))
+	if err := kv.SyncDir(filepath.Dir(path)); err != nil {
+		return "", err
+	}
+	return path + ".bbolt", nil
 }
 
 // copyChunk is how many keys one commit of the copy holds.

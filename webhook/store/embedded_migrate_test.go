@@ -70,6 +70,9 @@ func TestOpenResumesInterruptedMigration(t *testing.T) {
 	if _, err := os.Stat(path + ".bbolt"); err != nil {
 		t.Errorf("the old file is not kept: %v", err)
 	}
+	if got := s.MigratedFrom(); got != path+".bbolt" {
+		t.Errorf("MigratedFrom %q, want %q", got, path+".bbolt")
+	}
 	res, err := s.Receive(ctx, d, policies(t), time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC))
 	if err != nil || !res.Duplicate {
 		t.Fatalf("a delivery the old file had stored: %+v %v", res, err)
@@ -92,6 +95,9 @@ func TestOpenResumesInterruptedMigration(t *testing.T) {
 	s.Close()
 	if s, err = OpenEmbedded(path); err != nil {
 		t.Fatal(err)
+	}
+	if got := s.MigratedFrom(); got != "" {
+		t.Errorf("a store already a directory says it migrated %q", got)
 	}
 	s.Close()
 }
