@@ -183,6 +183,7 @@ func (tm *targetManager) open(name string, tgt config.Target) (*target, error) {
 	if rp["application_name"] == "" {
 		rp["application_name"] = "pgha_exporter"
 	}
+	config.RereadPassword(cfg, tgt.Source)
 	if tgt.PgBouncer() {
 		return tm.openPgBouncer(name, cfg)
 	}

@@ -250,3 +250,52 @@ func buildExporter(t *testing.T) (bin string, write func(name, content string) s
 		return p
 	}
 }
+
+// TestPasswordRotatedInTheDSNFile: a password changed on the server and in
+// --pg.dsn-file is used for the next connection, with no restart; neither
+// password reaches the log.
+func TestPasswordRotatedInTheDSNFile(t *testing.T) {
+	const role = "pgha_rotating"
+	primary := testenv.StartPrimary(t, "rotation", testenv.PrimaryOptions{PasswordRoles: []string{role}})
+	primary.Exec("CREATE ROLE " + role + " LOGIN PASSWORD 'first-pw-1618' IN ROLE pg_monitor")
+	bin, write := buildExporter(t)
+	dsn := func(pw string) string {
+		return fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=postgres sslmode=disable\n", primary.Port, role, pw)
+	}
+	dsnFile := write("rotating.dsn", dsn("first-pw-1618"))
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "--pg.dsn-file", dsnFile, "--web.listen-address", addr, "--scrape.timeout", "2s")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	up := func() bool {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return strings.Contains(string(body), "\npgha_up 1\n")
+	}
+	eventually := func(what string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !up(); time.Sleep(200 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: pgha_up never 1\n%s", what, logs.String())
+			}
+		}
+	}
+	eventually("with the first password")
+
+	primary.Exec("ALTER ROLE " + role + " PASSWORD 'second-pw-2718'")
+	write("rotating.dsn", dsn("second-pw-2718"))
+	primary.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" + role + "'")
+	eventually("after the password was rotated and the sessions cut")
+
+	if l := logs.String(); strings.Contains(l, "first-pw-1618") || strings.Contains(l, "second-pw-2718") {
+		t.Errorf("a password in the log:\n%s", l)
+	}
+}

@@ -40,6 +40,9 @@ type PrimaryOptions struct {
 	ArchiveCommand string
 	// InitdbArgs are extra initdb arguments, such as --wal-segsize=1.
 	InitdbArgs []string
+	// PasswordRoles must give their password over TCP (scram-sha-256);
+	// every other role is trusted.
+	PasswordRoles []string
 }
 
 // Bindir finds the newest PostgreSQL server binaries (Debian puts them in
@@ -160,6 +163,13 @@ func StartPrimary(t TB, name string, opt PrimaryOptions) *Postgres {
 	p.appendConf("pg_hba.conf",
 		"host all all 127.0.0.1/32 trust",
 		"host replication all 127.0.0.1/32 trust")
+	if len(opt.PasswordRoles) > 0 {
+		var lines []string
+		for _, r := range opt.PasswordRoles {
+			lines = append(lines, "host all "+r+" 127.0.0.1/32 scram-sha-256")
+		}
+		p.prependConf("pg_hba.conf", lines...) // the first matching line counts
+	}
 	p.Start()
 	return p
 }
@@ -194,6 +204,17 @@ func (p *Postgres) appendConf(file string, lines ...string) {
 	}
 	defer f.Close()
 	if _, err := f.WriteString("\n" + strings.Join(lines, "\n") + "\n"); err != nil {
+		p.t.Fatalf("write %s: %v", path, err)
+	}
+}
+
+func (p *Postgres) prependConf(file string, lines ...string) {
+	path := filepath.Join(p.DataDir(), file)
+	old, err := os.ReadFile(path)
+	if err != nil {
+		p.t.Fatalf("read %s: %v", path, err)
+	}
+	if err := os.WriteFile(path, append([]byte(strings.Join(lines, "\n")+"\n"), old...), 0o600); err != nil {
 		p.t.Fatalf("write %s: %v", path, err)
 	}
 }

@@ -4,10 +4,12 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/hotel-ops/hotel-ops/internal/secret"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -70,4 +72,27 @@ func ParseDSN(dsn string) (*pgxpool.Config, error) {
 // user and database, never the password.
 func Describe(cfg *pgconn.Config) string {
 	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", cfg.Host, cfg.Port, cfg.User, cfg.Database)
+}
+
+// RereadPassword makes the pool read the DSN file again before each new
+// connection and take its password, so that a password rotated in the
+// file is used without a restart (connections already open keep working
+// as PostgreSQL and PgBouncer keep them). Only the password is taken:
+// another host or user needs a restart, as the targets file does.
+func RereadPassword(cfg *pgxpool.Config, s Source) {
+	if s.File == "" {
+		return
+	}
+	cfg.BeforeConnect = func(_ context.Context, cc *pgx.ConnConfig) error {
+		dsn, err := s.Resolve()
+		if err != nil {
+			return err
+		}
+		fresh, err := ParseDSN(dsn)
+		if err != nil {
+			return err
+		}
+		cc.Password = fresh.ConnConfig.Password
+		return nil
+	}
 }
