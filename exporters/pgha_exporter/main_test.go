@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -264,9 +265,11 @@ func TestPasswordRotatedInTheDSNFile(t *testing.T) {
 	}
 	dsnFile := write("rotating.dsn", dsn("first-pw-1618"))
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	var logs bytes.Buffer
+	var logs strings.Builder
+	var logMu sync.Mutex
 	cmd := exec.Command(bin, "--pg.dsn-file", dsnFile, "--web.listen-address", addr, "--scrape.timeout", "2s")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Stdout, cmd.Stderr = lockedWriter{&logs, &logMu}, lockedWriter{&logs, &logMu}
+	logged := func() string { logMu.Lock(); defer logMu.Unlock(); return logs.String() }
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +287,7 @@ func TestPasswordRotatedInTheDSNFile(t *testing.T) {
 		t.Helper()
 		for deadline := time.Now().Add(10 * time.Second); !up(); time.Sleep(200 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: pgha_up never 1\n%s", what, logs.String())
+				t.Fatalf("%s: pgha_up never 1\n%s", what, logged())
 			}
 		}
 	}
@@ -295,7 +298,7 @@ func TestPasswordRotatedInTheDSNFile(t *testing.T) {
 	primary.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" + role + "'")
 	eventually("after the password was rotated and the sessions cut")
 
-	if l := logs.String(); strings.Contains(l, "first-pw-1618") || strings.Contains(l, "second-pw-2718") {
+	if l := logged(); strings.Contains(l, "first-pw-1618") || strings.Contains(l, "second-pw-2718") {
 		t.Errorf("a password in the log:\n%s", l)
 	}
 }

@@ -167,7 +167,7 @@ func (tm *targetManager) probe(w http.ResponseWriter, r *http.Request) {
 	defer tm.release(t)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(t.collector.Within(ctx))
-	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(tm.logger.With("target", name).Handler(), slog.LevelError)}).ServeHTTP(w, r)
 }
 
 // scrapeMargin is what a probe leaves of Prometheus' scrape_timeout for
@@ -178,8 +178,8 @@ const scrapeMargin = 250 * time.Millisecond
 // when Prometheus says (X-Prometheus-Scrape-Timeout-Seconds) it waits less.
 func scrapeBudget(h http.Header, timeout time.Duration) time.Duration {
 	s, err := strconv.ParseFloat(h.Get("X-Prometheus-Scrape-Timeout-Seconds"), 64)
-	if err != nil || s <= 0 || math.IsNaN(s) || math.IsInf(s, 0) {
-		return timeout
+	if err != nil || s <= 0 || math.IsNaN(s) || s >= 2*timeout.Seconds() {
+		return timeout // twice it or more (+Inf too) leaves it whole; no conversion overflows
 	}
 	wait := time.Duration(s * float64(time.Second))
 	// A short scrape_timeout keeps most of itself: the margin is at most

@@ -189,6 +189,8 @@ func TestScrapeBudget(t *testing.T) {
 		{"-1", 5 * time.Second},
 		{"NaN", 5 * time.Second},
 		{"+Inf", 5 * time.Second},
+		{"1e10", 5 * time.Second}, // past what a time.Duration holds
+		{"5", 4750 * time.Millisecond},
 		{"soon", 5 * time.Second},
 	} {
 		h := http.Header{}

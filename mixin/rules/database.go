@@ -111,7 +111,7 @@ func init() {
 		// the DBA too, not as a warning about the suite. A /probe target
 		// that reported only on a PgBouncer within the day is not a
 		// database: its failed scrape is PgBouncerDown's (a PgBouncer
-		// target that never answered once is still counted here).
+		// target that never answered, or not for a day, is still counted here).
 		"PostgresDown": {
 			expr: func(g *gen, _ spec.Value) string {
 				return fmt.Sprintf(`max by (job, instance) (pgha_up%[1]s == 0 or (up%[1]s == 0 unless on (job, instance) (max_over_time(pgha_pgbouncer_up%[1]s[1d]) unless on (job, instance) max_over_time(pgha_up%[1]s[1d])))) or absent(up%[1]s)`, g.sel("pgha"))

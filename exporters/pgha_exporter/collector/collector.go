@@ -142,7 +142,7 @@ func (c *Collector) collectWithin(parent context.Context, ch chan<- prometheus.M
 	ctx, cancel := context.WithTimeout(parent, c.opts.Timeout)
 	defer cancel()
 	if err := c.turn.take(ctx); err != nil {
-		noTurn(ch, err)
+		noTurn(ch, upDesc, err)
 		return
 	}
 	defer c.turn.give()

@@ -21,11 +21,14 @@ func newTurn() turn { return make(turn, 1) }
 
 // take waits for the turn until ctx ends.
 func (t turn) take(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("the scrape's deadline passed before it began: %w", context.Cause(ctx))
+	}
 	select {
 	case t <- struct{}{}:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("an earlier scrape of this target still runs: %w", context.Cause(ctx))
+		return fmt.Errorf("waited for an earlier scrape of this target until the deadline: %w", context.Cause(ctx))
 	}
 }
 
@@ -51,6 +54,6 @@ func (w within) Collect(ch chan<- prometheus.Metric) { w.collect(w.ctx, ch) }
 
 // noTurn fails the scrape: the page Prometheus reads says the target was
 // not scraped, rather than up 0, which would say it was and failed.
-func noTurn(ch chan<- prometheus.Metric, err error) {
-	ch <- prometheus.NewInvalidMetric(upDesc, err)
+func noTurn(ch chan<- prometheus.Metric, up *prometheus.Desc, err error) {
+	ch <- prometheus.NewInvalidMetric(up, err)
 }

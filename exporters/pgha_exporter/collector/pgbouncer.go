@@ -68,7 +68,7 @@ var (
 	poolClientsDesc = bouncerDesc("pool_client_connections", "Client connections of a pool by state (SHOW POOLS cl_*): waiting clients have sent a query and wait for a server connection.", "database", "user", "state")
 	poolServersDesc = bouncerDesc("pool_server_connections", "Server connections of a pool by state (SHOW POOLS sv_*).", "database", "user", "state")
 	poolMaxWaitDesc = bouncerDesc("pool_max_wait_seconds", "How long the oldest waiting client of a pool has waited (SHOW POOLS maxwait + maxwait_us); 0 when none waits.", "database", "user")
-	poolSizeDesc    = bouncerDesc("pool_size", "Server connections a pool may open, as PgBouncer decides it: its user's pool_size ([users], PgBouncer 1.23 and later), else its database's, else default_pool_size.", "database", "user")
+	poolSizeDesc    = bouncerDesc("pool_size", "Server connections a pool may open, as PgBouncer decides it: its user's pool_size ([users], read from PgBouncer 1.25), else its database's, else default_pool_size.", "database", "user")
 
 	dbInfoDesc = bouncerDesc("database_info", "A database entry of PgBouncer (SHOW DATABASES) and where it points; pool_mode is the effective one.", "database", "host", "port", "backend_database", "force_user", "pool_mode")
 
@@ -103,7 +103,7 @@ var dbReserveDesc = bouncerDesc("database_reserve_pool", "Extra server connectio
 // userColumns are SHOW USERS' limits, PgBouncer 1.22 and later; an unset
 // pool_size is an empty text there, so no series.
 var userColumns = []column{
-	{"pool_size", bouncerDesc("user_pool_size", "pool_size of a user ([users]): server connections each of its pools may open, before its database's pool_size (PgBouncer 1.23 and later).", "user"), prometheus.GaugeValue, 1},
+	{"pool_size", bouncerDesc("user_pool_size", "pool_size of a user ([users]): server connections each of its pools may open, before its database's pool_size (read from PgBouncer 1.25: 1.23 and 1.24 misreport it).", "user"), prometheus.GaugeValue, 1},
 	{"max_user_connections", bouncerDesc("user_max_connections", "Most server connections of a user over all its pools; 0 is no limit (SHOW USERS, PgBouncer 1.22 and later).", "user"), prometheus.GaugeValue, 1},
 	{"current_connections", bouncerDesc("user_current_connections", "Server connections of a user over all its pools (SHOW USERS, PgBouncer 1.22 and later).", "user"), prometheus.GaugeValue, 1},
 }
@@ -158,7 +158,7 @@ func (b *PgBouncer) collectWithin(parent context.Context, ch chan<- prometheus.M
 	ctx, cancel := context.WithTimeout(parent, b.opts.Timeout)
 	defer cancel()
 	if err := b.turn.take(ctx); err != nil {
-		noTurn(ch, err)
+		noTurn(ch, bouncerUpDesc, err)
 		return
 	}
 	defer b.turn.give()
@@ -312,6 +312,17 @@ func (e *emitter) columns(r row, cols []column, labels ...string) {
 	}
 }
 
+// versionAtLeast says whether SHOW VERSION names major.minor or later.
+func (sh *show) versionAtLeast(major, minor int) bool {
+	for _, r := range sh.version {
+		var ma, mi int
+		if _, err := fmt.Sscanf(r["version"], "PgBouncer %d.%d", &ma, &mi); err == nil {
+			return ma > major || ma == major && mi >= minor
+		}
+	}
+	return false
+}
+
 // metrics turns what the console said into series.
 func (sh *show) metrics() []prometheus.Metric {
 	e := &emitter{seen: map[string]bool{}}
@@ -335,13 +346,19 @@ func (sh *show) metrics() []prometheus.Metric {
 		e.columns(r, dbColumns, name)
 	}
 
+	// PgBouncer 1.23 and 1.24 repeat a user's pool_size on every user
+	// SHOW USERS lists after it (pgbouncer#1323): taken from 1.25 on.
 	userPoolSize := map[string]float64{}
+	trustUserSize, cols := sh.versionAtLeast(1, 25), userColumns
+	if !trustUserSize {
+		cols = userColumns[1:] // pool_size is the first
+	}
 	for _, r := range sh.users {
 		name := r.label("name")
-		if v, ok := r.num("pool_size"); ok {
+		if v, ok := r.num("pool_size"); ok && trustUserSize {
 			userPoolSize[name] = v
 		}
-		e.columns(r, userColumns, name)
+		e.columns(r, cols, name)
 	}
 
 	defaultPoolSize, hasDefault := conf.num("default_pool_size")

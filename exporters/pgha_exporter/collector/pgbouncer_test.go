@@ -430,6 +430,7 @@ func TestPgBouncerPoolSizeAsPgBouncerDecides(t *testing.T) {
 		},
 		databases: []row{{"name": "app", "pool_size": "20", "reserve_pool_size": "4"}},
 		config:    []row{{"key": "default_pool_size", "value": "30"}},
+		version:   []row{{"version": "PgBouncer 1.25.1"}},
 	}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(constCollector(sh.metrics()))
@@ -445,6 +446,20 @@ func TestPgBouncerPoolSizeAsPgBouncerDecides(t *testing.T) {
 	})
 	if _, ok := m[`pgha_pgbouncer_user_pool_size{user="web"}`]; ok {
 		t.Error("an unset user pool_size was exported")
+	}
+
+	// 1.24 repeats batch's 5 on web, listed after it: not taken.
+	sh.users[1]["pool_size"] = "        5"
+	sh.version = []row{{"version": "PgBouncer 1.24.1"}}
+	reg = prometheus.NewPedanticRegistry()
+	reg.MustRegister(constCollector(sh.metrics()))
+	m = metrictest.Gather(t, reg)
+	m.Expect(t, map[string]float64{
+		`pgha_pgbouncer_pool_size{database="app",user="batch"}`: 20,
+		`pgha_pgbouncer_pool_size{database="app",user="web"}`:   20,
+	})
+	if n := len(m.Pick("pgha_pgbouncer_user_pool_size")); n != 0 {
+		t.Errorf("%d user pool_size series from PgBouncer 1.24", n)
 	}
 }
 
