@@ -395,9 +395,7 @@ func TestPgBouncerMetricsFromOtherVersions(t *testing.T) {
 		lists:     []row{{"list": "used_clients", "items": "5"}, {"list": "dns_pending", "items": "0"}},
 		version:   []row{{"version": "PgBouncer 1.24.1"}},
 	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(constCollector(sh.metrics()))
-	m := metrictest.Gather(t, reg)
+	m := gatherShow(t, sh)
 	m.Expect(t, map[string]float64{
 		`pgha_pgbouncer_pool_size{database="app",user="web"}`:                                                                                     7,
 		`pgha_pgbouncer_pool_max_wait_seconds{database="app",user="web"}`:                                                                         2.5,
@@ -418,7 +416,7 @@ func TestPgBouncerMetricsFromOtherVersions(t *testing.T) {
 }
 
 // TestPgBouncerPoolSizeAsPgBouncerDecides: a user's pool_size ([users],
-// 1.23 and later) comes before its database's, which comes before
+// read from 1.25) comes before its database's, which comes before
 // default_pool_size; SHOW USERS pads the number and leaves it empty when
 // unset, and 1.24 calls a database's reserve_pool reserve_pool_size.
 func TestPgBouncerPoolSizeAsPgBouncerDecides(t *testing.T) {
@@ -432,9 +430,7 @@ func TestPgBouncerPoolSizeAsPgBouncerDecides(t *testing.T) {
 		config:    []row{{"key": "default_pool_size", "value": "30"}},
 		version:   []row{{"version": "PgBouncer 1.25.1"}},
 	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(constCollector(sh.metrics()))
-	m := metrictest.Gather(t, reg)
+	m := gatherShow(t, sh)
 	m.Expect(t, map[string]float64{
 		`pgha_pgbouncer_pool_size{database="app",user="batch"}`: 5,
 		`pgha_pgbouncer_pool_size{database="app",user="web"}`:   20,
@@ -451,9 +447,7 @@ func TestPgBouncerPoolSizeAsPgBouncerDecides(t *testing.T) {
 	// 1.24 repeats batch's 5 on web, listed after it: not taken.
 	sh.users[1]["pool_size"] = "        5"
 	sh.version = []row{{"version": "PgBouncer 1.24.1"}}
-	reg = prometheus.NewPedanticRegistry()
-	reg.MustRegister(constCollector(sh.metrics()))
-	m = metrictest.Gather(t, reg)
+	m = gatherShow(t, sh)
 	m.Expect(t, map[string]float64{
 		`pgha_pgbouncer_pool_size{database="app",user="batch"}`: 20,
 		`pgha_pgbouncer_pool_size{database="app",user="web"}`:   20,
@@ -461,6 +455,15 @@ func TestPgBouncerPoolSizeAsPgBouncerDecides(t *testing.T) {
 	if n := len(m.Pick("pgha_pgbouncer_user_pool_size")); n != 0 {
 		t.Errorf("%d user pool_size series from PgBouncer 1.24", n)
 	}
+}
+
+// gatherShow is what a scrape that read sh exports, through a pedantic
+// registry.
+func gatherShow(t *testing.T, sh *show) sample {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(constCollector(sh.metrics()))
+	return metrictest.Gather(t, reg)
 }
 
 // constCollector serves fixed metrics under the PgBouncer descriptors.
