@@ -49,7 +49,7 @@ func run(args []string) int {
 	a.Flag("pgbouncer.dsn", "DSN of a PgBouncer admin console (dbname=pgbouncer, a user in admin_users or stats_users) also served on /metrics. Prefer --pgbouncer.dsn-file for secrets.").Envar("PGHA_PGBOUNCER_DSN").StringVar(&f.bouncerDSN)
 	a.Flag("pgbouncer.dsn-file", "File holding the DSN of the PgBouncer served on /metrics.").Envar("PGHA_PGBOUNCER_DSN_FILE").StringVar(&f.bouncerDSNFile)
 	a.Flag("config.file", "YAML file naming the targets /probe?target=NAME may connect to.").StringVar(&f.configFile)
-	a.Flag("scrape.timeout", "Deadline of one scrape from its arrival: waiting for its turn, connecting, every statement. A /probe whose Prometheus sends a shorter scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) gets that, less a margin; keep it below Prometheus' scrape_timeout for /metrics.").Default("5s").DurationVar(&f.timeout)
+	a.Flag("scrape.timeout", "Deadline of one scrape from its arrival: waiting for its turn, connecting, every statement. A scrape of /metrics or /probe whose Prometheus sends a shorter scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) gets that, less a margin; keep it below the scrape timeout of scrapers that do not send it.").Default("5s").DurationVar(&f.timeout)
 	a.Flag("slow-query.threshold", "Report queries and transactions running longer than this (repeatable). Defaults: the spec's 1s and 5s.").DurationListVar(&f.thresholds)
 	a.Flag("activity.exact-states", "Read connection states from pg_stat_activity, which tells sessions idle in a failed transaction block from idle ones, at a server cost that grows with the square of the connections (the default one pass counts them idle).").BoolVar(&f.exactStates)
 	a.Flag("heartbeat.table", "Table (table or schema.table) the exporter writes a heartbeat into on a primary and reads on every scrape for true end-to-end lag. Empty disables.").StringVar(&f.heartbeatTable)
@@ -84,38 +84,33 @@ func run(args []string) int {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(svc.BuildInfoCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gatherers := prometheus.Gatherers{reg}
-	served := false // something on /metrics beside the exporter's own figures
-	src := config.Source{DSN: f.dsn, File: f.dsnFile}
+	var pinned []collector.Scraper // served on /metrics beside the exporter's own figures
 	if f.dsn != "" || f.dsnFile != "" {
-		// Named as the flag, which no targets file entry can be (those
-		// start with a letter or digit): a target "default" stays its own.
-		t, err := tm.pin("--pg.dsn", config.Target{Source: src})
+		// Named as the flag given, which no targets file entry can be
+		// (those start with a letter or digit): a target "default" stays
+		// its own.
+		name := dsnFlag("--pg.dsn", f.dsnFile)
+		t, err := tm.pin(name, config.Target{Source: config.Source{DSN: f.dsn, File: f.dsnFile}})
 		if err != nil {
-			logger.Error("Invalid DSN", "err", err)
+			logger.Error("Invalid DSN", "err", fmt.Errorf("%s: %w", name, err))
 			return 2
 		}
-		reg.MustRegister(t.collector)
-		served = true
+		pinned = append(pinned, t.collector)
 	}
 	if f.bouncerDSN != "" || f.bouncerDSNFile != "" {
-		t, err := tm.pin("--pgbouncer.dsn", config.Target{Source: config.Source{DSN: f.bouncerDSN, File: f.bouncerDSNFile}, Kind: config.KindPgBouncer})
+		name := dsnFlag("--pgbouncer.dsn", f.bouncerDSNFile)
+		t, err := tm.pin(name, config.Target{Source: config.Source{DSN: f.bouncerDSN, File: f.bouncerDSNFile}, Kind: config.KindPgBouncer})
 		if err != nil {
-			logger.Error("Invalid PgBouncer DSN", "err", err)
+			logger.Error("Invalid PgBouncer DSN", "err", fmt.Errorf("%s: %w", name, err))
 			return 2
 		}
-		// A registry of its own: the PostgreSQL collector describes every
-		// pgha_* descriptor, pgha_pgbouncer_* included.
-		breg := prometheus.NewRegistry()
-		breg.MustRegister(t.collector)
-		gatherers = append(gatherers, breg)
-		served = true
+		pinned = append(pinned, t.collector)
 	}
-	if !served && targets == nil {
+	if len(pinned) == 0 && targets == nil {
 		logger.Error("Nothing to scrape: give --pg.dsn, --pg.dsn-file (or PGHA_DSN), --pgbouncer.dsn, --pgbouncer.dsn-file, or --config.file with targets for /probe")
 		return 2
 	}
-	mux, err := svc.Mux(gatherers, f.metricsPath, service.Link{Path: "/probe?target=", Text: "Probe a target named in --config.file"})
+	mux, err := svc.MuxHandler(tm.metrics(reg, pinned), f.metricsPath, service.Link{Path: "/probe?target=", Text: "Probe a target named in --config.file"})
 	if err != nil {
 		logger.Error("Web handlers", "err", err)
 		return 1
@@ -127,6 +122,15 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// dsnFlag is the DSN flag the user gave: flag, or flag-file when file is
+// set. It names the pinned target in errors and logs.
+func dsnFlag(flag, file string) string {
+	if file != "" {
+		return flag + "-file"
+	}
+	return flag
 }
 
 func (f *flags) validate() error {
@@ -164,7 +168,8 @@ func (f *flags) validate() error {
 	return nil
 }
 
-// open builds a target; the caller holds tm.mu.
+// open builds a target; the caller holds tm.mu. Its errors do not name the
+// target: the caller, which knows how the user named it, does.
 func (tm *targetManager) open(name string, tgt config.Target) (*target, error) {
 	dsn, err := tgt.Resolve()
 	if err != nil {
@@ -191,7 +196,7 @@ func (tm *targetManager) open(name string, tgt config.Target) (*target, error) {
 	rp["statement_timeout"] = strconv.FormatInt(f.timeout.Milliseconds(), 10)
 	pool, err := pgxpool.NewWithConfig(tm.ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("target %s: %w", name, err)
+		return nil, err
 	}
 	logger := tm.logger.With("target", name)
 	var thresholds []float64
@@ -221,11 +226,11 @@ func (tm *targetManager) open(name string, tgt config.Target) (*target, error) {
 // openPgBouncer builds a PgBouncer target; the caller holds tm.mu.
 func (tm *targetManager) openPgBouncer(name string, cfg *pgxpool.Config) (*target, error) {
 	if err := config.PgBouncerConsole(cfg); err != nil {
-		return nil, fmt.Errorf("target %s: %w", name, err)
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(tm.ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("target %s: %w", name, err)
+		return nil, err
 	}
 	logger := tm.logger.With("target", name)
 	t := &target{

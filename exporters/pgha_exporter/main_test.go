@@ -302,3 +302,88 @@ func TestPasswordRotatedInTheDSNFile(t *testing.T) {
 		t.Errorf("a password in the log:\n%s", l)
 	}
 }
+
+// startExporter runs bin with args on a free loopback port until the test
+// ends, waits for its landing page (which scrapes nothing), and gives its
+// address and a function reading its log so far.
+func startExporter(t *testing.T, bin string, args ...string) (addr string, logged func() string) {
+	t.Helper()
+	addr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	var logs strings.Builder
+	var logMu sync.Mutex
+	cmd := exec.Command(bin, append(args, "--web.listen-address", addr)...)
+	cmd.Stdout, cmd.Stderr = lockedWriter{&logs, &logMu}, lockedWriter{&logs, &logMu}
+	logged = func() string { logMu.Lock(); defer logMu.Unlock(); return logs.String() }
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/")
+		if err == nil {
+			resp.Body.Close()
+			return addr, logged
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no answer: %v\n%s", bin, err, logged())
+		}
+	}
+}
+
+// TestBinaryNamesTheDSNFlagGiven: errors and log lines about a target of
+// /metrics name the DSN flag the user gave (--pg.dsn-file, not --pg.dsn),
+// once.
+func TestBinaryNamesTheDSNFlagGiven(t *testing.T) {
+	bin, write := buildExporter(t)
+	missing := filepath.Join(filepath.Dir(bin), "missing.dsn")
+	const pool = "host=127.0.0.1 port=6432 user=pgbouncer dbname=postgres"
+	poolFile := write("pool.dsn", pool+"\n")
+	const notConsole = `a pgbouncer DSN must name the admin console, dbname=pgbouncer, not \"postgres\"`
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--pg.dsn-file", missing}, `msg="Invalid DSN" err="--pg.dsn-file: the DSN: reading secret: open ` + missing + `: no such file or directory"`},
+		{[]string{"--pgbouncer.dsn-file", poolFile}, `msg="Invalid PgBouncer DSN" err="--pgbouncer.dsn-file: ` + notConsole + `"`},
+		{[]string{"--pgbouncer.dsn", pool}, `msg="Invalid PgBouncer DSN" err="--pgbouncer.dsn: ` + notConsole + `"`},
+	} {
+		out, err := exec.Command(bin, append(c.args, "--web.listen-address", "127.0.0.1:0")...).CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Errorf("%s: exit %v, want 2\n%s", c.args[0], err, out)
+		}
+		if !strings.Contains(string(out), c.want+"\n") || strings.Count(string(out), "--pg") != 1 {
+			t.Errorf("%s: want the one line %s, got:\n%s", c.args[0], c.want, out)
+		}
+	}
+
+	t.Run("log lines", func(t *testing.T) {
+		// Nothing listens on these ports: every scrape fails, and says so.
+		pgFile := write("pg.dsn", fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable\n", testenv.FreePort(t)))
+		bouncerFile := write("bouncer.dsn", fmt.Sprintf("host=127.0.0.1 port=%d user=pgbouncer dbname=pgbouncer sslmode=disable\n", testenv.FreePort(t)))
+		addr, logged := startExporter(t, bin, "--pg.dsn-file", pgFile, "--pgbouncer.dsn-file", bouncerFile, "--scrape.timeout", "2s")
+		code, body, _ := scrapeWithTimeout(t, "http://"+addr+"/metrics", "")
+		if code != http.StatusOK || !strings.Contains(body, "\npgha_up 0\n") || !strings.Contains(body, "\npgha_pgbouncer_up 0\n") {
+			t.Fatalf("/metrics: %d\n%s", code, body)
+		}
+		for _, want := range []string{
+			`msg="Watching PostgreSQL" target=--pg.dsn-file dsn=`,
+			`msg="Watching PgBouncer" target=--pgbouncer.dsn-file dsn=`,
+			`msg="Scrape failed" target=--pg.dsn-file err=`,
+			`msg="PgBouncer scrape failed (logged again when the error changes)" target=--pgbouncer.dsn-file err=`,
+		} {
+			// Logged before the answer, but copied from the exporter's
+			// stderr by a goroutine of exec: it may come a little later.
+			for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logged(), want); time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Errorf("no log line with %s:\n%s", want, logged())
+					break
+				}
+			}
+		}
+		logs := logged()
+		if strings.Contains(logs, "target=--pg.dsn ") || strings.Contains(logs, "target=--pgbouncer.dsn ") {
+			t.Errorf("a log line names a flag not given:\n%s", logs)
+		}
+	})
+}

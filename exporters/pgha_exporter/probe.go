@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hotel-ops/hotel-ops/exporters/pgha_exporter/collector"
 	"github.com/hotel-ops/hotel-ops/exporters/pgha_exporter/config"
@@ -160,22 +161,67 @@ func (tm *targetManager) probe(w http.ResponseWriter, r *http.Request) {
 	}
 	t, err := tm.get(name, tgt)
 	if err != nil {
+		// The only place the name is added: errors of get do not carry it.
 		tm.logger.Error("Opening probe target", "target", name, "err", err)
 		http.Error(w, fmt.Sprintf("target %q: %v", name, err), http.StatusInternalServerError)
 		return
 	}
 	defer tm.release(t)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(t.collector.Within(ctx))
-	promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(tm.logger.With("target", name).Handler(), slog.LevelError)}).ServeHTTP(w, r)
+	serveWithin(ctx, w, r, tm.logger.With("target", name), nil, t.collector)
 }
 
-// scrapeMargin is what a probe leaves of Prometheus' scrape_timeout for
+// metrics serves /metrics: the exporter's own figures from static, as
+// they are, and the targets pinned by the DSN flags, whose scrape ends by
+// one deadline from the request's arrival, the same as a probe's.
+func (tm *targetManager) metrics(static prometheus.Gatherer, pinned []collector.Scraper) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), scrapeBudget(r.Header, tm.flags.timeout))
+		defer cancel()
+		serveWithin(ctx, w, r, tm.logger, prometheus.Gatherers{static}, pinned...)
+	})
+}
+
+// serveWithin answers one scrape: gatherers, and scrapers bound to ctx.
+// Each scraper gets a registry of its own, since the PostgreSQL collector
+// describes every pgha_* descriptor, pgha_pgbouncer_* included, and all
+// are gathered at once: a PostgreSQL that hangs to the deadline must not
+// leave the PgBouncer beside it no time.
+func serveWithin(ctx context.Context, w http.ResponseWriter, r *http.Request, logger *slog.Logger, gatherers prometheus.Gatherers, scrapers ...collector.Scraper) {
+	for _, s := range scrapers {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(s.Within(ctx))
+		gatherers = append(gatherers, reg)
+	}
+	promhttp.HandlerFor(parallel(gatherers), promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}).ServeHTTP(w, r)
+}
+
+// parallel is Gatherers gathering each of its members in a goroutine of
+// its own (prometheus.Gatherers gathers one after the other), then merging
+// their answers with the same checks.
+type parallel prometheus.Gatherers
+
+func (p parallel) Gather() ([]*dto.MetricFamily, error) {
+	gathered := make(prometheus.Gatherers, len(p))
+	var wg sync.WaitGroup
+	for i, g := range p {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mfs, err := g.Gather()
+			gathered[i] = prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return mfs, err })
+		}()
+	}
+	wg.Wait()
+	return gathered.Gather()
+}
+
+// scrapeMargin is what a scrape leaves of Prometheus' scrape_timeout for
 // writing the answer and carrying it back.
 const scrapeMargin = 250 * time.Millisecond
 
-// scrapeBudget is how long a probe may take: --scrape.timeout, or less
-// when Prometheus says (X-Prometheus-Scrape-Timeout-Seconds) it waits less.
+// scrapeBudget is how long a scrape (a probe or /metrics) may take:
+// --scrape.timeout, or less when Prometheus says
+// (X-Prometheus-Scrape-Timeout-Seconds) it waits less.
 func scrapeBudget(h http.Header, timeout time.Duration) time.Duration {
 	s, err := strconv.ParseFloat(h.Get("X-Prometheus-Scrape-Timeout-Seconds"), 64)
 	if err != nil || s <= 0 || math.IsNaN(s) || s >= 2*timeout.Seconds() {

@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hotel-ops/hotel-ops/exporters/pgha_exporter/config"
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
 )
 
@@ -114,27 +117,15 @@ func TestProbeFleet(t *testing.T) {
 		// first's turn, and both must answer by --scrape.timeout (2s)
 		// from their arrival, not the second 2s after the first.
 		// A third says Prometheus waits 1s.
-		get := func(header string) (int, time.Duration) {
-			req, _ := http.NewRequest("GET", "http://"+addr+"/probe?target=hung3", nil)
-			if header != "" {
-				req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", header)
-			}
-			t0 := time.Now()
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Error(err)
-				return 0, 0
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			return resp.StatusCode, time.Since(t0)
-		}
 		var wg sync.WaitGroup
 		took := make([]time.Duration, 3)
 		codes := make([]int, 3)
 		for i, h := range []string{"", "", "1"} {
 			wg.Add(1)
-			go func() { defer wg.Done(); codes[i], took[i] = get(h) }()
+			go func() {
+				defer wg.Done()
+				codes[i], _, took[i] = scrapeWithTimeout(t, "http://"+addr+"/probe?target=hung3", h)
+			}()
 		}
 		wg.Wait()
 		for i, d := range took[:2] {
@@ -163,6 +154,27 @@ func TestProbeFleet(t *testing.T) {
 			t.Errorf("probe after the idle close: %d\n%s", code, body)
 		}
 	})
+}
+
+// scrapeWithTimeout GETs url as Prometheus does, saying in
+// X-Prometheus-Scrape-Timeout-Seconds that it waits header seconds (none
+// when ""), and times the whole answer. A failed request is an error of
+// t and gives code 0.
+func scrapeWithTimeout(t *testing.T, url, header string) (code int, body string, took time.Duration) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if header != "" {
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", header)
+	}
+	t0 := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		return 0, "", 0
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(b), time.Since(t0)
 }
 
 type lockedWriter struct {
@@ -201,4 +213,80 @@ func TestScrapeBudget(t *testing.T) {
 			t.Errorf("header %q: budget %s, want %s", c.header, got, c.want)
 		}
 	}
+}
+
+// TestProbeErrorsNameTheTargetOnce: a /probe target that cannot be opened
+// (its DSN file missing, its DSN invalid, a pgbouncer target naming a pool
+// rather than the console) answers 500 with the error naming the target
+// once, and the log line carries the name only as its target attribute.
+func TestProbeErrorsNameTheTargetOnce(t *testing.T) {
+	bin, write := buildExporter(t)
+	missing := filepath.Join(filepath.Dir(bin), "missing.dsn")
+	garbage := write("garbage.dsn", "host=127.0.0.1 port=notaport\n")
+	pool := write("pool.dsn", "host=127.0.0.1 port=6432 user=pgbouncer dbname=postgres\n")
+	cfg := write("targets.yml", fmt.Sprintf("targets:\n  missing:\n    dsn_file: %s\n  garbage:\n    dsn_file: %s\n  pool:\n    kind: pgbouncer\n    dsn_file: %s\n", missing, garbage, pool))
+	_, invalid := config.ParseDSN("port=notaport")
+	if invalid == nil {
+		t.Fatal("port=notaport parses")
+	}
+	addr, logged := startExporter(t, bin, "--config.file", cfg)
+	for _, c := range []struct{ target, err string }{
+		{"missing", "the DSN: reading secret: open " + missing + ": no such file or directory"},
+		{"garbage", "the DSN in file " + garbage + ": " + invalid.Error()},
+		{"pool", `a pgbouncer DSN must name the admin console, dbname=pgbouncer, not "postgres"`},
+	} {
+		code, body, _ := scrapeWithTimeout(t, "http://"+addr+"/probe?target="+c.target, "")
+		if want := fmt.Sprintf("target %q: %s\n", c.target, c.err); code != http.StatusInternalServerError || body != want {
+			t.Errorf("/probe?target=%s: %d %q, want 500 %q", c.target, code, body, want)
+		}
+		// Logged before the answer, but copied from the exporter's stderr
+		// by a goroutine of exec: it may reach logged() a little later.
+		want := fmt.Sprintf("msg=\"Opening probe target\" target=%s err=%q\n", c.target, c.err)
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logged(), want); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("no log line %q:\n%s", want, logged())
+				break
+			}
+		}
+	}
+}
+
+// TestMetricsWithinScrapeTimeout: /metrics, like /probe, ends by the
+// deadline that Prometheus' X-Prometheus-Scrape-Timeout-Seconds sets from
+// the request's arrival, not --scrape.timeout later, for the PostgreSQL
+// and the PgBouncer pinned by flags alike, and it still serves the
+// exporter's own figures.
+func TestMetricsWithinScrapeTimeout(t *testing.T) {
+	primary := testenv.StartPrimary(t, "metricsbudget", testenv.PrimaryOptions{})
+	// A PgBouncer that hangs, as a client sees it: the kernel completes
+	// the handshake (the listener's backlog) and nothing ever answers.
+	hungBouncer, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hungBouncer.Close() })
+	bin, write := buildExporter(t)
+	addr, logged := startExporter(t, bin, "--pg.dsn-file", write("primary.dsn", primary.DSN("postgres")+"\n"),
+		"--pgbouncer.dsn", fmt.Sprintf("host=127.0.0.1 port=%d user=pgbouncer dbname=pgbouncer sslmode=disable", hungBouncer.Addr().(*net.TCPAddr).Port),
+		"--scrape.timeout", "5s")
+	scrape := func(what, wantUp string) {
+		t.Helper()
+		// Prometheus waits 1s: the budget is 0.9s, far from 5s.
+		code, body, took := scrapeWithTimeout(t, "http://"+addr+"/metrics", "1")
+		if took > 2*time.Second {
+			t.Errorf("%s: /metrics whose Prometheus waits 1s answered after %s", what, took)
+		}
+		if code != http.StatusOK {
+			t.Fatalf("%s: /metrics: %d\n%s\n%s", what, code, body, logged())
+		}
+		for _, want := range []string{"\npgha_up " + wantUp + "\n", "\npgha_pgbouncer_up 0\n", "pgha_exporter_build_info{", "\ngo_goroutines ", "\nprocess_start_time_seconds "} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: /metrics lacks %q:\n%s", what, want, body)
+			}
+		}
+	}
+	scrape("the primary up, PgBouncer hung", "1")
+	primary.Freeze()
+	defer primary.Resume()
+	scrape("both hung", "0")
 }

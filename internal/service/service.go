@@ -77,6 +77,12 @@ type Link struct{ Path, Text string }
 // Mux serves reg at metricsPath (errors logged, not hidden) and a landing
 // page at "/" linking to it and to links; callers add their own handlers.
 func (s *Service) Mux(reg prometheus.Gatherer, metricsPath string, links ...Link) (*http.ServeMux, error) {
+	return s.MuxHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.Logger.Handler(), slog.LevelError)}), metricsPath, links...)
+}
+
+// MuxHandler is Mux with the handler of metricsPath given, for metrics
+// that depend on the request (a deadline from its scrape timeout header).
+func (s *Service) MuxHandler(metrics http.Handler, metricsPath string, links ...Link) (*http.ServeMux, error) {
 	cfg := web.LandingConfig{
 		Name:        s.Name,
 		Description: s.Description,
@@ -90,7 +96,7 @@ func (s *Service) Mux(reg prometheus.Gatherer, metricsPath string, links ...Link
 		return nil, fmt.Errorf("landing page: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.Logger.Handler(), slog.LevelError)}))
+	mux.Handle(metricsPath, metrics)
 	mux.Handle("/", landing)
 	return mux, nil
 }
