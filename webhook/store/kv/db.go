@@ -321,7 +321,6 @@ func (db *DB) startCheckpoint(force bool) {
 type Stats struct {
 	JournalBytes  int64  // journals since the snapshot
 	SnapshotBytes int64  // the snapshot
-	Buckets       int    // buckets, nested ones included
 	CheckpointErr string // the last snapshot's failure; empty when it succeeded
 }
 
@@ -330,9 +329,6 @@ func (db *DB) Stats() Stats {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	s := Stats{JournalBytes: db.since, SnapshotBytes: db.snapSize}
-	if v := db.cur.Load(); v != nil {
-		s.Buckets = len(v.buckets)
-	}
 	if db.ckptErr != nil {
 		s.CheckpointErr = db.ckptErr.Error()
 	}

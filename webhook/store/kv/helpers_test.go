@@ -164,3 +164,7 @@ func bytesOrNil(b []byte) string {
 	}
 	return fmt.Sprintf("%q", b)
 }
+
+// bucketCount is how many buckets the current version holds, nested
+// ones included.
+func bucketCount(db *DB) int { return len(db.cur.Load().buckets) }

@@ -328,7 +328,7 @@ func TestCheckpointRacingClose(t *testing.T) {
 			}
 		}
 		db = openT(t, dir, testOpts())
-		if n := db.Stats().Buckets; n != 1 {
+		if n := bucketCount(db); n != 1 {
 			t.Fatalf("attempt %d: %d buckets after reopen", attempt, n)
 		}
 		closeT(t, db)
