@@ -109,12 +109,16 @@ func init() {
 		// When pgha_exporter itself cannot be scraped nobody knows whether
 		// the database is up: that is paged as the database being down, to
 		// the DBA too, not as a warning about the suite. A /probe target
-		// that reported only on a PgBouncer within the day is not a
-		// database: its failed scrape is PgBouncerDown's (a PgBouncer
-		// target that never answered, or not for a day, is still counted here).
+		// that is a PgBouncer is not a database: its failed scrape is
+		// PgBouncerDown's. Prometheus knows it by the target label
+		// kind="pgbouncer" of the scrape configuration, or, without it,
+		// by its having reported only on a PgBouncer within the day (an
+		// unlabelled one that never answered, or not for a day, is still
+		// counted here).
 		"PostgresDown": {
 			expr: func(g *gen, _ spec.Value) string {
-				return fmt.Sprintf(`max by (job, instance) (pgha_up%[1]s == 0 or (up%[1]s == 0 unless on (job, instance) (max_over_time(pgha_pgbouncer_up%[1]s[1d]) unless on (job, instance) max_over_time(pgha_up%[1]s[1d])))) or absent(up%[1]s)`, g.sel("pgha"))
+				return fmt.Sprintf(`max by (job, instance) (pgha_up%[1]s == 0 or (up%[2]s == 0 unless on (job, instance) (max_over_time(pgha_pgbouncer_up%[1]s[1d]) unless on (job, instance) max_over_time(pgha_up%[1]s[1d])))) or absent(up%[1]s)`,
+					g.sel("pgha"), g.sel("pgha", bouncerTargetNot))
 			},
 			fx:       gaugeFixture("pgha_up", pghaLabels, nil, fixed(1, 0)),
 			describe: "pgha_exporter cannot connect to PostgreSQL at {{ $labels.instance }}, its queries fail, or pgha_exporter itself does not answer.", dashboard: DashDatabase},

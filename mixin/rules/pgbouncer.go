@@ -55,16 +55,26 @@ func (g *gen) clientUse() string {
 func PgBouncerPoolUse(s *spec.Spec) string   { return (&gen{s: s}).poolUse() }
 func PgBouncerClientUse(s *spec.Spec) string { return (&gen{s: s}).clientUse() }
 
+// The target label that tells Prometheus a /probe target is a PgBouncer
+// (the exporter's targets file says kind: pgbouncer; the scrape
+// configuration says it again, since Prometheus cannot read that file).
+const (
+	bouncerTarget    = `kind="pgbouncer"`
+	bouncerTargetNot = `kind!="pgbouncer"`
+)
+
 // bouncerDown is PgBouncer not answering pgha_exporter (pgha_pgbouncer_up
 // 0), or a target that reported on a PgBouncer within the day and reports
 // none now while Prometheus still scrapes it: pgha_exporter itself does
 // not answer (on a target that reports a PostgreSQL too PostgresDown says
-// so, and inhibits this), or it was restarted without its PgBouncer. As with a stopped standby, "and on up"
-// keeps a target removed from Prometheus' configuration from alerting on;
-// a target that never had a PgBouncer is never counted.
+// so, and inhibits this), or it was restarted without its PgBouncer. As
+// with a stopped standby, "and on up" keeps a target removed from
+// Prometheus' configuration from alerting on; a target that never had a
+// PgBouncer is never counted, unless its scrape configuration labels it
+// kind="pgbouncer": then a failed scrape is this alert's from the first.
 func (g *gen) bouncerDown() string {
 	p := g.sel("pgha")
-	return fmt.Sprintf(`max by (job, instance) (pgha_pgbouncer_up%[1]s == 0 or (max_over_time(pgha_pgbouncer_up%[1]s[1d]) unless on (job, instance) pgha_pgbouncer_up%[1]s) * 0 and on (job, instance) up%[1]s)`, p)
+	return fmt.Sprintf(`max by (job, instance) (pgha_pgbouncer_up%[1]s == 0 or (max_over_time(pgha_pgbouncer_up%[1]s[1d]) unless on (job, instance) pgha_pgbouncer_up%[1]s) * 0 and on (job, instance) up%[1]s or up%[2]s == 0)`, p, g.sel("pgha", bouncerTarget))
 }
 
 func init() {

@@ -214,6 +214,9 @@ func (g *gen) bouncerDownScenarios(set *Set) []scenario {
 		group("a target removed from Prometheus' configuration (no up any more) stays silent",
 			[]inputSeries{{series("pgha_pgbouncer_up", ls), bouncer}, {series("up", ls), bouncer}},
 			silent(first), silent(last)),
+		group(`a target the scrape configuration labels kind="pgbouncer" that never answered fires from the first`,
+			[]inputSeries{{series("up", merge(ls, map[string]string{"kind": "pgbouncer"})), fmt.Sprintf("0x%d", reported+gone)}},
+			alertTest{EvalTime: durString(time.Duration(first-reported) * minute), Alertname: a.Name, ExpAlerts: []expAlert{firing(a, ls, 0)}}, fires(last)),
 	}
 }
 
@@ -231,6 +234,10 @@ func (g *gen) bouncerTargetScenarios(set *Set) []scenario {
 	const reported, gone = 10, 20 // minutes
 	bouncer, pg := bouncerLabels(g), pghaLabels(g)
 	both := merge(pg, map[string]string{"instance": "db-2:9187"})
+	// A PgBouncer target labelled as one in the scrape configuration,
+	// that has never answered: nothing says it is not a database but
+	// the label.
+	labelled := merge(bouncer, map[string]string{"instance": "pgbouncer-2:9187", "kind": "pgbouncer"})
 	first := reported + int(math.Ceil(durationOf(a.Rule.For).Seconds()/60)) + 1
 	last := reported + gone - 1
 	stops := fmt.Sprintf("1x%d 0x%d", reported, gone)
@@ -243,12 +250,13 @@ func (g *gen) bouncerTargetScenarios(set *Set) []scenario {
 		return t
 	}
 	return []scenario{{file: a.File, eval: minute, deps: a.Rule.Expr, group: TestGroup{
-		Name:     a.Name + ": a PgBouncer target that cannot be scraped is not a PostgreSQL down; PostgreSQL targets beside it, and one that reports both, are",
+		Name:     a.Name + ": a PgBouncer target that cannot be scraped (one that reported as a PgBouncer, or one labelled kind=\"pgbouncer\" that never answered) is not a PostgreSQL down; PostgreSQL targets beside it, and one that reports both, are",
 		Interval: "1m",
 		InputSeries: []inputSeries{
 			{series("pgha_pgbouncer_up", bouncer), metrics}, {series("up", bouncer), stops},
 			{series("pgha_up", pg), metrics}, {series("up", pg), stops},
 			{series("pgha_up", both), metrics}, {series("pgha_pgbouncer_up", both), metrics}, {series("up", both), stops},
+			{series("up", labelled), fmt.Sprintf("0x%d", reported+gone)},
 		},
 		AlertTests: []alertTest{eval(reported - 1), eval(first, pg, both), eval(last, pg, both)},
 	}}}
