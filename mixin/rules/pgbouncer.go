@@ -140,7 +140,7 @@ func init() {
 			expr:      func(g *gen, _ spec.Value) string { return g.bouncerDown() },
 			fx:        gaugeFixture("pgha_pgbouncer_up", bouncerLabels, nil, fixed(1, 0)),
 			dashboard: DashDatabase,
-			describe:  "pgha_exporter cannot read PgBouncer's admin console at {{ $labels.instance }} (PgBouncer down, or refusing pgha_exporter), or a target that reported on a PgBouncer today reports none (pgha_exporter does not answer for it, or runs without it): clients connecting through it may not reach the database."},
+			describe:  "pgha_exporter cannot read PgBouncer's admin console at {{ $labels.instance }} (PgBouncer down, or refusing pgha_exporter), or a target that reported on a PgBouncer today, or is labelled kind=\"pgbouncer\", reports none (pgha_exporter does not answer for it, or runs without it): clients connecting through it may not reach the database."},
 		"PgBouncerPoolHigh": {expr: pool, fx: poolFx, dashboard: DashDatabase,
 			describe: "Pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.instance }} has {{ $value | humanizePercentage }} of its pool_size in server connections in use (warning above THRESHOLD)."},
 		"PgBouncerPoolCritical": {expr: pool, fx: poolFx, dashboard: DashDatabase,
