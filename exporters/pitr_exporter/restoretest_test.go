@@ -175,6 +175,35 @@ func lastCommitBy(t *testing.T, r *rig, target time.Time) time.Time {
 	return *last
 }
 
+// checkReached: the last transaction replayed is the last one committed
+// by the target, no earlier than the last probe row, never after it. None
+// is replayed when the target comes before the first commit after the
+// backup began; the backup then holds every row committed by the target
+// (pgBackRest records its start in whole seconds).
+func checkReached(t *testing.T, r *rig, res restore.Result) {
+	t.Helper()
+	last := lastCommitBy(t, r, res.Target)
+	if res.Recovered.IsZero() {
+		if start := backupStart(t, r, res.Backup); !last.Before(start.Add(time.Second)) {
+			t.Errorf("no transaction replayed for target %s, yet a probe row committed at %s, after the backup began at %s", res.Target, last, start)
+		}
+	} else if res.Recovered.After(res.Target) || res.Recovered.Before(last) {
+		t.Errorf("recovered to %s for target %s; the last probe row committed by then at %s", res.Recovered, res.Target, last)
+	}
+}
+
+// backupStart is when pgBackRest says the backup labelled label began.
+func backupStart(t *testing.T, r *rig, label string) time.Time {
+	t.Helper()
+	for _, b := range r.infoBackups(t) {
+		if b.Label == label {
+			return time.Unix(b.Timestamp.Start, 0)
+		}
+	}
+	t.Fatalf("backup %s not in pgbackrest info", label)
+	return time.Time{}
+}
+
 func TestRestoreTest(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	r.pg.Exec("ALTER SYSTEM SET track_commit_timestamp = on")
@@ -225,11 +254,7 @@ func TestRestoreTest(t *testing.T) {
 		if got != fmt.Sprint(want) {
 			t.Errorf("the restored database has %s probe rows; %d were committed by the target %s", got, want, res.Target)
 		}
-		// The last transaction replayed is the last one committed by the
-		// target: no earlier than the last probe row, never after it.
-		if last := lastCommitBy(t, r, res.Target); res.Recovered.After(res.Target) || res.Recovered.Before(last) {
-			t.Errorf("recovered to %s for target %s; the last probe row committed by then at %s", res.Recovered, res.Target, last)
-		}
+		checkReached(t, r, res)
 		if res.Phases.Fetch <= 0 || res.Phases.Replay <= 0 || res.Phases.Check <= 0 {
 			t.Errorf("phases %+v", res.Phases)
 		}
@@ -249,6 +274,36 @@ func TestRestoreTest(t *testing.T) {
 		if got := m.Get(t, `pitr_restore_test_target_timestamp_seconds{kind="pitr"}`); int64(got) != res.Target.Unix() {
 			t.Errorf("exporter's target %v, the test's %v", got, res.Target)
 		}
+	})
+
+	t.Run("a target just before the first commit after a backup replays none and keeps the backup's rows", func(t *testing.T) {
+		info := r.infoBackups(t)
+		incr := info[len(info)-1]
+		conn := r.pg.Connect("postgres")
+		defer conn.Close(context.Background())
+		var first time.Time
+		if err := conn.QueryRow(context.Background(), "SELECT min(pg_xact_commit_timestamp(xmin)) FROM probe WHERE pg_xact_commit_timestamp(xmin) > to_timestamp($1)", incr.Timestamp.Stop).Scan(&first); err != nil {
+			t.Fatal(err)
+		}
+		target := first.Add(-time.Millisecond)
+		res, code, logs := e.run(t, cfg, "--target="+target.Format(time.RFC3339Nano))
+		if code != 0 || res.Outcome != restore.OutcomeSuccess {
+			t.Fatalf("exit %d, %s: %s\n%s", code, res.Outcome, res.Message, logs)
+		}
+		t.Logf("target %s, recovered %s, backup %s", res.Target, res.Recovered, res.Backup)
+		if res.Backup != incr.Label {
+			t.Errorf("restored %s for a target after %s ended", res.Backup, incr.Label)
+		}
+		var got string
+		for _, c := range res.Checks {
+			if c.Name == "probe_rows" {
+				got = c.Value
+			}
+		}
+		if want := committedBy(t, r, res.Target); got != fmt.Sprint(want) {
+			t.Errorf("the restored database has %s probe rows; %d were committed by the target %s", got, want, res.Target)
+		}
+		checkReached(t, r, res)
 	})
 
 	t.Run("the newest backup restores to its end", func(t *testing.T) {
