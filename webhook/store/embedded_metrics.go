@@ -9,6 +9,8 @@ import "github.com/prometheus/client_golang/prometheus"
 var (
 	storeBytesDesc = prometheus.NewDesc("escalator_store_bytes",
 		"The embedded store on disk, by part: snapshot (the whole store as of its last snapshot) and journal (every commit since).", []string{"part"}, nil)
+	storeMemoryDesc = prometheus.NewDesc("escalator_store_memory_bytes",
+		"The embedded store in memory, by part: slabs (the memory its records are in) and live (what the current records take of it; the rest is records replaced or deleted, not yet reclaimed).", []string{"part"}, nil)
 	snapshotFailedDesc = prometheus.NewDesc("escalator_store_snapshot_failed",
 		"1 when the embedded store's last snapshot could not be written (the journal grows until one is; the next start replays it all), else 0.", nil, nil)
 )
@@ -16,6 +18,7 @@ var (
 // Describe implements prometheus.Collector.
 func (s *Embedded) Describe(ch chan<- *prometheus.Desc) {
 	ch <- storeBytesDesc
+	ch <- storeMemoryDesc
 	ch <- snapshotFailedDesc
 }
 
@@ -24,6 +27,8 @@ func (s *Embedded) Collect(ch chan<- prometheus.Metric) {
 	st := s.db.Stats()
 	ch <- prometheus.MustNewConstMetric(storeBytesDesc, prometheus.GaugeValue, float64(st.SnapshotBytes), "snapshot")
 	ch <- prometheus.MustNewConstMetric(storeBytesDesc, prometheus.GaugeValue, float64(st.JournalBytes), "journal")
+	ch <- prometheus.MustNewConstMetric(storeMemoryDesc, prometheus.GaugeValue, float64(st.SlabBytes), "slabs")
+	ch <- prometheus.MustNewConstMetric(storeMemoryDesc, prometheus.GaugeValue, float64(st.LiveBytes), "live")
 	failed := 0.0
 	if st.CheckpointErr != "" {
 		failed = 1

@@ -25,6 +25,9 @@ func TestEmbeddedMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := s.db.Stats()
+	if after.LiveBytes < 500 || after.SlabBytes < after.LiveBytes {
+		t.Fatalf("in memory: %+v", after)
+	}
 	if after.SnapshotBytes < 500 || after.JournalBytes >= before.JournalBytes {
 		t.Fatalf("after a snapshot: %+v (before %+v)", after, before)
 	}
@@ -32,10 +35,14 @@ func TestEmbeddedMetrics(t *testing.T) {
 # TYPE escalator_store_bytes gauge
 escalator_store_bytes{part="journal"} %d
 escalator_store_bytes{part="snapshot"} %d
+# HELP escalator_store_memory_bytes The embedded store in memory, by part: slabs (the memory its records are in) and live (what the current records take of it; the rest is records replaced or deleted, not yet reclaimed).
+# TYPE escalator_store_memory_bytes gauge
+escalator_store_memory_bytes{part="live"} %d
+escalator_store_memory_bytes{part="slabs"} %d
 # HELP escalator_store_snapshot_failed 1 when the embedded store's last snapshot could not be written (the journal grows until one is; the next start replays it all), else 0.
 # TYPE escalator_store_snapshot_failed gauge
 escalator_store_snapshot_failed 0
-`, after.JournalBytes, after.SnapshotBytes)
+`, after.JournalBytes, after.SnapshotBytes, after.LiveBytes, after.SlabBytes)
 	if err := testutil.CollectAndCompare(s, strings.NewReader(want)); err != nil {
 		t.Error(err)
 	}

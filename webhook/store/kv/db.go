@@ -49,6 +49,7 @@ type DB struct {
 	running  bool          // a snapshot is being written
 	ckptErr  error         // the last snapshot's failure, if it failed
 	buf      []byte        // the last commit's record, reused by the next (under mu)
+	arena    *arena        // the records of the current version (under mu)
 }
 
 // takeBuffer gives the writing transaction the record buffer of the one
@@ -87,7 +88,7 @@ func SyncDir(dir string) error {
 
 // Open opens the store in dir, creating it if need be.
 func Open(dir string, opts *Options) (*DB, error) {
-	db := &DB{dir: dir}
+	db := &DB{dir: dir, arena: newArena()}
 	if opts != nil {
 		db.opts = *opts
 	}
@@ -163,7 +164,7 @@ func (db *DB) recover() error {
 	var base uint64 // journals up to base are in the snapshot
 	if len(snaps) > 0 {
 		base = snaps[len(snaps)-1]
-		if v, err = loadSnapshot(db.dir, base); err != nil {
+		if v, err = loadSnapshot(db.dir, base, db.arena); err != nil {
 			return err
 		}
 		st, err := os.Stat(snapshotPath(db.dir, base))
@@ -187,7 +188,7 @@ func (db *DB) recover() error {
 		return fmt.Errorf("store %s: journal %d is missing", db.dir, base+1)
 	}
 	for i, n := range after {
-		j, err := replayJournal(db.dir, n, v, i == len(after)-1, db.opts.NoSync)
+		j, err := replayJournal(db.dir, n, v, db.arena, i == len(after)-1, db.opts.NoSync)
 		if err != nil {
 			return err
 		}
@@ -251,9 +252,13 @@ func (db *DB) Update(fn func(*Tx) error) error {
 		return db.failed
 	}
 	tx := &Tx{db: db, v: db.cur.Load(), writable: true}
+	committed := false
 	defer func() {
 		if tx.rec != nil {
 			db.buf = tx.rec
+		}
+		if !committed {
+			db.arena.rollback()
 		}
 	}()
 	if err := fn(tx); err != nil {
@@ -265,6 +270,7 @@ func (db *DB) Update(fn func(*Tx) error) error {
 	if err := sealRecord(tx.rec); err != nil {
 		return err
 	}
+	tx.relocate()
 	if err := db.j.append(tx.rec); err != nil {
 		// What reached the disk is unknown (a failed fsync may have
 		// dropped pages): refuse to write on, and let a restart replay.
@@ -272,6 +278,8 @@ func (db *DB) Update(fn func(*Tx) error) error {
 		return db.failed
 	}
 	db.since += int64(len(tx.rec))
+	db.arena.commit()
+	committed = true
 	db.cur.Store(tx.v)
 	db.startCheckpoint(false)
 	return nil
@@ -322,13 +330,18 @@ type Stats struct {
 	JournalBytes  int64  // journals since the snapshot
 	SnapshotBytes int64  // the snapshot
 	CheckpointErr string // the last snapshot's failure; empty when it succeeded
+	// SlabBytes is the memory of the slabs the current version's records
+	// are in, LiveBytes what those records take of it (the rest is
+	// records replaced or deleted, which relocation keeps below half of
+	// the live bytes, give or take a few slabs).
+	SlabBytes, LiveBytes int64
 }
 
 // Stats gives them.
 func (db *DB) Stats() Stats {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	s := Stats{JournalBytes: db.since, SnapshotBytes: db.snapSize}
+	s := Stats{JournalBytes: db.since, SnapshotBytes: db.snapSize, SlabBytes: db.arena.size, LiveBytes: db.arena.live}
 	if db.ckptErr != nil {
 		s.CheckpointErr = db.ckptErr.Error()
 	}

@@ -13,7 +13,11 @@
 //
 // The price is memory: everything the store holds is in memory, as a
 // file of bbolt's would be in the page cache. The store prunes what it
-// holds (the store's retention), which bounds both.
+// holds (the store's retention), which bounds both. Records are copied
+// into large slabs (arena.go), so that the garbage collector has a few
+// hundred objects to mark rather than one per key; replaced and deleted
+// records stay in their slab until relocation copies a sparse slab's
+// live ones out, which keeps them below half of the live bytes.
 //
 // On disk, in the store's directory:
 //

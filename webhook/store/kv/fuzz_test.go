@@ -213,8 +213,9 @@ func FuzzDecodeOps(f *testing.F) {
 		} else if !errors.Is(err, errBadOp) {
 			t.Fatalf("decodeOps: %v, want errBadOp", err)
 		}
-		v := newVersion()
-		_ = decodeOps(data, v.apply) // must not panic, whatever it refuses
+		v, a := newVersion(), newArena()
+		_ = decodeOps(data, func(o op) error { return v.apply(a, o) }) // must not panic, whatever it refuses
+		a.commit()
 
 		// Operations made from the input: appendOp then decodeOps is the
 		// identity.

@@ -70,7 +70,7 @@ func (j *journal) sync() error {
 // ends the journal: when last, the file is cut there (those commits
 // were never acknowledged) and opened for appending; otherwise it is
 // damage in the middle of the history and an error.
-func replayJournal(dir string, n uint64, v *version, last, noSync bool) (*journal, error) {
+func replayJournal(dir string, n uint64, v *version, a *arena, last, noSync bool) (*journal, error) {
 	path := journalPath(dir, n)
 	f, err := os.OpenFile(path, os.O_RDWR, 0o600)
 	if err != nil {
@@ -114,7 +114,9 @@ func replayJournal(dir string, n uint64, v *version, last, noSync bool) (*journa
 			}
 			break
 		}
-		if err := decodeOps(p, v.apply); err != nil {
+		err = decodeOps(p, func(o op) error { return v.apply(a, o) })
+		a.commit()
+		if err != nil {
 			return nil, fmt.Errorf("journal %s at offset %d: %w", path, end, err)
 		}
 		buf = p

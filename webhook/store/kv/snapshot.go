@@ -99,7 +99,7 @@ func writeSnapshot(dir string, n uint64, v *version, noSync bool) (int64, error)
 		nd.items.Ascend(func(it item) bool {
 			// A value near the largest a commit may hold gets a record
 			// of its own rather than overflowing one.
-			if len(rec) > headerSize && len(rec)+len(it.kv)+len(p)+32 > maxRecord {
+			if len(rec) > headerSize && len(rec)+int(it.klen+it.vlen)+len(p)+32 > maxRecord {
 				if err = flush(); err != nil {
 					return false
 				}
@@ -144,14 +144,14 @@ func writeSnapshot(dir string, n uint64, v *version, noSync bool) (int64, error)
 
 // loadSnapshot reads snapshot-<n>. A snapshot without its last record
 // is refused: it was renamed only once whole, so that is damage.
-func loadSnapshot(dir string, n uint64) (*version, error) {
+func loadSnapshot(dir string, n uint64, a *arena) (*version, error) {
 	path := snapshotPath(dir, n)
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening snapshot: %w", err)
 	}
 	defer f.Close()
-	v, err := readSnapshot(bufio.NewReaderSize(f, 1<<20))
+	v, err := readSnapshot(bufio.NewReaderSize(f, 1<<20), a)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", path, err)
 	}
@@ -160,7 +160,7 @@ func loadSnapshot(dir string, n uint64) (*version, error) {
 
 var errIncomplete = errors.New("incomplete or damaged snapshot")
 
-func readSnapshot(r io.Reader) (*version, error) {
+func readSnapshot(r io.Reader, a *arena) (*version, error) {
 	magic := make([]byte, len(snapshotMagic))
 	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != snapshotMagic {
 		return nil, errors.New("not a snapshot")
@@ -189,8 +189,9 @@ func readSnapshot(r io.Reader) (*version, error) {
 			if o.kind == opDelete || o.kind == opDrop {
 				return fmt.Errorf("%w: %d in a snapshot", errBadOp, o.kind)
 			}
-			return v.apply(o)
+			return v.apply(a, o)
 		})
+		a.commit()
 		if err != nil {
 			return nil, err
 		}

@@ -31,15 +31,12 @@ func (tx *Tx) write(o op) error {
 	if !tx.writable {
 		return ErrTxNotWritable
 	}
-	if !tx.ownMap {
-		tx.v = &version{buckets: maps.Clone(tx.v.buckets)}
-		tx.ownMap, tx.owned = true, map[string]bool{}
+	if o.kind == opDrop {
+		tx.ownVersion()
+	} else {
+		tx.own(o.path)
 	}
-	if n := tx.v.buckets[o.path]; n != nil && !tx.owned[o.path] && o.kind != opDrop {
-		tx.v.buckets[o.path] = &node{items: n.items.Clone(), seq: n.seq}
-		tx.owned[o.path] = true
-	}
-	if err := tx.v.apply(o); err != nil {
+	if err := tx.v.apply(tx.db.arena, o); err != nil {
 		return err
 	}
 	if o.kind == opCreate {
@@ -50,6 +47,50 @@ func (tx *Tx) write(o op) error {
 	}
 	tx.rec = appendOp(tx.rec, o)
 	return nil
+}
+
+// ownVersion makes the transaction's version its own copy, sharing every
+// bucket's tree with the version it began from.
+func (tx *Tx) ownVersion() {
+	if !tx.ownMap {
+		tx.v = &version{buckets: maps.Clone(tx.v.buckets)}
+		tx.ownMap, tx.owned = true, map[string]bool{}
+	}
+}
+
+// own gives the bucket at path as this transaction's own copy (a lazy
+// clone of its tree), or nil when there is none.
+func (tx *Tx) own(path string) *node {
+	tx.ownVersion()
+	n := tx.v.buckets[path]
+	if n != nil && !tx.owned[path] {
+		n = &node{items: n.items.Clone(), seq: n.seq}
+		tx.v.buckets[path] = n
+		tx.owned[path] = true
+	}
+	return n
+}
+
+// relocate copies the records still live in the sparsest slabs into the
+// current one (see arena). It is no operation of the journal: the version
+// holds the same keys and values after it, in other places.
+func (tx *Tx) relocate() {
+	a := tx.db.arena
+	for _, id := range a.sparse() {
+		a.records(id, func(path []byte, it item) {
+			n := tx.v.buckets[string(path)]
+			if n == nil {
+				return // its bucket was dropped
+			}
+			cur, ok := n.items.Get(it)
+			if !ok || cur.p != it.p {
+				return // replaced or deleted since
+			}
+			p := string(path)
+			tx.own(p).items.ReplaceOrInsert(a.add(p, cur.key(), cur.value()))
+			a.drop(cur)
+		})
+	}
 }
 
 // Bucket is the top-level bucket of that name, or nil.

@@ -8,29 +8,6 @@ import (
 	"github.com/google/btree"
 )
 
-// item is a key and its value in one slice, the key first: one pointer
-// for the garbage collector to follow where two slices would be two, and
-// a third less to copy when a transaction copies a B-tree node. The
-// store holds every item in memory, and a collection marks them all.
-type item struct {
-	kv   []byte
-	klen int
-}
-
-func (it item) key() []byte   { return it.kv[:it.klen:it.klen] }
-func (it item) value() []byte { return it.kv[it.klen:] }
-
-// probe is an item to search by: a key alone.
-func probe(k []byte) item { return item{kv: k, klen: len(k)} }
-
-// newItem copies a key and its value into one allocation.
-func newItem(k, v []byte) item {
-	b := make([]byte, len(k)+len(v))
-	copy(b, k)
-	copy(b[len(k):], v)
-	return item{kv: b, klen: len(k)}
-}
-
 func itemLess(a, b item) bool { return bytes.Compare(a.key(), b.key()) < 0 }
 
 // degree of the B-trees: nodes of up to 127 items. A commit copies each
@@ -61,10 +38,10 @@ type version struct {
 
 func newVersion() *version { return &version{buckets: map[string]*node{}} }
 
-// apply does what o says, in place. Transactions and recovery both change
-// a version only through apply, so a replayed journal makes the same
-// version the commits made.
-func (v *version) apply(o op) error {
+// apply does what o says, in place, its records copied into a's slabs.
+// Transactions and recovery both change a version only through apply, so
+// a replayed journal makes the same version the commits made.
+func (v *version) apply(a *arena, o op) error {
 	n := v.buckets[o.path]
 	switch o.kind {
 	case opPut, opDelete, opSeq:
@@ -86,16 +63,21 @@ func (v *version) apply(o op) error {
 	}
 	switch o.kind {
 	case opPut:
-		n.items.ReplaceOrInsert(newItem(o.key, o.value))
+		if old, ok := n.items.ReplaceOrInsert(a.add(o.path, o.key, o.value)); ok {
+			a.drop(old)
+		}
 	case opDelete:
-		n.items.Delete(probe(o.key))
+		if old, ok := n.items.Delete(probe(o.key)); ok {
+			a.drop(old)
+		}
 	case opSeq:
 		n.seq = o.seq
 	case opCreate:
 		v.buckets[o.path] = &node{items: newTree()}
 	case opDrop:
-		for p := range v.buckets {
+		for p, gone := range v.buckets {
 			if strings.HasPrefix(p, o.path) && isWithin(p, o.path) {
+				gone.items.Ascend(func(it item) bool { a.drop(it); return true })
 				delete(v.buckets, p)
 			}
 		}
