@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1316,6 +1318,54 @@ func TestPostgresClaimPlanOutgrowsStatistics(t *testing.T) {
 			t.Errorf("older notifications found without the queue's index:\n%s", plan)
 		}
 		return errors.New("rolled back") // EXPLAIN ANALYZE claimed them
+	})
+	if err == nil || err.Error() != "rolled back" {
+		t.Fatal(err)
+	}
+}
+
+// A connection keeps the plan of its first claim (a generic plan), made
+// while the outbox was empty; thousands of notifications later a claim
+// must still choose its rows once. Planned as "WHERE seq IN (subquery)",
+// it ran the choice again for each of the outbox's rows: 3 s for 4,000.
+func TestPostgresClaimPlanMadeWhenEmpty(t *testing.T) {
+	s := postgresStore(t, "escalator-claim-empty-plan")
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	for _, q := range []string{
+		"VACUUM ANALYZE escalator_outbox",
+		"SELECT set_config('plan_cache_mode', 'force_generic_plan', false), set_config('enable_seqscan', 'off', false)",
+		"PREPARE claim_empty_test AS " + claimSQL,
+		"EXECUTE claim_empty_test(now(), now() + interval '1 minute', 100, 'slack')", // the plan, made now
+		// Leased (claimed by senders, next_try ahead) but for a few due.
+		`INSERT INTO escalator_outbox (key, incident, step, channel, event, next_try, created)
+			SELECT 'k' || g, 'i' || g, 0, (ARRAY['slack', 'pagerduty', 'webhook'])[1 + g % 3], 'trigger',
+				now() + CASE WHEN g % 1000 = 0 THEN interval '-1s' ELSE interval '1 minute' END, now()
+			FROM generate_series(1, 4000) g`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		plan, err := explain(tx, `EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF)
+			EXECUTE claim_empty_test(now(), now() + interval '1 minute', 100, 'slack')`)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(plan, "Update on escalator_outbox (actual rows=1 loops=1)") {
+			t.Errorf("the claim did not take the one due notification to slack:\n%s", plan)
+		}
+		for _, m := range regexp.MustCompile(`loops=(\d+)`).FindAllStringSubmatch(plan, -1) {
+			if n, _ := strconv.Atoi(m[1]); n > 10 {
+				t.Errorf("a step of the claim ran %d times among 4,000 notifications:\n%s", n, plan)
+				break
+			}
+		}
+		return errors.New("rolled back") // EXPLAIN ANALYZE claimed it
 	})
 	if err == nil || err.Error() != "rolled back" {
 		t.Fatal(err)
