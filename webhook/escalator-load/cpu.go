@@ -25,6 +25,13 @@ type CPU struct {
 	// their behalf): what a disk must absorb, whatever its fsync latency.
 	EscalatorWritten int64 `json:"escalator_written_bytes"`
 	PostgresWritten  int64 `json:"postgres_written_bytes,omitempty"`
+	// What the device under the store's directory wrote during the load,
+	// every process's (/sys/dev/block/.../stat). write_bytes counts a page
+	// each time it is dirtied, and a log's last page, written and synced
+	// at every commit, is dirtied again by the next: PostgreSQL's WAL
+	// counted there five times what reached the disk.
+	Device        string `json:"device,omitempty"`
+	DeviceWritten int64  `json:"device_written_bytes,omitempty"`
 }
 
 type cpuMeter struct {
@@ -33,10 +40,16 @@ type cpuMeter struct {
 	kernel              time.Duration
 	escPID, pgPID       int
 	escW, pgW           int64
+	device, devStat     string
+	devW                int64
 }
 
-func startCPU(esc *spawned, pgPID int) *cpuMeter {
+// startCPU starts the meters; storeDir is where the store writes (its
+// device's writes are counted).
+func startCPU(esc *spawned, pgPID int, storeDir string) *cpuMeter {
 	m := &cpuMeter{t0: time.Now(), pgPID: pgPID}
+	m.device, m.devStat = deviceOf(storeDir)
+	m.devW = deviceWritten(m.devStat)
 	if esc != nil {
 		m.escPID = esc.cmd.Process.Pid
 		m.esc, m.escW = procCPU(m.escPID), procWritten(m.escPID)
@@ -60,6 +73,9 @@ func (m *cpuMeter) stop() *CPU {
 	if m.pgPID > 0 {
 		c.Postgres = (treeCPU(m.pgPID) - m.pg).Seconds()
 		c.PostgresWritten = treeWritten(m.pgPID) - m.pgW
+	}
+	if m.devStat != "" {
+		c.Device, c.DeviceWritten = m.device, deviceWritten(m.devStat)-m.devW
 	}
 	c.Kernel = (treeCPU(kthreadd) - m.kernel).Seconds()
 	c.Others = max(0, c.Busy-c.Escalator-c.Postgres-c.Load-c.Kernel)

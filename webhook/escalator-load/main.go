@@ -346,7 +346,7 @@ func execute(ctx context.Context, e *testenv.Command, o *options) (*Report, erro
 	}
 	e.Logf("%s against %s…", o.mode, url)
 	start := time.Now().Add(time.Second)
-	cpu := startCPU(esc, postmasterPID(pgData))
+	cpu := startCPU(esc, postmasterPID(pgData), fsyncDir)
 	if o.mode == "storm" {
 		time.Sleep(time.Until(start))
 		err = storm(ctx, s, posters, t, jobs, start)

@@ -353,7 +353,11 @@ func printTable(w io.Writer, r *Report) {
 			if c.PostgresWritten > 0 {
 				w += fmt.Sprintf(", PostgreSQL %.0f MiB (%.1f KiB)", float64(c.PostgresWritten)/(1<<20), float64(c.PostgresWritten)/1024/float64(r.Requests.OK))
 			}
-			p("written", "%s to storage during the load", w)
+			w += " to storage during the load"
+			if c.Device != "" {
+				w += fmt.Sprintf("; the disk (%s) wrote %.0f MiB (%.1f KiB), every process's", c.Device, float64(c.DeviceWritten)/(1<<20), float64(c.DeviceWritten)/1024/float64(r.Requests.OK))
+			}
+			p("written", "%s", w)
 		}
 	}
 	p("disk", "4 KiB write + fdatasync ×%d in %s (%s): %s", m.FsyncCount, m.FsyncDir, m.FsyncFS, fsync)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -57,6 +58,46 @@ func procCPU(pid int) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / clockTicks
+}
+
+// deviceOf names the block device dir is on and the file of its
+// counters (/sys/dev/block/<major>:<minor>/stat); empty when it is on
+// none (tmpfs, overlay).
+func deviceOf(dir string) (name, statFile string) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return "", ""
+	}
+	dev := uint64(st.Dev)
+	major := (dev>>8)&0xfff | (dev>>32)&^0xfff
+	minor := dev&0xff | (dev>>12)&^0xff
+	base := fmt.Sprintf("/sys/dev/block/%d:%d", major, minor)
+	if _, err := os.Stat(base + "/stat"); err != nil {
+		return "", ""
+	}
+	if target, err := os.Readlink(base); err == nil {
+		name = filepath.Base(target)
+	}
+	return name, base + "/stat"
+}
+
+// deviceWritten is the bytes the device has written since it started
+// (the seventh field of its stat: sectors of 512 bytes), what reached the
+// disk whoever wrote it; 0 when unreadable.
+func deviceWritten(statFile string) int64 {
+	if statFile == "" {
+		return 0
+	}
+	b, err := os.ReadFile(statFile)
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 7 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(f[6], 10, 64)
+	return n * 512
 }
 
 // procWritten is a process's write_bytes from /proc/<pid>/io (0 when it
