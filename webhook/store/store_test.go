@@ -1359,6 +1359,9 @@ func TestPostgresClaimPlanMadeWhenEmpty(t *testing.T) {
 		if !strings.Contains(plan, "Update on escalator_outbox (actual rows=1 loops=1)") {
 			t.Errorf("the claim did not take the one due notification to slack:\n%s", plan)
 		}
+		if !strings.Contains(plan, "escalator_outbox_queue on escalator_outbox p") {
+			t.Errorf("older notifications of a candidate found without the queue's index:\n%s", plan)
+		}
 		for _, m := range regexp.MustCompile(`loops=(\d+)`).FindAllStringSubmatch(plan, -1) {
 			if n, _ := strconv.Atoi(m[1]); n > 10 {
 				t.Errorf("a step of the claim ran %d times among 4,000 notifications:\n%s", n, plan)
