@@ -18,7 +18,7 @@ func (s *Postgres) Claim(ctx context.Context, channel string, now time.Time, lea
 	var out []Notification
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		b.Queue(indexPlanSQL)
+		b.Queue(claimPlanSQL)
 		b.Queue(claimSQL, now, now.Add(lease), limit, channel)
 		br := tx.SendBatch(ctx, b)
 		defer br.Close()
@@ -51,7 +51,7 @@ func (s *Postgres) Claim(ctx context.Context, channel string, now time.Time, lea
 
 // claimSQL takes the due notifications of a channel ($4; empty for all),
 // each its incident's oldest to its channel, in queue order; planned as
-// indexPlanSQL says (postgres_plans.go). The rows are chosen once (an
+// claimPlanSQL says (postgres_plans.go). The rows are chosen once (an
 // array, computed before the update) and then updated by primary key: as
 // "WHERE seq IN (subquery)", the plan a connection made at its first
 // claim, while the outbox was nearly empty, ran the whole choice again for
