@@ -85,11 +85,14 @@ func TestStalledChannelHoldsOnlyItsOwn(t *testing.T) {
 	receive("resolved")
 	got := waitCount(healthy, 2*incidents, stall)
 	firstAnswer := start.Add(stall) // no stalled request is answered before this
+	var last time.Duration
 	for _, r := range got {
 		if !r.Time.Before(firstAnswer) {
 			t.Fatalf("a healthy channel's notification arrived at +%s, after the stalled channel's first answer", r.Time.Sub(start))
 		}
+		last = max(last, r.Time.Sub(start))
 	}
+	t.Logf("the healthy channel's %d notifications all arrived by +%s; the stalled one answers from +%s", len(got), last.Round(time.Millisecond), stall)
 	// Its triggers, then its resolves: 2 per incident, each key once.
 	waitCount(stalled, 2*incidents, 8*stall)
 	time.Sleep(time.Second) // anything sent twice would arrive by now
