@@ -116,10 +116,10 @@ func (a *arena) add(path string, k, v []byte) item {
 
 func (a *arena) newSlab(size int) uint32 {
 	id := a.next
-	a.next++
-	if a.next == noSlab {
-		a.next = 0
+	for a.slabs[id] != nil || id == noSlab { // after 2^32 slabs, numbers come round
+		id++
 	}
+	a.next = id + 1
 	a.slabs[id] = &slab{buf: make([]byte, 0, size)}
 	a.size += int64(size)
 	return id
@@ -159,10 +159,15 @@ func (a *arena) settle() {
 
 // relocation: once dead bytes are at least half the live ones (a third
 // of the slabs' memory) and a few slabs' worth, each commit copies the
-// live records of up to relocateBytes of the sparsest slabs.
+// live records of up to relocateBytes of the sparsest slabs, and of no
+// more than relocateSlabs: a commit's relocation walks each slab it takes
+// whole (a lookup per record), under the writer's lock. Only a slab at
+// most half live is taken, so the dead bytes stay below the live ones
+// (and the current slab), however the deletes fall.
 const (
 	relocateBytes  = 2 * slabSize
-	relocateSparse = slabSize / 2 // a slab at most half live
+	relocateSlabs  = 4
+	relocateSparse = slabSize / 2
 )
 
 // sparse gives the slabs to relocate now, sparsest first; none while the
@@ -174,7 +179,7 @@ func (a *arena) sparse() []uint32 {
 	}
 	var out []uint32
 	budget := relocateBytes
-	for budget > 0 {
+	for budget > 0 && len(out) < relocateSlabs {
 		best, bestLive := noSlab, relocateSparse+1
 		for id, s := range a.slabs {
 			if id == a.cur || s.live >= bestLive || cap(s.buf) > slabSize || contains(out, id) {

@@ -248,3 +248,44 @@ func TestFailedUpdateKeepsAccounts(t *testing.T) {
 		t.Fatalf("%d slabs kept after a failed update filled several", n)
 	}
 }
+
+// A commit relocates at most relocateSlabs slabs, however many are
+// sparse: each one taken is walked whole under the writer's lock (after a
+// replay, hundreds may hold a few records each).
+func TestRelocationWorkBounded(t *testing.T) {
+	a := newArena()
+	for range 300 {
+		id := a.newSlab(slabSize)
+		a.slabs[id].live = 1 << 10
+		a.live += 1 << 10
+	}
+	got := a.sparse()
+	if len(got) != relocateSlabs {
+		t.Fatalf("%d slabs chosen of 300 nearly empty, want %d", len(got), relocateSlabs)
+	}
+	seen := map[uint32]bool{}
+	for _, id := range got {
+		if seen[id] || a.slabs[id] == nil {
+			t.Fatalf("chose %v", got)
+		}
+		seen[id] = true
+	}
+}
+
+// Slab numbers come round after 2^32 without taking one in use.
+func TestSlabNumbersWrap(t *testing.T) {
+	a := newArena()
+	a.next = noSlab - 1
+	first := a.newSlab(64)
+	a.next = 0
+	a.slabs[0] = &slab{}
+	a.slabs[1] = &slab{}
+	second := a.newSlab(64)
+	if first != noSlab-1 || second != 2 {
+		t.Fatalf("slabs numbered %d and %d, want %d and 2", first, second, noSlab-1)
+	}
+	a.next = noSlab
+	if third := a.newSlab(64); third == noSlab || a.slabs[third] == nil || third == first {
+		t.Fatalf("numbered %d after the last", third)
+	}
+}

@@ -332,8 +332,9 @@ type Stats struct {
 	CheckpointErr string // the last snapshot's failure; empty when it succeeded
 	// SlabBytes is the memory of the slabs the current version's records
 	// are in, LiveBytes what those records take of it (the rest is
-	// records replaced or deleted, which relocation keeps below half of
-	// the live bytes, give or take a few slabs).
+	// records replaced or deleted, which relocation keeps below the live
+	// bytes, give or take a few slabs). Slabs that only older versions
+	// still read (a snapshot being written holds one) are not counted.
 	SlabBytes, LiveBytes int64
 }
 

@@ -17,7 +17,7 @@
 // into large slabs (arena.go), so that the garbage collector has a few
 // hundred objects to mark rather than one per key; replaced and deleted
 // records stay in their slab until relocation copies a sparse slab's
-// live ones out, which keeps them below half of the live bytes.
+// live ones out, which keeps them below the live bytes.
 //
 // On disk, in the store's directory:
 //
