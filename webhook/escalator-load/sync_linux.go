@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hotel-ops/hotel-ops/internal/testenv"
 )
 
@@ -64,14 +66,11 @@ func procCPU(pid int) time.Duration {
 // counters (/sys/dev/block/<major>:<minor>/stat); empty when it is on
 // none (tmpfs, overlay).
 func deviceOf(dir string) (name, statFile string) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(dir, &st); err != nil {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
 		return "", ""
 	}
-	dev := uint64(st.Dev)
-	major := (dev>>8)&0xfff | (dev>>32)&^0xfff
-	minor := dev&0xff | (dev>>12)&^0xff
-	base := fmt.Sprintf("/sys/dev/block/%d:%d", major, minor)
+	base := fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
 	if _, err := os.Stat(base + "/stat"); err != nil {
 		return "", ""
 	}

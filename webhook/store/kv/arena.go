@@ -2,6 +2,7 @@ package kv
 
 import (
 	"encoding/binary"
+	"slices"
 	"unsafe"
 )
 
@@ -182,7 +183,7 @@ func (a *arena) sparse() []uint32 {
 	for budget > 0 && len(out) < relocateSlabs {
 		best, bestLive := noSlab, relocateSparse+1
 		for id, s := range a.slabs {
-			if id == a.cur || s.live >= bestLive || cap(s.buf) > slabSize || contains(out, id) {
+			if id == a.cur || s.live >= bestLive || cap(s.buf) > slabSize || slices.Contains(out, id) {
 				continue
 			}
 			best, bestLive = id, s.live
@@ -194,15 +195,6 @@ func (a *arena) sparse() []uint32 {
 		budget -= bestLive
 	}
 	return out
-}
-
-func contains(ids []uint32, id uint32) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // records calls fn for each record written in a slab: its bucket's path,
