@@ -153,7 +153,11 @@ func TestBinaryPgBouncer(t *testing.T) {
 	pgDSN := write("primary.dsn", primary.DSN("postgres")+"\n")
 	bouncerDSN := write("bouncer.dsn", bouncer.StatsDSN()+"\n")
 	wrongDSN := write("wrong.dsn", bouncer.DSNWithPassword(bouncer.StatsUser, "wrong-pw-8086", "pgbouncer")+"\n")
-	cfg := write("targets.yml", fmt.Sprintf("targets:\n  primary:\n    dsn_file: %s\n  bouncer:\n    kind: pgbouncer\n    dsn_file: %s\n  wrongpw:\n    kind: pgbouncer\n    dsn_file: %s\n", pgDSN, bouncerDSN, wrongDSN))
+	// Targets given the wrong kind: PgBouncer's console as a PostgreSQL,
+	// and a PostgreSQL (no database pgbouncer yet) as a PgBouncer.
+	pgAsBouncerDSN := write("pgasbouncer.dsn", primary.DSN("pgbouncer")+"\n")
+	cfg := write("targets.yml", fmt.Sprintf("targets:\n  primary:\n    dsn_file: %s\n  bouncer:\n    kind: pgbouncer\n    dsn_file: %s\n  wrongpw:\n    kind: pgbouncer\n    dsn_file: %s\n"+
+		"  consoleaspg:\n    dsn_file: %s\n  pgasbouncer:\n    kind: pgbouncer\n    dsn_file: %s\n", pgDSN, bouncerDSN, wrongDSN, bouncerDSN, pgAsBouncerDSN))
 
 	t.Run("an unknown kind is refused at start", func(t *testing.T) {
 		bad := write("bad.yml", "targets:\n  b:\n    dsn_file: /x\n    kind: pgbouncr\n")
@@ -232,6 +236,31 @@ func TestBinaryPgBouncer(t *testing.T) {
 			t.Errorf("logs hold a password:\n%s", logs.String())
 		}
 	}
+
+	t.Run("a target of the wrong kind fails with a hint", func(t *testing.T) {
+		hinted := func(what, want string) {
+			t.Helper()
+			for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), want); time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Errorf("%s: the log does not say %q:\n%s", what, want, logs.String())
+					return
+				}
+			}
+		}
+		if body := get("/probe?target=consoleaspg"); !strings.Contains(body, "\npgha_up 0\n") {
+			t.Errorf("PgBouncer's console as a kind: postgres target:\n%s", body)
+		}
+		hinted("PgBouncer's console as a kind: postgres target", "for PgBouncer's admin console, dbname=pgbouncer, give the target kind: pgbouncer")
+		if body := get("/probe?target=pgasbouncer"); !strings.Contains(body, "\npgha_pgbouncer_up 0\n") {
+			t.Errorf("a PostgreSQL as a kind: pgbouncer target:\n%s", body)
+		}
+		hinted("a PostgreSQL without a database pgbouncer as a kind: pgbouncer target", "this server is PostgreSQL, not a PgBouncer; give the target kind: postgres")
+		primary.Exec("CREATE DATABASE pgbouncer")
+		if body := get("/probe?target=pgasbouncer"); !strings.Contains(body, "\npgha_pgbouncer_up 0\n") {
+			t.Errorf("a PostgreSQL with a database pgbouncer as a kind: pgbouncer target:\n%s", body)
+		}
+		hinted("a PostgreSQL with a database pgbouncer as a kind: pgbouncer target", "not PgBouncer's admin console (…/bouncer): for a PostgreSQL server give the target kind: postgres")
+	})
 }
 
 // buildExporter builds the binary into a temporary directory and gives a

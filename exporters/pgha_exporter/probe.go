@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/hotel-ops/hotel-ops/exporters/pgha_exporter/collector"
 	"github.com/hotel-ops/hotel-ops/exporters/pgha_exporter/config"
@@ -44,7 +44,7 @@ type targetManager struct {
 	flags   flags
 	logger  *slog.Logger
 	targets *config.Targets
-	slots   chan struct{} // one per probe running
+	slots   *semaphore.Weighted // one per probe running
 
 	mu   sync.Mutex
 	live map[string]*target
@@ -54,7 +54,7 @@ type targetManager struct {
 
 func newTargetManager(ctx context.Context, f flags, logger *slog.Logger, targets *config.Targets) *targetManager {
 	tm := &targetManager{ctx: ctx, flags: f, logger: logger, targets: targets,
-		slots: make(chan struct{}, max(f.probeParallel, 1)), live: map[string]*target{}, stop: make(chan struct{})}
+		slots: semaphore.NewWeighted(int64(max(f.probeParallel, 1))), live: map[string]*target{}, stop: make(chan struct{})}
 	if f.probeIdle > 0 && targets != nil {
 		tm.wg.Add(1)
 		go tm.closeIdle(f.probeIdle)
@@ -152,13 +152,11 @@ func (tm *targetManager) probe(w http.ResponseWriter, r *http.Request) {
 	budget := scrapeBudget(r.Header, tm.flags.timeout)
 	ctx, cancel := context.WithTimeout(r.Context(), budget)
 	defer cancel()
-	select {
-	case tm.slots <- struct{}{}:
-		defer func() { <-tm.slots }()
-	case <-ctx.Done():
-		http.Error(w, fmt.Sprintf("%d probes already running (--probe.max-parallel): no turn within %s", cap(tm.slots), budget), http.StatusServiceUnavailable)
+	if err := collector.Take(ctx, tm.slots, fmt.Sprintf("one of the %d probes running (--probe.max-parallel)", max(tm.flags.probeParallel, 1))); err != nil {
+		http.Error(w, fmt.Sprintf("no turn within %s: %v", budget, err), http.StatusServiceUnavailable)
 		return
 	}
+	defer tm.slots.Release(1)
 	t, err := tm.get(name, tgt)
 	if err != nil {
 		// The only place the name is added: errors of get do not carry it.
@@ -167,52 +165,36 @@ func (tm *targetManager) probe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer tm.release(t)
-	serveWithin(ctx, w, r, tm.logger.With("target", name), nil, t.collector)
+	serveWithin(ctx, w, r, tm.logger.With("target", name), promhttp.HTTPErrorOnError, nil, t.collector)
 }
 
 // metrics serves /metrics: the exporter's own figures from static, as
 // they are, and the targets pinned by the DSN flags, whose scrape ends by
-// one deadline from the request's arrival, the same as a probe's.
+// one deadline from the request's arrival, the same as a probe's. A
+// pinned target that gets no turn by then (an earlier scrape of it still
+// runs) is left out of the page and logged, while the rest is served: a
+// PostgreSQL whose scrape is stuck must not hide the PgBouncer beside it,
+// nor the exporter's own figures. A probe has one target: it fails whole.
 func (tm *targetManager) metrics(static prometheus.Gatherer, pinned []collector.Scraper) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), scrapeBudget(r.Header, tm.flags.timeout))
 		defer cancel()
-		serveWithin(ctx, w, r, tm.logger, prometheus.Gatherers{static}, pinned...)
+		serveWithin(ctx, w, r, tm.logger, promhttp.ContinueOnError, prometheus.Gatherers{static}, pinned...)
 	})
 }
 
-// serveWithin answers one scrape: gatherers, and scrapers bound to ctx.
-// Each scraper gets a registry of its own, since the PostgreSQL collector
-// describes every pgha_* descriptor, pgha_pgbouncer_* included, and all
-// are gathered at once: a PostgreSQL that hangs to the deadline must not
-// leave the PgBouncer beside it no time.
-func serveWithin(ctx context.Context, w http.ResponseWriter, r *http.Request, logger *slog.Logger, gatherers prometheus.Gatherers, scrapers ...collector.Scraper) {
+// serveWithin answers one scrape: gatherers, and scrapers bound to ctx,
+// with onError deciding what a failed gathering serves. Each scraper gets
+// a registry of its own, since the PostgreSQL collector describes every
+// pgha_* descriptor, pgha_pgbouncer_* included, and all are gathered at
+// once (collector.Parallel).
+func serveWithin(ctx context.Context, w http.ResponseWriter, r *http.Request, logger *slog.Logger, onError promhttp.HandlerErrorHandling, gatherers prometheus.Gatherers, scrapers ...collector.Scraper) {
 	for _, s := range scrapers {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(s.Within(ctx))
 		gatherers = append(gatherers, reg)
 	}
-	promhttp.HandlerFor(parallel(gatherers), promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}).ServeHTTP(w, r)
-}
-
-// parallel is Gatherers gathering each of its members in a goroutine of
-// its own (prometheus.Gatherers gathers one after the other), then merging
-// their answers with the same checks.
-type parallel prometheus.Gatherers
-
-func (p parallel) Gather() ([]*dto.MetricFamily, error) {
-	gathered := make(prometheus.Gatherers, len(p))
-	var wg sync.WaitGroup
-	for i, g := range p {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			mfs, err := g.Gather()
-			gathered[i] = prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return mfs, err })
-		}()
-	}
-	wg.Wait()
-	return gathered.Gather()
+	promhttp.HandlerFor(collector.Parallel(gatherers), promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError), ErrorHandling: onError}).ServeHTTP(w, r)
 }
 
 // scrapeMargin is what a scrape leaves of Prometheus' scrape_timeout for

@@ -286,6 +286,34 @@ func TestMetricsWithinScrapeTimeout(t *testing.T) {
 		}
 	}
 	scrape("the primary up, PgBouncer hung", "1")
+
+	// A scrape whose Prometheus waits 3s holds the hung PgBouncer's turn
+	// for 2.75s; one begun during it, waiting 1s, gets no turn for the
+	// PgBouncer. Its page still has the PostgreSQL and the exporter's own
+	// figures, without pgha_pgbouncer_*, and says why in the log.
+	holding := make(chan struct{})
+	go func() {
+		defer close(holding)
+		scrapeWithTimeout(t, "http://"+addr+"/metrics", "3")
+	}()
+	time.Sleep(500 * time.Millisecond)
+	code, body, _ := scrapeWithTimeout(t, "http://"+addr+"/metrics", "1")
+	<-holding
+	if code != http.StatusOK {
+		t.Errorf("/metrics while an earlier scrape holds the PgBouncer's turn: %d, want 200 with the rest\n%s", code, body)
+	}
+	for _, want := range []string{"\npgha_up 1\n", "pgha_exporter_build_info{", "\ngo_goroutines "} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics while the PgBouncer has no turn lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "pgha_pgbouncer_up") {
+		t.Errorf("/metrics reports the PgBouncer it got no turn to scrape:\n%s", body)
+	}
+	if !strings.Contains(logged(), "an earlier scrape of this target") {
+		t.Errorf("the PgBouncer left out of /metrics is not logged:\n%s", logged())
+	}
+
 	primary.Freeze()
 	defer primary.Resume()
 	scrape("both hung", "0")

@@ -72,8 +72,8 @@ type Collector struct {
 	separate []concern // each on its own, after the batch
 	standby  *standbyConcern
 
-	turn   turn               // one scrape at a time: the standby lag keeps state
-	errors map[string]float64 // pgha_scrape_errors_total by collector
+	scrapes                    // Collect and Within: one scrape at a time, since the standby lag keeps state
+	errors  map[string]float64 // pgha_scrape_errors_total by collector
 }
 
 // New builds a Collector on pool. The pool is owned by the caller.
@@ -89,8 +89,8 @@ func New(pool *pgxpool.Pool, opts Options, logger *slog.Logger) *Collector {
 		opts:   opts,
 		logger: logger,
 		errors: map[string]float64{},
-		turn:   newTurn(),
 	}
+	c.scrapes = newScrapes(opts.Timeout, upDesc, c.Describe, c.run)
 	c.standby = &standbyConcern{}
 	c.concerns = []concern{
 		c.standby,
@@ -129,24 +129,8 @@ var (
 // Describe sends every descriptor the collector may produce.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) { descs.Describe(ch) }
 
-// Collect runs one scrape under the Timeout.
-func (c *Collector) Collect(ch chan<- prometheus.Metric) { c.collectWithin(context.Background(), ch) }
-
-// Within binds scrapes to ctx's deadline too (deadline.go).
-func (c *Collector) Within(ctx context.Context) prometheus.Collector {
-	return within{ctx: ctx, describe: c.Describe, collect: c.collectWithin}
-}
-
-func (c *Collector) collectWithin(parent context.Context, ch chan<- prometheus.Metric) {
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(parent, c.opts.Timeout)
-	defer cancel()
-	if err := c.turn.take(ctx); err != nil {
-		noTurn(ch, upDesc, err)
-		return
-	}
-	defer c.turn.give()
-
+// run is one scrape, holding the turn (deadline.go).
+func (c *Collector) run(ctx context.Context, start time.Time, ch chan<- prometheus.Metric) {
 	up := 0.0
 	if err := c.collect(ctx, ch); err != nil {
 		c.errors["status"]++
@@ -170,11 +154,14 @@ func (c *Collector) collectWithin(parent context.Context, ch chan<- prometheus.M
 func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) error {
 	conn, err := c.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("connecting: %w", err)
+		return fmt.Errorf("connecting: %w", postgresLoginHint(err))
 	}
 	// A connection cut by the deadline is closed; the pool drops closed
 	// connections on release, so none leaks.
 	defer conn.Release()
+	if isConsole(conn.Conn().PgConn()) {
+		return errConsoleAsPostgres
+	}
 
 	b := &pgx.Batch{}
 	b.Queue(statusQuery)

@@ -3,8 +3,10 @@ package collector
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 )
 
 // A scrape has one deadline, from the moment its request arrived: the
@@ -14,25 +16,18 @@ import (
 // would start its own full timeout after the first one gave up, and
 // answer long after Prometheus stopped waiting.
 
-// turn lets one scrape of a target run at a time.
-type turn chan struct{}
-
-func newTurn() turn { return make(turn, 1) }
-
-// take waits for the turn until ctx ends.
-func (t turn) take(ctx context.Context) error {
+// Take waits for one of sem's slots until ctx ends, saying what it waited
+// for when it gets none. Unlike sem.Acquire it never takes a slot once ctx
+// has ended, so a scrape past its deadline does not begin.
+func Take(ctx context.Context, sem *semaphore.Weighted, waitedFor string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("the scrape's deadline passed before it began: %w", context.Cause(ctx))
 	}
-	select {
-	case t <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("waited for an earlier scrape of this target until the deadline: %w", context.Cause(ctx))
+	if err := sem.Acquire(ctx, 1); err != nil {
+		return fmt.Errorf("waited for %s until the deadline: %w", waitedFor, context.Cause(ctx))
 	}
+	return nil
 }
-
-func (t turn) give() { <-t }
 
 // Scraper is a collector whose scrape can be bound to a request's deadline.
 type Scraper interface {
@@ -42,18 +37,47 @@ type Scraper interface {
 	Within(ctx context.Context) prometheus.Collector
 }
 
-// within is a Scraper bound to one request's context.
-type within struct {
-	ctx      context.Context
+// scrapes gives both collectors (PostgreSQL, PgBouncer) their Collect and
+// Within: one scrape of the target at a time, each under its timeout and
+// the request's deadline. run is the collector's scrape, begun at start
+// (before the wait for the turn) and holding the turn.
+type scrapes struct {
+	turn     *semaphore.Weighted
+	timeout  time.Duration
+	up       *prometheus.Desc // failed when the scrape gets no turn
 	describe func(chan<- *prometheus.Desc)
-	collect  func(context.Context, chan<- prometheus.Metric)
+	run      func(ctx context.Context, start time.Time, ch chan<- prometheus.Metric)
 }
 
-func (w within) Describe(ch chan<- *prometheus.Desc) { w.describe(ch) }
-func (w within) Collect(ch chan<- prometheus.Metric) { w.collect(w.ctx, ch) }
-
-// noTurn fails the scrape: the page Prometheus reads says the target was
-// not scraped, rather than up 0, which would say it was and failed.
-func noTurn(ch chan<- prometheus.Metric, up *prometheus.Desc, err error) {
-	ch <- prometheus.NewInvalidMetric(up, err)
+func newScrapes(timeout time.Duration, up *prometheus.Desc, describe func(chan<- *prometheus.Desc), run func(context.Context, time.Time, chan<- prometheus.Metric)) scrapes {
+	return scrapes{turn: semaphore.NewWeighted(1), timeout: timeout, up: up, describe: describe, run: run}
 }
+
+// Collect runs one scrape under the timeout.
+func (s scrapes) Collect(ch chan<- prometheus.Metric) { s.collectWithin(context.Background(), ch) }
+
+// Within binds scrapes to ctx's deadline too.
+func (s scrapes) Within(ctx context.Context) prometheus.Collector { return within{ctx: ctx, s: s} }
+
+func (s scrapes) collectWithin(parent context.Context, ch chan<- prometheus.Metric) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(parent, s.timeout)
+	defer cancel()
+	if err := Take(ctx, s.turn, "an earlier scrape of this target"); err != nil {
+		// The page Prometheus reads says the target was not scraped,
+		// rather than up 0, which would say it was and failed.
+		ch <- prometheus.NewInvalidMetric(s.up, err)
+		return
+	}
+	defer s.turn.Release(1)
+	s.run(ctx, start, ch)
+}
+
+// within is a collector's scrapes bound to one request's context.
+type within struct {
+	ctx context.Context
+	s   scrapes
+}
+
+func (w within) Describe(ch chan<- *prometheus.Desc) { w.s.describe(ch) }
+func (w within) Collect(ch chan<- prometheus.Metric) { w.s.collectWithin(w.ctx, ch) }

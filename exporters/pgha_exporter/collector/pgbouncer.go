@@ -26,7 +26,7 @@ type PgBouncer struct {
 	opts   PgBouncerOptions
 	logger *slog.Logger
 
-	turn    turn // one scrape at a time: the logged error keeps state
+	scrapes // Collect and Within: one scrape at a time, since the logged error keeps state
 	errors  float64
 	lastErr string // the failure last logged, "" once a scrape succeeds
 }
@@ -44,7 +44,9 @@ func NewPgBouncer(pool *pgxpool.Pool, opts PgBouncerOptions, logger *slog.Logger
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Second
 	}
-	return &PgBouncer{pool: pool, opts: opts, logger: logger, turn: newTurn()}
+	b := &PgBouncer{pool: pool, opts: opts, logger: logger}
+	b.scrapes = newScrapes(opts.Timeout, bouncerUpDesc, b.Describe, b.run)
+	return b
 }
 
 // bouncerDescs are the pgha_pgbouncer_* descriptors. They are declared in
@@ -146,23 +148,8 @@ func (b *PgBouncer) Describe(ch chan<- *prometheus.Desc) {
 // Collect scrapes PgBouncer under the deadline. A scrape is all or
 // nothing: should any SHOW fail, only up, the duration and the error
 // count are sent, so no series outlives the PgBouncer it describes.
-func (b *PgBouncer) Collect(ch chan<- prometheus.Metric) { b.collectWithin(context.Background(), ch) }
-
-// Within binds scrapes to ctx's deadline too (deadline.go).
-func (b *PgBouncer) Within(ctx context.Context) prometheus.Collector {
-	return within{ctx: ctx, describe: b.Describe, collect: b.collectWithin}
-}
-
-func (b *PgBouncer) collectWithin(parent context.Context, ch chan<- prometheus.Metric) {
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(parent, b.opts.Timeout)
-	defer cancel()
-	if err := b.turn.take(ctx); err != nil {
-		noTurn(ch, bouncerUpDesc, err)
-		return
-	}
-	defer b.turn.give()
-
+// Collect and Within come from scrapes (deadline.go); run holds the turn.
+func (b *PgBouncer) run(ctx context.Context, start time.Time, ch chan<- prometheus.Metric) {
 	up := 0.0
 	if sh, err := b.scrape(ctx); err != nil {
 		b.errors++
@@ -223,9 +210,12 @@ func (e *staleConnError) Unwrap() error { return e.err }
 func (b *PgBouncer) scrapeOnce(ctx context.Context) (*show, error) {
 	conn, err := b.pool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to the admin console: %w", err)
+		return nil, fmt.Errorf("connecting to the admin console: %w", bouncerLoginHint(err))
 	}
 	defer conn.Release()
+	if !isConsole(conn.Conn().PgConn()) {
+		return nil, notConsole(conn.Conn().PgConn())
+	}
 	sh := &show{}
 	for _, c := range []struct {
 		what string
