@@ -111,14 +111,16 @@ func init() {
 		// the DBA too, not as a warning about the suite. A /probe target
 		// that is a PgBouncer is not a database: its failed scrape is
 		// PgBouncerDown's. Prometheus knows it by the target label
-		// kind="pgbouncer" of the scrape configuration, or, without it,
-		// by its having reported only on a PgBouncer within the day (an
-		// unlabelled one that never answered, or not for a day, is still
-		// counted here).
+		// kind="pgbouncer" of the scrape configuration, or by its having
+		// reported on a PgBouncer within the day; either way only while
+		// it reported no PostgreSQL within the day, so a PostgreSQL
+		// target given the label by mistake still pages as a database
+		// (an unlabelled one that never answered, or not for a day, is
+		// counted here too).
 		"PostgresDown": {
 			expr: func(g *gen, _ spec.Value) string {
-				return fmt.Sprintf(`max by (job, instance) (pgha_up%[1]s == 0 or (up%[2]s == 0 unless on (job, instance) (max_over_time(pgha_pgbouncer_up%[1]s[1d]) unless on (job, instance) max_over_time(pgha_up%[1]s[1d])))) or absent(up%[1]s)`,
-					g.sel("pgha"), g.sel("pgha", bouncerTargetNot))
+				return fmt.Sprintf(`max by (job, instance) (pgha_up%[1]s == 0 or (up%[1]s == 0 unless on (job, instance) %[2]s)) or absent(up%[1]s)`,
+					g.sel("pgha"), g.bouncerOnly())
 			},
 			fx:       gaugeFixture("pgha_up", pghaLabels, nil, fixed(1, 0)),
 			describe: "pgha_exporter cannot connect to PostgreSQL at {{ $labels.instance }}, its queries fail, or pgha_exporter itself does not answer.", dashboard: DashDatabase},

@@ -58,10 +58,17 @@ func PgBouncerClientUse(s *spec.Spec) string { return (&gen{s: s}).clientUse() }
 // The target label that tells Prometheus a /probe target is a PgBouncer
 // (the exporter's targets file says kind: pgbouncer; the scrape
 // configuration says it again, since Prometheus cannot read that file).
-const (
-	bouncerTarget    = `kind="pgbouncer"`
-	bouncerTargetNot = `kind!="pgbouncer"`
-)
+const bouncerTarget = `kind="pgbouncer"`
+
+// bouncerOnly is the targets known to be PgBouncers and not PostgreSQL
+// instances: labelled kind="pgbouncer" or reporting on a PgBouncer within
+// the day, and reporting on no PostgreSQL within the day. What a target
+// reported outranks its label, so a PostgreSQL target labelled
+// kind="pgbouncer" by mistake is a database once it has answered.
+func (g *gen) bouncerOnly() string {
+	p := g.sel("pgha")
+	return fmt.Sprintf(`((max_over_time(pgha_pgbouncer_up%[1]s[1d]) or up%[2]s) unless on (job, instance) max_over_time(pgha_up%[1]s[1d]))`, p, g.sel("pgha", bouncerTarget))
+}
 
 // bouncerDown is PgBouncer not answering pgha_exporter (pgha_pgbouncer_up
 // 0), or a target that reported on a PgBouncer within the day and reports
@@ -71,10 +78,12 @@ const (
 // with a stopped standby, "and on up" keeps a target removed from
 // Prometheus' configuration from alerting on; a target that never had a
 // PgBouncer is never counted, unless its scrape configuration labels it
-// kind="pgbouncer": then a failed scrape is this alert's from the first.
+// kind="pgbouncer": then a failed scrape is this alert's from the first,
+// unless the target reported only on a PostgreSQL within the day (the
+// label is wrong: PostgresDown pages it).
 func (g *gen) bouncerDown() string {
 	p := g.sel("pgha")
-	return fmt.Sprintf(`max by (job, instance) (pgha_pgbouncer_up%[1]s == 0 or (max_over_time(pgha_pgbouncer_up%[1]s[1d]) unless on (job, instance) pgha_pgbouncer_up%[1]s) * 0 and on (job, instance) up%[1]s or up%[2]s == 0)`, p, g.sel("pgha", bouncerTarget))
+	return fmt.Sprintf(`max by (job, instance) (pgha_pgbouncer_up%[1]s == 0 or (max_over_time(pgha_pgbouncer_up%[1]s[1d]) unless on (job, instance) pgha_pgbouncer_up%[1]s) * 0 and on (job, instance) up%[1]s or (up%[2]s == 0 unless on (job, instance) (max_over_time(pgha_up%[1]s[1d]) unless on (job, instance) max_over_time(pgha_pgbouncer_up%[1]s[1d]))))`, p, g.sel("pgha", bouncerTarget))
 }
 
 func init() {

@@ -217,7 +217,17 @@ func (g *gen) bouncerDownScenarios(set *Set) []scenario {
 		group(`a target the scrape configuration labels kind="pgbouncer" that never answered fires from the first`,
 			[]inputSeries{{series("up", merge(ls, map[string]string{"kind": "pgbouncer"})), fmt.Sprintf("0x%d", reported+gone)}},
 			alertTest{EvalTime: durString(time.Duration(first-reported) * minute), Alertname: a.Name, ExpAlerts: []expAlert{firing(a, ls, 0)}}, fires(last)),
+		// The label is wrong: PostgresDown pages it (bouncerTargetScenarios).
+		group(`a PostgreSQL target labelled kind="pgbouncer" by mistake that reported as a PostgreSQL, then stops answering, stays silent`,
+			[]inputSeries{{series("pgha_up", mislabelled(pg)), bouncer}, {series("up", mislabelled(pg)), fmt.Sprintf("1x%d 0x%d", reported, gone)}},
+			silent(first), silent(last)),
 	}
+}
+
+// mislabelled is a PostgreSQL target the scrape configuration labels
+// kind="pgbouncer" by mistake.
+func mislabelled(pg map[string]string) map[string]string {
+	return merge(pg, map[string]string{"instance": "db-3:9187", "kind": "pgbouncer"})
 }
 
 // bouncerTargetScenarios: a /probe target that is a PgBouncer stops
@@ -225,7 +235,8 @@ func (g *gen) bouncerDownScenarios(set *Set) []scenario {
 // ("PostgreSQL unreachable", which inhibits every other database alert of
 // the instance) pages the PostgreSQL only; the PgBouncer is PgBouncerDown's.
 // A target that reports both (PgBouncer beside PostgreSQL on /metrics) is
-// a database.
+// a database, and so is a PostgreSQL target labelled kind="pgbouncer" by
+// mistake, once it has reported as one.
 func (g *gen) bouncerTargetScenarios(set *Set) []scenario {
 	a, down := set.alert("PostgresDown"), set.alert("PgBouncerDown")
 	if a == nil || down == nil {
@@ -238,6 +249,9 @@ func (g *gen) bouncerTargetScenarios(set *Set) []scenario {
 	// that has never answered: nothing says it is not a database but
 	// the label.
 	labelled := merge(bouncer, map[string]string{"instance": "pgbouncer-2:9187", "kind": "pgbouncer"})
+	// The alert is by job and instance: without the wrong label.
+	wrong := mislabelled(pg)
+	wrongDB := merge(pg, map[string]string{"instance": wrong["instance"]})
 	first := reported + int(math.Ceil(durationOf(a.Rule.For).Seconds()/60)) + 1
 	last := reported + gone - 1
 	stops := fmt.Sprintf("1x%d 0x%d", reported, gone)
@@ -250,14 +264,15 @@ func (g *gen) bouncerTargetScenarios(set *Set) []scenario {
 		return t
 	}
 	return []scenario{{file: a.File, eval: minute, deps: a.Rule.Expr, group: TestGroup{
-		Name:     a.Name + ": a PgBouncer target that cannot be scraped (one that reported as a PgBouncer, or one labelled kind=\"pgbouncer\" that never answered) is not a PostgreSQL down; PostgreSQL targets beside it, and one that reports both, are",
+		Name:     a.Name + ": a PgBouncer target that cannot be scraped (one that reported as a PgBouncer, or one labelled kind=\"pgbouncer\" that never answered) is not a PostgreSQL down; PostgreSQL targets beside it, one that reports both, and one that reported as a PostgreSQL but is labelled kind=\"pgbouncer\", are",
 		Interval: "1m",
 		InputSeries: []inputSeries{
 			{series("pgha_pgbouncer_up", bouncer), metrics}, {series("up", bouncer), stops},
 			{series("pgha_up", pg), metrics}, {series("up", pg), stops},
 			{series("pgha_up", both), metrics}, {series("pgha_pgbouncer_up", both), metrics}, {series("up", both), stops},
 			{series("up", labelled), fmt.Sprintf("0x%d", reported+gone)},
+			{series("pgha_up", wrong), metrics}, {series("up", wrong), stops},
 		},
-		AlertTests: []alertTest{eval(reported - 1), eval(first, pg, both), eval(last, pg, both)},
+		AlertTests: []alertTest{eval(reported - 1), eval(first, pg, both, wrongDB), eval(last, pg, both, wrongDB)},
 	}}}
 }
