@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -93,6 +94,115 @@ func (s *Postgres) inTx(ctx context.Context, f func(pgx.Tx) error) error {
 		}
 	}
 	return err
+}
+
+// inPipeline sends the statements queue puts in a batch, without BEGIN
+// and COMMIT: a batch is one implicit transaction (its statements end in
+// one Sync), so they commit together or not at all, set_config(..., true)
+// holds to the end of it, and it costs one round trip where BEGIN, the
+// batch and COMMIT were three. read (nil: none) reads the results; the
+// batch commits once they are read, even when read fails, so read fails
+// only on what the server returned. Retried as inTx retries.
+func (s *Postgres) inPipeline(ctx context.Context, queue func(*pgx.Batch) error, read func(pgx.BatchResults) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = nil
+		b := &pgx.Batch{}
+		if err := queue(b); err != nil {
+			return err
+		}
+		if b.Len() == 0 {
+			return nil
+		}
+		br := s.pool.SendBatch(ctx, b)
+		if read != nil {
+			err = read(br)
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if !retryable(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// pipeTx is a transaction sent as batches, with BEGIN in front of its
+// first and COMMIT behind its last: pgx.BeginFunc sends each on a round
+// trip of its own, two of a delivery group's five, and on two busy cores
+// every round trip is two wake-ups and a wait for the other side.
+type pipeTx struct {
+	conn      *pgxpool.Conn
+	open      bool // BEGIN sent
+	committed bool
+}
+
+// send sends b in the transaction; the caller closes the results.
+func (t *pipeTx) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
+	first := !t.open
+	if first {
+		b.QueuedQueries = append([]*pgx.QueuedQuery{{SQL: "BEGIN"}}, b.QueuedQueries...)
+		t.open = true
+	}
+	br := t.conn.SendBatch(ctx, b)
+	if first {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, err
+		}
+	}
+	return br, nil
+}
+
+// commit sends b and COMMIT.
+func (t *pipeTx) commit(ctx context.Context, b *pgx.Batch) error {
+	b.Queue("COMMIT")
+	br, err := t.send(ctx, b)
+	if err != nil {
+		return err
+	}
+	if err := br.Close(); err != nil {
+		return err
+	}
+	t.committed = true
+	return nil
+}
+
+// inPipeTx runs f in a pipeTx, which f ends with commit; rolled back
+// when f fails, and retried as inTx retries.
+func (s *Postgres) inPipeTx(ctx context.Context, f func(*pipeTx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.pipeTxOnce(ctx, f)
+		if !retryable(err) {
+			return err
+		}
+	}
+	return err
+}
+
+func (s *Postgres) pipeTxOnce(ctx context.Context, f func(*pipeTx) error) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// Released in a transaction (a failed ROLLBACK, a cut connection),
+	// the connection is closed, not pooled.
+	defer conn.Release()
+	t := &pipeTx{conn: conn}
+	if err := f(t); err != nil {
+		if t.open && !t.committed && !conn.Conn().IsClosed() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_, _ = conn.Exec(rctx, "ROLLBACK")
+			cancel()
+		}
+		return err
+	}
+	if !t.committed {
+		return errors.New("a pipelined transaction ended without its commit")
+	}
+	return nil
 }
 
 func runBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {

@@ -11,33 +11,30 @@ import (
 
 // Claim implements Store: leased rows are invisible to other replicas
 // until the lease ends, and rows another replica is claiming are skipped.
+// Each notification comes with its incident as the claim found it
+// (Subject), read by the same statement: a sender needs it for every
+// send, and claims take one or two notifications at a time in a storm.
 func (s *Postgres) Claim(ctx context.Context, channel string, now time.Time, lease time.Duration, limit int) ([]Notification, error) {
 	// Only the oldest notification of an incident to a channel is taken:
 	// a resolve never overtakes its trigger (PagerDuty would drop a
 	// resolve for an incident it does not know yet, then open it).
 	var out []Notification
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
+	err := s.inPipeline(ctx, func(b *pgx.Batch) error {
 		b.Queue(claimPlanSQL)
 		b.Queue(claimSQL, now, now.Add(lease), limit, channel)
-		br := tx.SendBatch(ctx, b)
-		defer br.Close()
+		return nil
+	}, func(br pgx.BatchResults) error {
+		out = out[:0]
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
 		rows := rowsOf(br)
+		defer rows.Close()
 		for rows.Next() {
-			n := Notification{NextTry: now}
-			var due, started, asked pgtype.Timestamptz
-			var approvedBy pgtype.Text
-			if err := rows.Scan(&n.Seq, &n.Key, &n.Incident, &n.Step, &n.Channel, &n.Event, &n.Attempts, &n.Created, &due, &started, &asked, &approvedBy); err != nil {
-				rows.Close()
+			n, err := scanClaimed(rows, now)
+			if err != nil {
 				return err
 			}
-			if due.Valid {
-				n.Due = due.Time
-			}
-			n.Started, n.Asked, n.ApprovedBy = started.Time, asked.Time, approvedBy.String
 			out = append(out, n)
 		}
 		return rows.Err()
@@ -47,6 +44,45 @@ func (s *Postgres) Claim(ctx context.Context, channel string, now time.Time, lea
 	}
 	sortBySeq(out)
 	return out, nil
+}
+
+// claimedColumns are the notification's columns of a claimSQL row; the
+// incident's (selectIncidents') follow, NULL when it is gone.
+const claimedColumns = 12
+
+// scanClaimed reads a row of claimSQL.
+func scanClaimed(rows pgx.Rows, now time.Time) (Notification, error) {
+	n := Notification{NextTry: now}
+	var due, started, asked pgtype.Timestamptz
+	var approvedBy pgtype.Text
+	dest := make([]any, len(rows.FieldDescriptions()))
+	copy(dest, []any{&n.Seq, &n.Key, &n.Incident, &n.Step, &n.Channel, &n.Event, &n.Attempts, &n.Created, &due, &started, &asked, &approvedBy})
+	if err := rows.Scan(dest...); err != nil {
+		return n, err
+	}
+	if due.Valid {
+		n.Due = due.Time
+	}
+	n.Started, n.Asked, n.ApprovedBy = started.Time, asked.Time, approvedBy.String
+	if rows.RawValues()[claimedColumns] == nil {
+		return n, nil // pruned: the sender reads it (and finds none)
+	}
+	inc, err := scanIncident(skipping{rows, claimedColumns})
+	if err != nil {
+		return n, err
+	}
+	n.Subject = inc
+	return n, nil
+}
+
+// skipping is a row whose first n columns a scan leaves alone.
+type skipping struct {
+	pgx.Row
+	n int
+}
+
+func (r skipping) Scan(dest ...any) error {
+	return r.Row.Scan(append(make([]any, r.n), dest...)...)
 }
 
 // claimSQL takes the due notifications of a channel ($4; empty for all),
@@ -63,11 +99,17 @@ func (s *Postgres) Claim(ctx context.Context, channel string, now time.Time, lea
 // the channel's index) and walked the queue before the candidate, dead
 // rows included, for each candidate: 2.5 ms a claim in a storm, more than
 // all of PostgreSQL's other work.
-const claimSQL = `UPDATE escalator_outbox SET next_try = $2
+//
+// The incidents are joined by primary key (every plan of a claim finds
+// rows through an index), left joined: a notification whose incident was
+// pruned is still claimed, and fails at its send.
+const claimSQL = `WITH claimed AS (UPDATE escalator_outbox SET next_try = $2
 		WHERE seq = ANY (ARRAY(SELECT o.seq FROM escalator_outbox o WHERE o.next_try <= $1 AND ($4 = '' OR o.channel = $4)
 			AND NOT EXISTS (SELECT 1 FROM escalator_outbox p WHERE p.incident = o.incident AND p.channel || '' = o.channel AND p.seq + 0 < o.seq)
 			ORDER BY o.seq LIMIT $3 FOR UPDATE SKIP LOCKED))
-		RETURNING seq, key, incident, step, channel, event, attempts, created, due, started, asked, approved_by`
+		RETURNING seq, key, incident, step, channel, event, attempts, created, due, started, asked, approved_by)
+	SELECT c.*, i.data, ` + stateColumns + `
+	FROM claimed c LEFT JOIN escalator_incidents i ON i.id = c.incident LEFT JOIN escalator_state s ON s.incident = c.incident`
 
 // Settle implements Store: one transaction, a statement per kind of
 // outcome, however many.
@@ -88,8 +130,7 @@ func (s *Postgres) Settle(ctx context.Context, outcomes []Outcome) error {
 			retried, retryAt = append(retried, int64(n.Seq)), append(retryAt, o.RetryAt)
 		}
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
+	err := s.inPipeline(ctx, func(b *pgx.Batch) error {
 		if len(gone) > 0 {
 			b.Queue(`DELETE FROM escalator_outbox WHERE seq = ANY($1)`, gone)
 		}
@@ -97,11 +138,8 @@ func (s *Postgres) Settle(ctx context.Context, outcomes []Outcome) error {
 			b.Queue(`UPDATE escalator_outbox o SET attempts = attempts + 1, next_try = x.t
 				FROM unnest($1::bigint[], $2::timestamptz[]) AS x(seq, t) WHERE o.seq = x.seq`, retried, retryAt)
 		}
-		if err := w.queue(b); err != nil {
-			return err
-		}
-		return runBatch(ctx, tx, b)
-	})
+		return w.queue(b)
+	}, nil)
 	if err != nil {
 		return fmt.Errorf("settling %d notifications: %w", len(outcomes), err)
 	}

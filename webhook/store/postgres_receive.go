@@ -124,7 +124,7 @@ func (s *Postgres) receive(ctx context.Context, ch chan *receiveReq) {
 // fail the others.
 func (s *Postgres) storeGroup(ctx context.Context, group []*receiveReq) {
 	var res []Received
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inPipeTx(ctx, func(tx *pipeTx) error {
 		var err error
 		res, err = receiveGroup(ctx, tx, group)
 		return err
@@ -144,9 +144,9 @@ func (s *Postgres) storeGroup(ctx context.Context, group []*receiveReq) {
 	}
 }
 
-// receiveGroup records the deliveries, in order, in tx: four round
-// trips (record the deliveries; lock and read the incidents of those
-// that were new; write; commit) whatever the group's size. A delivery
+// receiveGroup records the deliveries, in order, in tx: three round
+// trips (begin and record the deliveries; lock and read the incidents of
+// those that were new; write and commit) whatever the group's size. A delivery
 // whose hash is already stored, by another replica or earlier in the
 // group, is a duplicate, and its incidents are neither locked nor read:
 // in a storm from an HA pair that is every other copy.
@@ -156,7 +156,7 @@ func (s *Postgres) storeGroup(ctx context.Context, group []*receiveReq) {
 // the same alert at once then take turns, and the second reads what the
 // first wrote. Without it both could find no incident, and the first's
 // open and the second's resolve of one alert would pass each other.
-func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Received, error) {
+func receiveGroup(ctx context.Context, tx *pipeTx, group []*receiveReq) ([]Received, error) {
 	res := make([]Received, len(group))
 	received := map[string]time.Time{}
 	for _, r := range group {
@@ -175,14 +175,20 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 	for i, h := range hashes {
 		times[i] = received[h]
 	}
-	rows, err := tx.Query(ctx, `INSERT INTO escalator_deliveries (hash, received)
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO escalator_deliveries (hash, received)
 		SELECT * FROM unnest($1::text[], $2::timestamptz[]) ON CONFLICT DO NOTHING RETURNING hash`, hashes, times)
+	br, err := tx.send(ctx, b)
 	if err != nil {
 		return nil, fmt.Errorf("recording the deliveries: %w", err)
 	}
 	fresh := map[string]bool{}
 	var hash string
-	if _, err := pgx.ForEachRow(rows, []any{&hash}, func() error { fresh[hash] = true; return nil }); err != nil {
+	_, err = pgx.ForEachRow(rowsOf(br), []any{&hash}, func() error { fresh[hash] = true; return nil })
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return nil, fmt.Errorf("recording the deliveries: %w", err)
 	}
 	var ids []string
@@ -195,7 +201,17 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 	}
 	known := map[string]*Incident{}
 	if len(ids) > 0 {
-		if known, err = lockIncidents(ctx, tx, ids); err != nil {
+		b := &pgx.Batch{}
+		queueLocks(b, ids)
+		br, err := tx.send(ctx, b)
+		if err != nil {
+			return nil, fmt.Errorf("locking incidents: %w", err)
+		}
+		known, err = readLocks(br)
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -221,11 +237,11 @@ func receiveGroup(ctx context.Context, tx pgx.Tx, group []*receiveReq) ([]Receiv
 		}
 		w.audit = append(w.audit, deliveryAudit(d, res[i], now)...)
 	}
-	b := &pgx.Batch{}
+	b = &pgx.Batch{}
 	if err := w.queue(b); err != nil {
 		return nil, err
 	}
-	if err := runBatch(ctx, tx, b); err != nil {
+	if err := tx.commit(ctx, b); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -88,6 +88,10 @@ type Notification struct {
 	Started    time.Time `json:"started,omitzero"`
 	Asked      time.Time `json:"asked,omitzero"`
 	ApprovedBy string    `json:"approvedBy,omitempty"`
+	// Subject is the incident as the claim found it, when the store
+	// reads it with the claim (PostgreSQL); nil otherwise, or when the
+	// incident is gone. Never stored.
+	Subject *Incident `json:"-"`
 }
 
 // Outcome is a claimed notification's send: Err nil (sent), or failed

@@ -139,6 +139,7 @@ func TestStores(t *testing.T) {
 			t.Run("action-breaker", func(t *testing.T) { s, _ := b.open(t); testActionBreaker(t, s) })
 			t.Run("action-approval", func(t *testing.T) { s, _ := b.open(t); testActionApproval(t, s) })
 			t.Run("claim-once", func(t *testing.T) { s, reopen := b.open(t); testClaimOnce(t, s, reopen) })
+			t.Run("claim-subject", func(t *testing.T) { s, _ := b.open(t); testClaimSubject(t, s) })
 			t.Run("invalid-utf8", func(t *testing.T) { s, reopen := b.open(t); testInvalidUTF8(t, s, reopen) })
 		})
 	}
@@ -319,6 +320,81 @@ func testOutboxOrder(t *testing.T, s Store) {
 	}
 	if got := claim(s); strings.Join(got, " ") != "pagerduty:resolve" {
 		t.Fatalf("after pagerduty's trigger was sent: %v, want its resolve only (slack's trigger is still out)", got)
+	}
+}
+
+// A claim that gives each notification's incident (PostgreSQL) gives it
+// as Incident reads it at that moment: the open incident with its
+// trigger, the resolved one with its resolve. One whose incident is gone
+// is still claimed, without it, and fails at its send rather than staying
+// queued.
+func testClaimSubject(t *testing.T, s Store) {
+	pol := policies(t)
+	t0 := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	_, withSubject := s.(*Postgres)
+	claim := func(at time.Time, wantEvent string) Notification {
+		t.Helper()
+		out, err := s.Claim(ctx, "pagerduty", at, time.Minute, 10)
+		if err != nil || len(out) != 1 || out[0].Event != wantEvent {
+			t.Fatalf("claim at %s: %+v %v, want pagerduty's %s", at, out, err, wantEvent)
+		}
+		n := out[0]
+		if !withSubject {
+			if n.Subject != nil {
+				t.Errorf("a store that reads no incident with its claims gave %+v", n.Subject)
+			}
+			return n
+		}
+		want, err := s.Incident(ctx, n.Incident)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Subject == nil || n.Subject.ID != want.ID || n.Subject.Status != want.Status || n.Subject.Labels["alertname"] != "HotelAppDown" ||
+			!n.Subject.LastSeen.Equal(want.LastSeen) || n.Subject.Policy != want.Policy {
+			t.Errorf("the %s's incident as claimed: %+v, want %+v", wantEvent, n.Subject, want)
+		}
+		return n
+	}
+	if _, err := s.Receive(ctx, delivery(t, "g1", "firing", "HotelAppDown/s1"), pol, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FireDue(ctx, pol, t0.Add(time.Second), 100); err != nil {
+		t.Fatal(err)
+	}
+	trigger := claim(t0.Add(time.Second), "trigger")
+	if withSubject && trigger.Subject.Status != Open {
+		t.Errorf("the trigger's incident is %s, want open", trigger.Subject.Status)
+	}
+	if _, err := s.Receive(ctx, delivery(t, "g1", "resolved", "HotelAppDown/s1"), pol, t0.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Settle(ctx, []Outcome{{N: trigger, Now: t0.Add(2 * time.Second)}}); err != nil {
+		t.Fatal(err)
+	}
+	resolve := claim(t0.Add(3*time.Second), "resolve")
+	if withSubject && resolve.Subject.Status != Resolved {
+		t.Errorf("the resolve's incident is %s, want resolved", resolve.Subject.Status)
+	}
+	if err := s.Settle(ctx, []Outcome{{N: resolve, Now: t0.Add(3 * time.Second)}}); err != nil {
+		t.Fatal(err)
+	}
+	if !withSubject {
+		return
+	}
+	// An incident removed under its queued notification.
+	if _, err := s.Receive(ctx, delivery(t, "g2", "firing", "HotelAppDown/s2"), pol, t0.Add(4*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FireDue(ctx, pol, t0.Add(5*time.Second), 100); err != nil {
+		t.Fatal(err)
+	}
+	pg := s.(*Postgres)
+	if _, err := pg.pool.Exec(ctx, `DELETE FROM escalator_state WHERE incident IN (SELECT incident FROM escalator_outbox); DELETE FROM escalator_incidents WHERE id IN (SELECT incident FROM escalator_outbox)`); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Claim(ctx, "pagerduty", t0.Add(6*time.Second), time.Minute, 10)
+	if err != nil || len(out) != 1 || out[0].Subject != nil || out[0].Event != "trigger" {
+		t.Errorf("claim of a notification whose incident is gone: %+v %v, want its trigger without an incident", out, err)
 	}
 }
 
@@ -800,6 +876,11 @@ func TestPostgresMovesOlderEscalations(t *testing.T) {
 			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE tablename = 'escalator_timers'`).Scan(&tables); err != nil || tables != 0 {
 				t.Errorf("escalator_timers left behind (%d): %v", tables, err)
 			}
+			// The timers' reference to the incidents is gone (migration 5).
+			var keys int
+			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_constraint WHERE conrelid = 'escalator_state'::regclass AND contype = 'f'`).Scan(&keys); err != nil || keys != 0 {
+				t.Errorf("escalator_state keeps %d foreign keys: %v", keys, err)
+			}
 		})
 	}
 }
@@ -1031,7 +1112,7 @@ func TestPostgresGroupOfDeliveries(t *testing.T) {
 		group = append(group, &receiveReq{d: d, pol: pol, now: t0.Add(time.Duration(i) * time.Second)})
 	}
 	var res []Received
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inPipeTx(ctx, func(tx *pipeTx) error {
 		var err error
 		res, err = receiveGroup(ctx, tx, group)
 		return err
@@ -1085,6 +1166,11 @@ func TestPostgresGroupFailsAlone(t *testing.T) {
 		out := <-r.done
 		if failed := out.err != nil; failed != (i == 1) {
 			t.Errorf("delivery %d: %+v %v", i, out.res, out.err)
+		}
+		// Stored alone after the group rolled back: not a duplicate of
+		// the group's hashes, which must not have been committed.
+		if i != 1 && (out.res.Opened != 1 || out.res.Duplicate) {
+			t.Errorf("delivery %d stored alone: %+v, want its incident opened", i, out.res)
 		}
 	}
 	if n, _ := s.Pending(ctx); n != 2 {
