@@ -40,10 +40,19 @@ func (s Sample) Over(d time.Duration) int {
 // p99 absorbs still shows in the window it fell in.
 func (s Sample) WorstWindow(n int, q float64) time.Duration {
 	var worst time.Duration
-	for i := 0; i+n <= len(s); i += n {
-		worst = max(worst, s[i:i+n].Quantile(q))
+	for _, w := range s.Windows(n, q) {
+		worst = max(worst, w)
 	}
 	return worst
+}
+
+// Windows is the q quantile of each whole window of n consecutive values.
+func (s Sample) Windows(n int, q float64) []time.Duration {
+	var out []time.Duration
+	for i := 0; i+n <= len(s); i += n {
+		out = append(out, s[i:i+n].Quantile(q))
+	}
+	return out
 }
 
 // Report adds the sample's p50, p99, p99.9 and maximum to b's results, in

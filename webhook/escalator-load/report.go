@@ -87,6 +87,9 @@ type Latency struct {
 	P999       float64 `json:"p99_9"`
 	Max        float64 `json:"max"`
 	Worst5sP99 float64 `json:"worst_5s_p99,omitempty"`
+	// P99By5s is the p99 of each 5 s of the load, in order: a storm's
+	// slow seconds (a checkpoint, autovacuum) apart from the rest.
+	P99By5s []float64 `json:"p99_by_5s,omitempty"`
 }
 
 func summarize(s latency.Sample) Latency {
@@ -233,6 +236,9 @@ func analyse(rep *Report, t *tracker, window time.Duration, openLoop bool) {
 		per5s := int(5 * rep.Requests.TargetPerSec)
 		if per5s > 0 {
 			rep.Latency.Worst5sP99 = latency.Ms(lat.WorstWindow(per5s, 0.99))
+			for _, w := range lat.Windows(per5s, 0.99) {
+				rep.Latency.P99By5s = append(rep.Latency.P99By5s, latency.Ms(w))
+			}
 		}
 		l := summarize(lag)
 		rep.SendLag = &l
@@ -392,6 +398,13 @@ func printTable(w io.Writer, r *Report) {
 		from = "from the due time"
 	}
 	p("latency", "p50 %.2f  p90 %.2f  p99 %.1f  p99.9 %.1f  max %.1f ms%s (%d answers, %s)", l.P50, l.P90, l.P99, l.P999, l.Max, worst, l.Count, from)
+	if len(l.P99By5s) > 0 {
+		by := make([]string, len(l.P99By5s))
+		for i, v := range l.P99By5s {
+			by[i] = fmt.Sprintf("%.0f", v)
+		}
+		p("", "p99 by 5 s: %s ms", strings.Join(by, " "))
+	}
 	if r.SendLag != nil {
 		p("send lag", "p99 %.2f  max %.1f ms (how late this command sent: the client's share)", r.SendLag.P99, r.SendLag.Max)
 	}
