@@ -13,25 +13,27 @@ import (
 	"github.com/hotel-ops/hotel-ops/webhook/policy"
 )
 
-// Deliveries to the PostgreSQL store are stored in groups: each of a few
-// receivers takes the deliveries waiting for it and stores them in one
+// Deliveries to the PostgreSQL store are stored in groups: each receiver
+// (one, or a few) takes the deliveries waiting for it and stores them in one
 // transaction, with one statement per table for the whole group and one
 // commit. A lone delivery is stored at once, alone; under load a group
 // costs the server what one delivery did. Each delivery is answered only
 // after the commit that holds it.
 //
-// A delivery goes to the receiver of its alert group (by the group key's
-// hash). Everything that touches one incident then passes through one
+// With several receivers, a delivery goes to the receiver of its alert
+// group (by the group key's hash). Everything that touches one incident then passes through one
 // receiver, in order: the HA peers' copies of a delivery, and the
 // group's later deliveries. Taken by two receivers at once, the second
 // copy's insert of the same hash waits for the first's commit (that is
 // how ON CONFLICT keeps it a duplicate), and the receiver with it
 // stands idle: in a storm from an HA pair that was most groups.
 const (
-	// receivers: groups being stored at once. Two gave 1,630-2,230
-	// deliveries/s on two cores where four gave 1,500-1,650 and eight
-	// 1,330-1,450: fewer, larger groups cost the server less.
-	receivers        = 2
+	// receivers: groups being stored at once. Fewer, larger groups cost
+	// the server less. On two cores, with a group's BEGIN and COMMIT sent
+	// with its batches: one gave a storm's handler p99 16.4-16.8 ms and
+	// 1,686 deliveries/s from 64 senders, two 17.7-18.7 ms and 1,860/s,
+	// four 19.6-23.5 ms and 1,730/s; the storm is the target at risk.
+	receivers        = 1
 	maxDeliveryGroup = 32 // deliveries per transaction at most
 )
 
