@@ -155,15 +155,31 @@ func (t *pipeTx) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, erro
 	return br, nil
 }
 
-// commit sends b and COMMIT.
+// commit sends b and COMMIT. PostgreSQL answers the COMMIT of a failed
+// transaction with the tag ROLLBACK and no error: that is an error here.
 func (t *pipeTx) commit(ctx context.Context, b *pgx.Batch) error {
 	b.Queue("COMMIT")
+	first := !t.open
 	br, err := t.send(ctx, b)
 	if err != nil {
 		return err
 	}
-	if err := br.Close(); err != nil {
+	results := b.Len()
+	if first {
+		results-- // BEGIN's, read by send
+	}
+	var tag pgconn.CommandTag
+	for i := 0; i < results && err == nil; i++ {
+		tag, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
+	}
+	if tag.String() != "COMMIT" {
+		return fmt.Errorf("the transaction ended in %s, not COMMIT", tag)
 	}
 	t.committed = true
 	return nil

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -64,14 +65,24 @@ func scanClaimed(rows pgx.Rows, now time.Time) (Notification, error) {
 		n.Due = due.Time
 	}
 	n.Started, n.Asked, n.ApprovedBy = started.Time, asked.Time, approvedBy.String
-	if rows.RawValues()[claimedColumns] == nil {
+	if raw := rows.RawValues(); raw[claimedColumns] == nil || raw[claimedColumns+1] == nil {
 		return n, nil // pruned: the sender reads it (and finds none)
 	}
-	inc, err := scanIncident(skipping{rows, claimedColumns})
+	// The document is decoded here, not by the scan: a scan error would
+	// end the claim's rows, whose leases are committed, and hold back
+	// every notification of the claim at each claim. Undecodable, it is
+	// left to the send, which reads it again and fails alone.
+	var data []byte
+	st, err := scanState(skipping{rows, claimedColumns}, &data)
 	if err != nil {
 		return n, err
 	}
-	n.Subject = inc
+	var inc Incident
+	if json.Unmarshal(data, &inc) != nil {
+		return n, nil
+	}
+	st.set(&inc)
+	n.Subject = &inc
 	return n, nil
 }
 
@@ -100,16 +111,17 @@ func (r skipping) Scan(dest ...any) error {
 // rows included, for each candidate: 2.5 ms a claim in a storm, more than
 // all of PostgreSQL's other work.
 //
-// The incidents are joined by primary key (every plan of a claim finds
-// rows through an index), left joined: a notification whose incident was
-// pruned is still claimed, and fails at its send.
+// The incidents, with their state rows, are joined by primary key (every
+// plan of a claim finds rows through an index), left joined: a
+// notification whose incident was pruned is still claimed, and fails at
+// its send.
 const claimSQL = `WITH claimed AS (UPDATE escalator_outbox SET next_try = $2
 		WHERE seq = ANY (ARRAY(SELECT o.seq FROM escalator_outbox o WHERE o.next_try <= $1 AND ($4 = '' OR o.channel = $4)
 			AND NOT EXISTS (SELECT 1 FROM escalator_outbox p WHERE p.incident = o.incident AND p.channel || '' = o.channel AND p.seq + 0 < o.seq)
 			ORDER BY o.seq LIMIT $3 FOR UPDATE SKIP LOCKED))
 		RETURNING seq, key, incident, step, channel, event, attempts, created, due, started, asked, approved_by)
 	SELECT c.*, i.data, ` + stateColumns + `
-	FROM claimed c LEFT JOIN escalator_incidents i ON i.id = c.incident LEFT JOIN escalator_state s ON s.incident = c.incident`
+	FROM claimed c LEFT JOIN (escalator_incidents i JOIN escalator_state s ON s.incident = i.id) ON i.id = c.incident`
 
 // Settle implements Store: one transaction, a statement per kind of
 // outcome, however many.

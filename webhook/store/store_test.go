@@ -381,20 +381,37 @@ func testClaimSubject(t *testing.T, s Store) {
 	if !withSubject {
 		return
 	}
-	// An incident removed under its queued notification.
-	if _, err := s.Receive(ctx, delivery(t, "g2", "firing", "HotelAppDown/s2"), pol, t0.Add(4*time.Second)); err != nil {
-		t.Fatal(err)
+	// Under their queued notifications: s2's incident removed, s3's state
+	// row alone removed, s4's document no longer an incident's. Each is
+	// claimed without its incident, and none fails the others' claim.
+	for _, g := range []string{"2", "3", "4"} {
+		if _, err := s.Receive(ctx, delivery(t, "g"+g, "firing", "HotelAppDown/s"+g), pol, t0.Add(4*time.Second)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := s.FireDue(ctx, pol, t0.Add(5*time.Second), 100); err != nil {
 		t.Fatal(err)
 	}
 	pg := s.(*Postgres)
-	if _, err := pg.pool.Exec(ctx, `DELETE FROM escalator_state WHERE incident IN (SELECT incident FROM escalator_outbox); DELETE FROM escalator_incidents WHERE id IN (SELECT incident FROM escalator_outbox)`); err != nil {
-		t.Fatal(err)
+	for _, q := range []struct {
+		sql, fp string
+	}{
+		{`DELETE FROM escalator_state WHERE incident = $1`, "s2"}, {`DELETE FROM escalator_incidents WHERE id = $1`, "s2"},
+		{`DELETE FROM escalator_state WHERE incident = $1`, "s3"},
+		{`UPDATE escalator_incidents SET data = '{"labels": 5}' WHERE id = $1`, "s4"},
+	} {
+		if _, err := pg.pool.Exec(ctx, q.sql, payload.IncidentID(q.fp, t0)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	out, err := s.Claim(ctx, "pagerduty", t0.Add(6*time.Second), time.Minute, 10)
-	if err != nil || len(out) != 1 || out[0].Subject != nil || out[0].Event != "trigger" {
-		t.Errorf("claim of a notification whose incident is gone: %+v %v, want its trigger without an incident", out, err)
+	if err != nil || len(out) != 3 {
+		t.Fatalf("claim of notifications whose incidents are gone or broken: %+v %v, want three", out, err)
+	}
+	for _, n := range out {
+		if n.Subject != nil || n.Event != "trigger" {
+			t.Errorf("claimed %+v, want a trigger without an incident", n)
+		}
 	}
 }
 

@@ -69,7 +69,7 @@ WITH fast AS MATERIALIZED (
   UNION ALL
   SELECT a.state, 1, a.query_start, a.xact_start, a.pid
   FROM unnest((SELECT busy FROM scan)) AS b(id) CROSS JOIN LATERAL pg_stat_get_activity(pg_stat_get_backend_pid(b.id)) AS a
-  WHERE a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
+  WHERE pg_stat_get_backend_pid(b.id) IS NOT NULL AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
   UNION ALL
   SELECT state, 1, query_start, xact_start, pid
   FROM pg_stat_activity WHERE backend_type = 'client backend' AND NOT (SELECT ok FROM fast)
