@@ -86,10 +86,15 @@ func retryable(err error) bool {
 // inTx runs f in a transaction, again on a serialization failure,
 // deadlock or a key another replica inserted first.
 func (s *Postgres) inTx(ctx context.Context, f func(pgx.Tx) error) error {
+	return retrying(func() error { return pgx.BeginFunc(ctx, s.pool, f) })
+}
+
+// retrying runs a transaction again, up to five times in all, while it
+// fails with what retryable says another try may not meet.
+func retrying(tx func() error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		err = pgx.BeginFunc(ctx, s.pool, f)
-		if !retryable(err) {
+		if err = tx(); !retryable(err) {
 			return err
 		}
 	}
@@ -104,9 +109,7 @@ func (s *Postgres) inTx(ctx context.Context, f func(pgx.Tx) error) error {
 // batch commits once they are read, even when read fails, so read fails
 // only on what the server returned. Retried as inTx retries.
 func (s *Postgres) inPipeline(ctx context.Context, queue func(*pgx.Batch) error, read func(pgx.BatchResults) error) error {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = nil
+	return retrying(func() error {
 		b := &pgx.Batch{}
 		if err := queue(b); err != nil {
 			return err
@@ -115,17 +118,15 @@ func (s *Postgres) inPipeline(ctx context.Context, queue func(*pgx.Batch) error,
 			return nil
 		}
 		br := s.pool.SendBatch(ctx, b)
+		var err error
 		if read != nil {
 			err = read(br)
 		}
 		if cerr := br.Close(); err == nil {
 			err = cerr
 		}
-		if !retryable(err) {
-			return err
-		}
-	}
-	return err
+		return err
+	})
 }
 
 // pipeTx is a transaction sent as batches, with BEGIN in front of its
@@ -188,14 +189,7 @@ func (t *pipeTx) commit(ctx context.Context, b *pgx.Batch) error {
 // inPipeTx runs f in a pipeTx, which f ends with commit; rolled back
 // when f fails, and retried as inTx retries.
 func (s *Postgres) inPipeTx(ctx context.Context, f func(*pipeTx) error) error {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = s.pipeTxOnce(ctx, f)
-		if !retryable(err) {
-			return err
-		}
-	}
-	return err
+	return retrying(func() error { return s.pipeTxOnce(ctx, f) })
 }
 
 func (s *Postgres) pipeTxOnce(ctx context.Context, f func(*pipeTx) error) error {
